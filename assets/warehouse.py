@@ -1,0 +1,151 @@
+"""The warehouse layout every stage writes into: schemas, audit and quarantine tables.
+
+Plain DuckDB, no Dagster import, so readers, models and tests share one definition.
+Schemas: ``reference`` (code tables shipped with the project), ``raw`` (every landing row as
+text, with its lineage), ``staging`` (typed, validated rows), ``quarantine`` (rows and files
+that failed, with a reason), ``marts`` (published results), ``audit`` (the evidence trail).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import duckdb
+
+SCHEMAS: tuple[str, ...] = ("reference", "raw", "staging", "quarantine", "marts", "audit")
+
+AUDIT_INGESTED_FILES_DDL = """
+CREATE TABLE IF NOT EXISTS audit.ingested_files (
+    file_path VARCHAR NOT NULL,        -- path relative to the landing folder, '/'-separated
+    sha256 VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,           -- products, complaints, maude_master, openfda, ...
+    rows_read BIGINT NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    ingested_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,           -- loaded | duplicate | rejected_file
+    duplicate_of VARCHAR,              -- file_path first ingested with the same sha256
+    file_bytes BIGINT NOT NULL
+)
+"""
+
+QUARANTINE_REJECTED_ROWS_DDL = """
+CREATE TABLE IF NOT EXISTS quarantine.rejected_rows (
+    source VARCHAR NOT NULL,
+    file_path VARCHAR NOT NULL,
+    row_number BIGINT,                 -- record position, header = row 1; NULL for a whole file
+    column_name VARCHAR,               -- the first offending column, NULL when not one column
+    reason VARCHAR NOT NULL,           -- what was expected and what was found
+    raw_record VARCHAR NOT NULL,       -- the record exactly as read (whole file text if unreadable)
+    run_id VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,           -- of the file the record came from
+    quarantined_at TIMESTAMP NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """One record that could not be loaded, with a reason a person can act on."""
+
+    row_number: int | None
+    column_name: str | None
+    reason: str
+    raw_record: str
+
+
+@dataclass
+class FileLoadResult:
+    """Row accounting for one landing file: rows_read = rows_loaded + rows_quarantined."""
+
+    rows_read: int
+    rows_loaded: int
+    rejected: list[RejectedRow] = field(default_factory=list)
+    status: str = "loaded"
+
+    @property
+    def rows_quarantined(self) -> int:
+        return len(self.rejected)
+
+    def check_accounting(self, file_path: str) -> None:
+        if self.rows_read != self.rows_loaded + self.rows_quarantined:
+            raise AssertionError(
+                f"{file_path}: row accounting broken: read {self.rows_read} != loaded "
+                f"{self.rows_loaded} + quarantined {self.rows_quarantined}"
+            )
+
+
+def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the schemas and the audit and quarantine tables if they do not exist yet."""
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute(AUDIT_INGESTED_FILES_DDL)
+    con.execute(QUARANTINE_REJECTED_ROWS_DDL)
+
+
+def already_ingested(con: duckdb.DuckDBPyConnection, sha256: str) -> str | None:
+    """The file_path first ingested with this sha256, or None when the content is new."""
+    row = con.execute(
+        "SELECT file_path FROM audit.ingested_files WHERE sha256 = ? AND status <> 'duplicate' "
+        "ORDER BY ingested_at, file_path LIMIT 1",
+        [sha256],
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def record_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    source: str,
+    file_path: str,
+    sha256: str,
+    run_id: str,
+    rejected: Iterable[RejectedRow],
+) -> int:
+    """Append rejected records to quarantine.rejected_rows; returns how many were written."""
+    rows = [
+        (source, file_path, r.row_number, r.column_name, r.reason, r.raw_record, run_id, sha256)
+        for r in rejected
+    ]
+    if rows:
+        con.executemany(
+            "INSERT INTO quarantine.rejected_rows (source, file_path, row_number, column_name, "
+            "reason, raw_record, run_id, sha256, quarantined_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            rows,
+        )
+    return len(rows)
+
+
+def record_ingested_file(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    file_path: str,
+    sha256: str,
+    source: str,
+    result: FileLoadResult,
+    run_id: str,
+    file_bytes: int,
+    duplicate_of: str | None = None,
+) -> None:
+    """Append the per-file accounting row to audit.ingested_files."""
+    result.check_accounting(file_path)
+    con.execute(
+        "INSERT INTO audit.ingested_files (file_path, sha256, source, rows_read, rows_loaded, "
+        "rows_quarantined, ingested_at, run_id, status, duplicate_of, file_bytes) "
+        "VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?)",
+        [
+            file_path,
+            sha256,
+            source,
+            result.rows_read,
+            result.rows_loaded,
+            result.rows_quarantined,
+            run_id,
+            result.status,
+            duplicate_of,
+            file_bytes,
+        ],
+    )
