@@ -9,7 +9,7 @@ that failed, with a reason), ``marts`` (published results), ``audit`` (the evide
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import duckdb
 
@@ -56,18 +56,18 @@ class RejectedRow:
     raw_record: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class FileLoadResult:
-    """Row accounting for one landing file: rows_read = rows_loaded + rows_quarantined."""
+    """Row accounting for one landing file: rows_read = rows_loaded + rows_quarantined.
+
+    A loader writes its loaded rows and its quarantined rows itself (inside the transaction the
+    ingestion driver opened for the file) and reports the counts here.
+    """
 
     rows_read: int
     rows_loaded: int
-    rejected: list[RejectedRow] = field(default_factory=list)
-    status: str = "loaded"
-
-    @property
-    def rows_quarantined(self) -> int:
-        return len(self.rejected)
+    rows_quarantined: int
+    status: str = "loaded"  # loaded | duplicate | rejected_file
 
     def check_accounting(self, file_path: str) -> None:
         if self.rows_read != self.rows_loaded + self.rows_quarantined:
