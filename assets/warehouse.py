@@ -1,5 +1,8 @@
 """The warehouse layout every stage writes into: schemas, audit and quarantine tables.
 
+DuckDB 2 refuses new work on a connection while a SELECT result is not fully fetched: read
+results with `fetchall()` (not `fetchone()`), or use `con.cursor()`.
+
 Plain DuckDB, no Dagster import, so readers, models and tests share one definition.
 Schemas: ``reference`` (code tables shipped with the project), ``raw`` (every landing row as
 text, with its lineage), ``staging`` (typed, validated rows), ``quarantine`` (rows and files
@@ -91,8 +94,8 @@ def already_ingested(con: duckdb.DuckDBPyConnection, sha256: str) -> str | None:
         "SELECT file_path FROM audit.ingested_files WHERE sha256 = ? AND status <> 'duplicate' "
         "ORDER BY ingested_at, file_path LIMIT 1",
         [sha256],
-    ).fetchone()
-    return None if row is None else str(row[0])
+    ).fetchall()
+    return str(row[0][0]) if row else None
 
 
 def record_quarantine(

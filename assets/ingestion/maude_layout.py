@@ -164,3 +164,205 @@ FOIDEVPROBLEM_COLUMNS: tuple[str, ...] = (
     "mdr_report_key",
     "device_problem_code",
 )
+
+# ---------------------------------------------------------------------------------------------
+# Upper-case headers FDA publishes today. Facts (column names and order) from a public
+# third-party MAUDE loader: abenison-crypto/maude-analyzer @ 30aef411d00c,
+# ``config/schemas/master_schemas.py`` (MASTER_COLUMNS_84 / _86) and
+# ``config/schemas/device_schemas.py`` (DEVICE_COLUMNS_2020_PLUS); the upper-case to lower-case
+# renames follow FDA's own loader (FDA/openfda @ d7325786000c, ``openfda/maude/pipeline.py``,
+# FIELD_MAPPING). mdrfoithru2023.txt carries the 84, mdrfoi.txt (2024 on) the 86; the 86 add
+# MFR_REPORT_TYPE after DATE_MANUFACTURER_RECEIVED and REPORTER_STATE_CODE before
+# REPORTER_COUNTRY_CODE.
+# ---------------------------------------------------------------------------------------------
+
+MDRFOI_COLUMNS_86: tuple[str, ...] = (
+    "MDR_REPORT_KEY",
+    "EVENT_KEY",
+    "REPORT_NUMBER",
+    "REPORT_SOURCE_CODE",
+    "MANUFACTURER_LINK_FLAG_",
+    "NUMBER_DEVICES_IN_EVENT",
+    "NUMBER_PATIENTS_IN_EVENT",
+    "DATE_RECEIVED",
+    "ADVERSE_EVENT_FLAG",
+    "PRODUCT_PROBLEM_FLAG",
+    "DATE_REPORT",
+    "DATE_OF_EVENT",
+    "REPROCESSED_AND_REUSED_FLAG",
+    "REPORTER_OCCUPATION_CODE",
+    "HEALTH_PROFESSIONAL",
+    "INITIAL_REPORT_TO_FDA",
+    "DATE_FACILITY_AWARE",
+    "REPORT_DATE",
+    "REPORT_TO_FDA",
+    "DATE_REPORT_TO_FDA",
+    "EVENT_LOCATION",
+    "DATE_REPORT_TO_MANUFACTURER",
+    "MANUFACTURER_CONTACT_T_NAME",
+    "MANUFACTURER_CONTACT_F_NAME",
+    "MANUFACTURER_CONTACT_L_NAME",
+    "MANUFACTURER_CONTACT_STREET_1",
+    "MANUFACTURER_CONTACT_STREET_2",
+    "MANUFACTURER_CONTACT_CITY",
+    "MANUFACTURER_CONTACT_STATE",
+    "MANUFACTURER_CONTACT_ZIP_CODE",
+    "MANUFACTURER_CONTACT_ZIP_EXT",
+    "MANUFACTURER_CONTACT_COUNTRY",
+    "MANUFACTURER_CONTACT_POSTAL",
+    "MANUFACTURER_CONTACT_AREA_CODE",
+    "MANUFACTURER_CONTACT_EXCHANGE",
+    "MANUFACTURER_CONTACT_PHONE_NO",
+    "MANUFACTURER_CONTACT_EXTENSION",
+    "MANUFACTURER_CONTACT_PCOUNTRY",
+    "MANUFACTURER_CONTACT_PCITY",
+    "MANUFACTURER_CONTACT_PLOCAL",
+    "MANUFACTURER_G1_NAME",
+    "MANUFACTURER_G1_STREET_1",
+    "MANUFACTURER_G1_STREET_2",
+    "MANUFACTURER_G1_CITY",
+    "MANUFACTURER_G1_STATE_CODE",
+    "MANUFACTURER_G1_ZIP_CODE",
+    "MANUFACTURER_G1_ZIP_CODE_EXT",
+    "MANUFACTURER_G1_COUNTRY_CODE",
+    "MANUFACTURER_G1_POSTAL_CODE",
+    "DATE_MANUFACTURER_RECEIVED",
+    "MFR_REPORT_TYPE",
+    "DEVICE_DATE_OF_MANUFACTURE",
+    "SINGLE_USE_FLAG",
+    "REMEDIAL_ACTION",
+    "PREVIOUS_USE_CODE",
+    "REMOVAL_CORRECTION_NUMBER",
+    "EVENT_TYPE",
+    "DISTRIBUTOR_NAME",
+    "DISTRIBUTOR_ADDRESS_1",
+    "DISTRIBUTOR_ADDRESS_2",
+    "DISTRIBUTOR_CITY",
+    "DISTRIBUTOR_STATE_CODE",
+    "DISTRIBUTOR_ZIP_CODE",
+    "DISTRIBUTOR_ZIP_CODE_EXT",
+    "REPORT_TO_MANUFACTURER",
+    "MANUFACTURER_NAME",
+    "MANUFACTURER_ADDRESS_1",
+    "MANUFACTURER_ADDRESS_2",
+    "MANUFACTURER_CITY",
+    "MANUFACTURER_STATE_CODE",
+    "MANUFACTURER_ZIP_CODE",
+    "MANUFACTURER_ZIP_CODE_EXT",
+    "MANUFACTURER_COUNTRY_CODE",
+    "MANUFACTURER_POSTAL_CODE",
+    "TYPE_OF_REPORT",
+    "SOURCE_TYPE",
+    "DATE_ADDED",
+    "DATE_CHANGED",
+    "REPORTER_STATE_CODE",
+    "REPORTER_COUNTRY_CODE",
+    "PMA_PMN_NUM",
+    "EXEMPTION_NUMBER",
+    "SUMMARY_REPORT",
+    "NOE_SUMMARIZED",
+    "SUPPL_DATES_FDA_RECEIVED",
+    "SUPPL_DATES_MFR_RECEIVED",
+)
+
+# mdrfoithru2023.txt: the 86 without MFR_REPORT_TYPE and REPORTER_STATE_CODE.
+MDRFOI_COLUMNS_84: tuple[str, ...] = tuple(
+    c for c in MDRFOI_COLUMNS_86 if c not in ("MFR_REPORT_TYPE", "REPORTER_STATE_CODE")
+)
+
+# DEVICE*.txt (2020 on): 34 columns; IMPLANT_DATE_YEAR, DATE_REMOVED_YEAR and
+# SERVICED_BY_3RD_PARTY_FLAG after DEVICE_SEQUENCE_NO, DEVICE_OPERATOR before
+# EXPIRATION_DATE_OF_DEVICE, COMBINATION_PRODUCT_FLAG, UDI-DI and UDI-PUBLIC at the end.
+DEVICE_COLUMNS_34: tuple[str, ...] = (
+    "MDR_REPORT_KEY",
+    "DEVICE_EVENT_KEY",
+    "IMPLANT_FLAG",
+    "DATE_REMOVED_FLAG",
+    "DEVICE_SEQUENCE_NO",
+    "IMPLANT_DATE_YEAR",
+    "DATE_REMOVED_YEAR",
+    "SERVICED_BY_3RD_PARTY_FLAG",
+    "DATE_RECEIVED",
+    "BRAND_NAME",
+    "GENERIC_NAME",
+    "MANUFACTURER_D_NAME",
+    "MANUFACTURER_D_ADDRESS_1",
+    "MANUFACTURER_D_ADDRESS_2",
+    "MANUFACTURER_D_CITY",
+    "MANUFACTURER_D_STATE_CODE",
+    "MANUFACTURER_D_ZIP_CODE",
+    "MANUFACTURER_D_ZIP_CODE_EXT",
+    "MANUFACTURER_D_COUNTRY_CODE",
+    "MANUFACTURER_D_POSTAL_CODE",
+    "DEVICE_OPERATOR",
+    "EXPIRATION_DATE_OF_DEVICE",
+    "MODEL_NUMBER",
+    "CATALOG_NUMBER",
+    "LOT_NUMBER",
+    "OTHER_ID_NUMBER",
+    "DEVICE_AVAILABILITY",
+    "DATE_RETURNED_TO_MANUFACTURER",
+    "DEVICE_REPORT_PRODUCT_CODE",
+    "DEVICE_AGE_TEXT",
+    "DEVICE_EVALUATED_BY_MANUFACTUR",
+    "COMBINATION_PRODUCT_FLAG",
+    "UDI-DI",
+    "UDI-PUBLIC",
+)
+
+# The device header FDA publishes today (alias for generators).
+DEVICE_HEADER: tuple[str, ...] = DEVICE_COLUMNS_34
+
+# Whole-name renames after the generic normalisation in canonical_field_name(); the keys are
+# already lower-cased, '-'/' ' turned into '_', trailing '_' stripped.
+_FIELD_ALIASES: dict[str, str] = {
+    "manufacturer_contact_postal": "manufacturer_contact_postal_code",
+    "device_date_of_manufacture": "device_date_of_manufacturer",
+    "device_evaluated_by_manufactur": "device_evaluated_by_manufacturer",
+    "summary_report": "summary_report_flag",
+    "foi_text": "text",
+    "problem_code": "device_problem_code",
+    "baseline_preamendment": "baseline_preamendment_flag",
+    "baseline_transitional": "baseline_transitional_flag",
+}
+
+
+def canonical_field_name(header_name: str) -> str:
+    """Map a header name as FDA writes it to the canonical lower-case field name.
+
+    MANUFACTURER_LINK_FLAG_ -> manufacturer_link_flag, MANUFACTURER_G1_STREET_1 ->
+    manufacturer_g1_address_1, MANUFACTURER_G1_STATE_CODE -> manufacturer_g1_state,
+    PMA_PMN_NUM -> pma_pmn_number, DEVICE_SEQUENCE_NO -> device_sequence_number,
+    UDI-DI -> udi_di. Names that are already canonical come back unchanged; unknown names are
+    only normalised (lower case, '_' separators), so extra columns are kept, not refused.
+    """
+    name = header_name.strip().strip("\ufeff").strip('"').strip().lower()
+    name = name.replace("-", "_").replace(" ", "_").rstrip("_")
+    if name in _FIELD_ALIASES:
+        return _FIELD_ALIASES[name]
+    for n in ("1", "2"):
+        if name.endswith(f"_street_{n}"):
+            name = name[: -len(f"_street_{n}")] + f"_address_{n}"
+    if name.startswith(("manufacturer", "distributor")) and name.endswith(
+        ("_state_code", "_country_code")
+    ):
+        name = name[: -len("_code")]
+    if name.endswith("_no"):
+        name = name[: -len("_no")] + "_number"
+    elif name.endswith("_num"):
+        name = name[: -len("_num")] + "_number"
+    return name
+
+
+def _union(*layouts: tuple[str, ...]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for layout in layouts:
+        for col in layout:
+            seen.setdefault(canonical_field_name(col), None)
+    return tuple(seen)
+
+
+# Every canonical master field any layout carries (81, then the 84/86 additions), in order.
+MDRFOI_CANONICAL_COLUMNS: tuple[str, ...] = _union(MDRFOI_COLUMNS_81, MDRFOI_COLUMNS_86)
+# Every canonical device field (45-column layout, then the 2020+ additions).
+FOIDEV_CANONICAL_COLUMNS: tuple[str, ...] = _union(FOIDEV_COLUMNS_45, DEVICE_COLUMNS_34)

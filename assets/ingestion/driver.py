@@ -1,0 +1,113 @@
+"""The ingestion driver: which landing files are new, and loading each one exactly once.
+
+For every file: its sha256 is computed; a (path, sha256) already in `audit.ingested_files` is
+skipped; the same content under another path is recorded as a duplicate and loads nothing; a new
+file is loaded inside one transaction together with its audit row, so a crash leaves either the
+whole file or none of it. A loader that fails unexpectedly does not stop the night: the file is
+quarantined whole with the error as the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from assets.ingestion.landing_csv import reject_whole_file
+from assets.warehouse import FileLoadResult, already_ingested, record_ingested_file
+
+# A loader gets (connection, file bytes or path, file_path, sha256, run_id).
+FileLoader = Callable[[duckdb.DuckDBPyConnection, Path, str, str, str], FileLoadResult]
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    file_path: str
+    sha256: str
+    source: str
+    result: FileLoadResult
+    duplicate_of: str | None = None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def landing_files(landing: Path, pattern: str) -> list[Path]:
+    """Files matching a contract glob, in a fixed order (sorted by relative path)."""
+    if not landing.is_dir():
+        return []
+    return sorted(
+        (p for p in landing.glob(pattern) if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: p.relative_to(landing).as_posix(),
+    )
+
+
+def _seen_path_and_hash(con: duckdb.DuckDBPyConnection, file_path: str, sha256: str) -> bool:
+    rows = con.execute(
+        "SELECT 1 FROM audit.ingested_files WHERE file_path = ? AND sha256 = ? LIMIT 1",
+        [file_path, sha256],
+    ).fetchall()
+    return bool(rows)
+
+
+def ingest_files(
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    files: list[Path],
+    *,
+    source: str,
+    loader: FileLoader,
+    run_id: str,
+) -> list[FileOutcome]:
+    """Load each new file of one source; returns what happened to every file looked at."""
+    outcomes: list[FileOutcome] = []
+    for path in files:
+        file_path = path.relative_to(landing).as_posix()
+        sha256 = sha256_of(path)
+        if _seen_path_and_hash(con, file_path, sha256):
+            continue
+        size = path.stat().st_size
+        first = already_ingested(con, sha256)
+        con.begin()
+        try:
+            if first is not None:
+                result = FileLoadResult(0, 0, 0, status="duplicate")
+            else:
+                try:
+                    result = loader(con, path, file_path, sha256, run_id)
+                except Exception as err:  # a loader bug must not stop the night
+                    con.rollback()
+                    con.begin()
+                    result = reject_whole_file(
+                        con,
+                        path.read_bytes(),
+                        source=source,
+                        reason=f"the loader failed: {type(err).__name__}: {err}",
+                        file_path=file_path,
+                        sha256=sha256,
+                        run_id=run_id,
+                    )
+            record_ingested_file(
+                con,
+                file_path=file_path,
+                sha256=sha256,
+                source=source,
+                result=result,
+                run_id=run_id,
+                file_bytes=size,
+                duplicate_of=first,
+            )
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        outcomes.append(FileOutcome(file_path, sha256, source, result, first))
+    return outcomes

@@ -1,0 +1,432 @@
+"""Read one landing CSV file of the data contract into raw, staging and quarantine.
+
+Plain Python + Polars + DuckDB, no Dagster import. Every record read is accounted for: it is
+loaded, or it goes to `quarantine.rejected_rows` with its exact raw text and a reason naming the
+column, what was expected and what was found. The caller (the ingestion driver) owns the
+transaction around one file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from assets.ingestion.sources import SourceSpec, raw_ddl, staging_ddl
+from assets.warehouse import FileLoadResult, RejectedRow, record_quarantine
+
+# The current version of each complaint, kept beside every version.
+CURRENT_COMPLAINTS_TABLE = "complaints"
+
+
+@dataclass(frozen=True)
+class ParsedCsv:
+    """A landing CSV split into records, before any typing."""
+
+    header: list[str]
+    records: list[tuple[int, str, list[str]]]  # (row_number, raw text, fields)
+
+
+class FileRejected(Exception):
+    """The whole file cannot be read as the contract asks; the reason says why."""
+
+
+def decode_landing_bytes(data: bytes) -> str:
+    """UTF-8 text of a landing file (a UTF-8 byte-order mark is accepted and removed)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileRejected("the file is UTF-16 encoded (byte-order mark found); expected UTF-8")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        found = data[err.start : err.start + 1].hex().upper()
+        raise FileRejected(
+            f"not UTF-8: byte 0x{found} at line {line} cannot be decoded "
+            "(the file looks Windows-1252 or Latin-1 encoded); expected UTF-8"
+        ) from None
+
+
+def raw_text_for_quarantine(data: bytes) -> str:
+    """Lossless text of undecodable bytes: invalid bytes become \\xNN escapes."""
+    return data.decode("utf-8", errors="backslashreplace")
+
+
+def split_records(text: str) -> ParsedCsv:
+    """Split CSV text into its header and records, keeping each record's exact raw text."""
+    lines = re.split(r"(?<=\n)", text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    reader = csv.reader(iter(lines), strict=False)
+    header: list[str] | None = None
+    records: list[tuple[int, str, list[str]]] = []
+    consumed = 0
+    record_index = 0
+    for fields in reader:
+        start, consumed = consumed, reader.line_num
+        raw = "".join(lines[start:consumed]).rstrip("\r\n")
+        if not fields or (len(fields) == 1 and fields[0].strip() == ""):
+            continue  # a blank line holds no data
+        if header is None:
+            header = [h.strip().lstrip("\ufeff").lower() for h in fields]
+            continue
+        record_index += 1
+        records.append((record_index + 1, raw, fields))  # header is row 1
+    return ParsedCsv(header=header or [], records=records)
+
+
+def check_header(header: list[str], spec: SourceSpec) -> None:
+    if not header:
+        raise FileRejected("the file is empty: no header row")
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise FileRejected(f"the header names column '{name}' twice")
+        seen.add(name)
+    missing = [c for c in spec.required_columns if c not in seen]
+    if missing:
+        hint = ""
+        if len(header) == 1:
+            for delim, label in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+                if delim in header[0]:
+                    hint = f"; the header looks {label}-delimited, expected commas"
+                    break
+        raise FileRejected(
+            f"missing required column(s) {', '.join(missing)}; "
+            f"the header has: {', '.join(header)[:300]}{hint}"
+        )
+
+
+def _column_check(spec_col, value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(typed value, reason or null) for one column of the contract."""
+    text = value.str.strip_chars()
+    empty = text.is_null() | (text == "")
+    found = pl.lit("found '") + text + pl.lit("'")
+    kind = spec_col.kind
+    if kind == "date":
+        typed = pl.when(text.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(
+            text.str.to_date("%Y-%m-%d", strict=False)
+        )
+        expected = "expected an ISO date YYYY-MM-DD"
+    elif kind == "timestamp":
+        iso = text.str.replace(r"Z$", "+00:00").str.replace(" ", "T")
+        with_offset = (
+            iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
+            .dt.convert_time_zone("UTC")
+            .dt.replace_time_zone(None)
+        )
+        naive = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+        date_only = pl.when(iso.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(
+            iso.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us"))
+        )
+        typed = pl.coalesce(with_offset, naive, date_only)
+        expected = "expected an ISO 8601 timestamp such as 2024-03-05T10:22:00"
+    elif kind == "int":
+        typed = pl.when(text.str.contains(r"^[+-]?\d+$")).then(text.cast(pl.Int64, strict=False))
+        expected = "expected a whole number"
+    elif kind == "float":
+        as_float = text.cast(pl.Float64, strict=False)
+        typed = pl.when(as_float.is_finite()).then(as_float)
+        expected = "expected a number"
+    elif kind == "bool":
+        lowered = text.str.to_lowercase()
+        typed = pl.when(lowered == "true").then(True).when(lowered == "false").then(False)
+        expected = "expected true or false"
+    else:
+        typed = pl.when(~empty).then(text)
+        expected = ""
+    bad = ~empty & typed.is_null()
+    if spec_col.allowed:
+        bad = bad | (~empty & ~text.is_in(list(spec_col.allowed)))
+        expected = f"expected one of {', '.join(spec_col.allowed)}"
+    if spec_col.pattern:
+        bad = bad | (~empty & ~text.str.contains(f"^(?:{spec_col.pattern})$"))
+        expected = f"expected {spec_col.pattern_hint}"
+    reason = pl.when(bad).then(pl.lit(f"{spec_col.name}: {expected}, ") + found)
+    if spec_col.required:
+        reason = pl.when(empty).then(pl.lit(f"{spec_col.name}: required value missing")).otherwise(
+            reason
+        )
+    return typed.alias(spec_col.name), reason.alias(f"__reason_{spec_col.name}")
+
+
+def type_records(parsed: ParsedCsv, spec: SourceSpec) -> tuple[pl.DataFrame, list[RejectedRow]]:
+    """Typed frame of the well-formed records plus the rejected ones (wrong shape or values)."""
+    width = len(parsed.header)
+    rejected: list[RejectedRow] = []
+    good: list[tuple[int, str, list[str]]] = []
+    for row_number, raw, fields in parsed.records:
+        if len(fields) != width:
+            what = "the line looks truncated" if len(fields) < width else "an unquoted comma?"
+            rejected.append(
+                RejectedRow(
+                    row_number,
+                    None,
+                    f"expected {width} fields (as in the header), found {len(fields)}: {what}",
+                    raw,
+                )
+            )
+        else:
+            good.append((row_number, raw, fields))
+    known = [h for h in parsed.header if h in spec.column_names]
+    extra = [h for h in parsed.header if h not in spec.column_names]
+    index = {h: i for i, h in enumerate(parsed.header)}
+    data: dict[str, list[object]] = {
+        c: [fields[index[c]] if c in index else None for _, _, fields in good]
+        for c in spec.column_names
+    }
+    data["extra_fields"] = [
+        json.dumps({h: fields[index[h]] for h in extra}, ensure_ascii=False) if extra else None
+        for _, _, fields in good
+    ]
+    data["source_row"] = [row_number for row_number, _, _ in good]
+    data["__raw"] = [raw for _, raw, _ in good]
+    schema = {c: pl.String for c in spec.column_names}
+    schema |= {"extra_fields": pl.String, "source_row": pl.Int64, "__raw": pl.String}
+    frame = pl.DataFrame(data, schema=schema)
+    del known
+    typed_cols, reason_cols = zip(*(_column_check(c, pl.col(c.name)) for c in spec.columns), strict=True)
+    checked = frame.select(
+        *typed_cols,
+        pl.col("extra_fields", "source_row", "__raw"),
+        pl.concat_list(reason_cols).list.drop_nulls().alias("__reasons"),
+        pl.concat_list(
+            [
+                pl.when(r.is_not_null()).then(pl.lit(c.name))
+                for c, r in zip(spec.columns, reason_cols, strict=True)
+            ]
+        )
+        .list.drop_nulls()
+        .list.first()
+        .alias("__first_bad_column"),
+    )
+    if spec.key:
+        first_row = pl.col("source_row").min().over(list(spec.key))
+        dup = (pl.col("source_row") != first_row) & pl.all_horizontal(
+            [pl.col(k).is_not_null() for k in spec.key]
+        )
+        key_desc = " + ".join(spec.key)
+        checked = checked.with_columns(
+            pl.when(dup)
+            .then(
+                pl.col("__reasons").list.concat(
+                    pl.concat_list(
+                        pl.lit(f"duplicate key {key_desc} inside the file: first at row ")
+                        + first_row.cast(pl.String)
+                    )
+                )
+            )
+            .otherwise(pl.col("__reasons"))
+            .alias("__reasons"),
+            pl.when(dup & pl.col("__first_bad_column").is_null())
+            .then(pl.lit(spec.key[0]))
+            .otherwise(pl.col("__first_bad_column"))
+            .alias("__first_bad_column"),
+        )
+    bad = checked.filter(pl.col("__reasons").list.len() > 0)
+    for row in bad.select("source_row", "__first_bad_column", "__reasons", "__raw").iter_rows():
+        rejected.append(RejectedRow(row[0], row[1], "; ".join(row[2]), row[3]))
+    loaded = checked.filter(pl.col("__reasons").list.len() == 0).drop(
+        "__reasons", "__first_bad_column", "__raw"
+    )
+    rejected.sort(key=lambda r: r.row_number or 0)
+    return loaded, rejected
+
+
+def raw_frame(parsed: ParsedCsv, spec: SourceSpec) -> pl.DataFrame:
+    """Every well-shaped record as text, for the raw schema."""
+    index = {h: i for i, h in enumerate(parsed.header)}
+    width = len(parsed.header)
+    shaped = [r for r in parsed.records if len(r[2]) == width]
+    extra = [h for h in parsed.header if h not in spec.column_names]
+    data: dict[str, list[object]] = {
+        c: [f[index[c]] if c in index else None for _, _, f in shaped] for c in spec.column_names
+    }
+    data["extra_fields"] = [
+        json.dumps({h: f[index[h]] for h in extra}, ensure_ascii=False) if extra else None
+        for _, _, f in shaped
+    ]
+    data["source_row"] = [n for n, _, _ in shaped]
+    schema = {c: pl.String for c in spec.column_names}
+    schema |= {"extra_fields": pl.String, "source_row": pl.Int64}
+    return pl.DataFrame(data, schema=schema)
+
+
+def ensure_landing_tables(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
+    con.execute(raw_ddl(spec))
+    con.execute(staging_ddl(spec))
+    if spec.mode == "versioned":
+        con.execute(staging_ddl(spec, CURRENT_COMPLAINTS_TABLE))
+
+
+def _insert_frame(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    columns: tuple[str, ...],
+    file_path: str,
+    sha256: str,
+    run_id: str,
+) -> None:
+    if frame.is_empty():
+        return
+    lineage = frame.with_columns(
+        source_file=pl.lit(file_path), source_sha256=pl.lit(sha256), run_id=pl.lit(run_id)
+    )
+    con.register("incoming_frame", lineage.to_arrow())
+    try:
+        cols = ", ".join(
+            (*columns, "extra_fields", "source_file", "source_row", "source_sha256", "run_id")
+        )
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming_frame")
+    finally:
+        con.unregister("incoming_frame")
+
+
+def _drop_resent_versions(
+    con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, spec: SourceSpec
+) -> tuple[pl.DataFrame, list[RejectedRow]]:
+    """Versions (complaint_id, updated_at) already in staging are not loaded twice."""
+    if frame.is_empty():
+        return frame, []
+    keys = frame.select(*spec.key, "source_row")
+    con.register("incoming_keys", keys.to_arrow())
+    try:
+        hits = con.execute(
+            f"SELECT k.source_row, v.source_file, v.source_row "
+            f"FROM incoming_keys k JOIN staging.{spec.name} v USING ({', '.join(spec.key)})"
+        ).fetchall()
+    finally:
+        con.unregister("incoming_keys")
+    if not hits:
+        return frame, []
+    earlier = {row: (f, r) for row, f, r in hits}
+    raws = dict(zip(frame["source_row"].to_list(), frame.rows(), strict=True))
+    rejected = [
+        RejectedRow(
+            row,
+            spec.key[0],
+            f"this version ({' + '.join(spec.key)}) was already loaded from {f} row {r}; "
+            "a re-sent version is not loaded twice",
+            json.dumps(
+                dict(zip(frame.columns, raws[row], strict=True)), default=str, ensure_ascii=False
+            ),
+        )
+        for row, (f, r) in sorted(earlier.items())
+    ]
+    return frame.filter(~pl.col("source_row").is_in(list(earlier))), rejected
+
+
+def refresh_current_complaints(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
+    """staging.complaints := the latest version (by updated_at) of each touched complaint."""
+    cols = ", ".join(
+        (*spec.column_names, "extra_fields", "source_file", "source_row", "source_sha256", "run_id")
+    )
+    con.execute(
+        f"DELETE FROM staging.{CURRENT_COMPLAINTS_TABLE} WHERE complaint_id IN "
+        "(SELECT complaint_id FROM touched_complaints)"
+    )
+    con.execute(
+        f"INSERT INTO staging.{CURRENT_COMPLAINTS_TABLE} ({cols}) SELECT {cols} FROM ("
+        f"SELECT *, row_number() OVER (PARTITION BY complaint_id "
+        f"ORDER BY updated_at DESC, source_file DESC, source_row DESC) AS version_rank "
+        f"FROM staging.{spec.name} WHERE complaint_id IN "
+        f"(SELECT complaint_id FROM touched_complaints)) WHERE version_rank = 1"
+    )
+
+
+def load_landing_csv(
+    con: duckdb.DuckDBPyConnection,
+    data: bytes,
+    spec: SourceSpec,
+    *,
+    file_path: str,
+    sha256: str,
+    run_id: str,
+) -> FileLoadResult:
+    """Load one landing CSV (its bytes) of `spec` into raw, staging and quarantine."""
+    ensure_landing_tables(con, spec)
+    try:
+        text = decode_landing_bytes(data)
+        parsed = split_records(text)
+        if not parsed.header and not parsed.records:
+            return FileLoadResult(rows_read=0, rows_loaded=0, rows_quarantined=0, status="empty")
+        check_header(parsed.header, spec)
+    except FileRejected as err:
+        return reject_whole_file(
+            con, data, source=spec.name, reason=str(err), file_path=file_path, sha256=sha256,
+            run_id=run_id,
+        )
+    _insert_frame(
+        con, f"raw.{spec.name}", raw_frame(parsed, spec), spec.column_names, file_path, sha256,
+        run_id,
+    )
+    loaded, rejected = type_records(parsed, spec)
+    if spec.mode == "versioned":
+        loaded, resent = _drop_resent_versions(con, loaded, spec)
+        rejected = sorted(rejected + resent, key=lambda r: r.row_number or 0)
+    if spec.mode == "snapshot":
+        con.execute(f"DELETE FROM staging.{spec.name}")
+    elif spec.mode == "upsert" and not loaded.is_empty():
+        con.register("incoming_keys", loaded.select(*spec.key).to_arrow())
+        try:
+            cond = " AND ".join(f"s.{k} = i.{k}" for k in spec.key)
+            con.execute(
+                f"DELETE FROM staging.{spec.name} s WHERE EXISTS "
+                f"(SELECT 1 FROM incoming_keys i WHERE {cond})"
+            )
+        finally:
+            con.unregister("incoming_keys")
+    _insert_frame(
+        con, f"staging.{spec.name}", loaded, spec.column_names, file_path, sha256, run_id
+    )
+    if spec.mode == "versioned" and not loaded.is_empty():
+        con.register("touched_complaints", loaded.select("complaint_id").unique().to_arrow())
+        try:
+            refresh_current_complaints(con, spec)
+        finally:
+            con.unregister("touched_complaints")
+    record_quarantine(
+        con, source=spec.name, file_path=file_path, sha256=sha256, run_id=run_id,
+        rejected=rejected,
+    )
+    return FileLoadResult(
+        rows_read=len(parsed.records),
+        rows_loaded=loaded.height,
+        rows_quarantined=len(rejected),
+    )
+
+
+def reject_whole_file(
+    con: duckdb.DuckDBPyConnection,
+    data: bytes,
+    *,
+    source: str,
+    reason: str,
+    file_path: str,
+    sha256: str,
+    run_id: str,
+) -> FileLoadResult:
+    """Quarantine a file that cannot be read: one row per physical data line, nothing lost."""
+    text = raw_text_for_quarantine(data)
+    lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    while lines and lines[-1] == "":
+        lines.pop()
+    body = lines[1:] if len(lines) > 1 else lines
+    first_row = 2 if len(lines) > 1 else 1
+    rejected = [
+        RejectedRow(first_row + i, None, f"file rejected: {reason}", line)
+        for i, line in enumerate(body)
+    ] or [RejectedRow(None, None, f"file rejected: {reason}", text)]
+    record_quarantine(
+        con, source=source, file_path=file_path, sha256=sha256, run_id=run_id, rejected=rejected
+    )
+    return FileLoadResult(
+        rows_read=len(rejected), rows_loaded=0, rows_quarantined=len(rejected),
+        status="rejected_file",
+    )

@@ -1,0 +1,226 @@
+"""The landing-folder sources of the data contract, as data.
+
+Each `SourceSpec` says where a source's files are, which columns the contract requires, how to
+type them, and how a new file changes the staging table. Column names here are the fixed list
+every SQL identifier comes from: nothing a landing file says becomes an identifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ColumnKind = Literal["str", "date", "timestamp", "int", "float", "bool", "enum"]
+LoadMode = Literal["snapshot", "append", "upsert", "versioned"]
+
+COMPLAINT_SOURCES = (
+    "customer",
+    "distributor",
+    "field_service",
+    "healthcare_professional",
+    "patient",
+    "literature",
+    "clinical_study",
+    "social_media",
+    "regulator",
+)
+PATIENT_OUTCOMES = ("none", "injury", "serious_injury", "death", "unknown")
+INVESTIGATION_STATUSES = ("open", "in_progress", "closed", "not_required")
+REPORTABILITY_DECISIONS = ("yes", "no", "pending")
+SERVICE_TYPES = ("installation", "preventive_maintenance", "repair", "inspection", "upgrade")
+
+DUCKDB_TYPES: dict[ColumnKind, str] = {
+    "str": "VARCHAR",
+    "enum": "VARCHAR",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: ColumnKind = "str"
+    required: bool = False
+    allowed: tuple[str, ...] = ()
+    pattern: str | None = None  # a regular expression the trimmed text must match in full
+    pattern_hint: str = ""  # how the pattern reads to a person
+
+    @property
+    def duckdb_type(self) -> str:
+        return DUCKDB_TYPES[self.kind]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str  # staging table name and audit source
+    glob: str  # relative to the landing folder
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]  # unique inside one file; upsert key across files
+    mode: LoadMode
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+
+def _req(name: str, kind: ColumnKind = "str", **kw: object) -> Column:
+    return Column(name, kind, required=True, **kw)  # type: ignore[arg-type]
+
+
+COUNTRY = {"pattern": r"[A-Z]{2}", "pattern_hint": "an ISO 3166-1 alpha-2 code such as DE"}
+
+PRODUCTS = SourceSpec(
+    name="products",
+    glob="products.csv",
+    columns=(
+        _req("device_model"),
+        _req("device_family"),
+        _req("product_code", pattern=r"[A-Z]{3}", pattern_hint="a three-letter FDA product code"),
+        _req("eu_class", "enum", allowed=("I", "IIa", "IIb", "III")),
+        _req("us_class", "enum", allowed=("1", "2", "3")),
+        _req("implantable", "bool"),
+        _req("launch_date", "date"),
+        Column("description"),
+    ),
+    key=("device_model",),
+    mode="snapshot",
+)
+
+RISK_REGISTER = SourceSpec(
+    name="risk_register",
+    glob="risk_register.csv",
+    columns=(
+        _req("hazard_id"),
+        _req("device_family"),
+        _req("hazard"),
+        Column("hazardous_situation"),
+        _req("harm"),
+        Column("problem_codes"),
+        Column("health_effect_codes"),
+        _req("severity", "int", allowed=("1", "2", "3", "4", "5")),
+        _req("expected_rate", "float"),
+        _req("acceptability", "enum", allowed=("acceptable", "alarp", "unacceptable")),
+    ),
+    key=("hazard_id",),
+    mode="snapshot",
+)
+
+LOTS = SourceSpec(
+    name="lots",
+    glob="lots/*.csv",
+    columns=(
+        _req("lot_number"),
+        _req("device_model"),
+        _req("manufacture_date", "date"),
+        _req("quantity", "int"),
+        Column("component_lots"),
+        Column("expiry_date", "date"),
+    ),
+    key=("lot_number",),
+    mode="upsert",
+)
+
+DISTRIBUTION = SourceSpec(
+    name="distribution",
+    glob="distribution/*.csv",
+    columns=(
+        _req("ship_date", "date"),
+        _req("device_model"),
+        Column("lot_number"),
+        _req("country", **COUNTRY),  # type: ignore[arg-type]
+        _req("units", "int"),
+    ),
+    key=(),
+    mode="append",
+)
+
+COMPLAINTS = SourceSpec(
+    name="complaint_versions",
+    glob="complaints/*.csv",
+    columns=(
+        _req("complaint_id"),
+        _req("received_date", "date"),
+        _req("updated_at", "timestamp"),
+        Column("event_date", "date"),
+        _req("device_model"),
+        Column("lot_number"),
+        Column("serial_number"),
+        Column("udi_di"),
+        _req("country", **COUNTRY),  # type: ignore[arg-type]
+        _req("source", "enum", allowed=COMPLAINT_SOURCES),
+        Column("problem_code"),
+        Column("health_effect_code"),
+        Column("component_code"),
+        _req("patient_outcome", "enum", allowed=PATIENT_OUTCOMES),
+        _req("malfunction", "bool"),
+        _req("description"),
+        _req("investigation_status", "enum", allowed=INVESTIGATION_STATUSES),
+        Column("investigation_closed_date", "date"),
+        Column("investigation_conclusion_code"),
+        Column("not_investigated_reason"),
+        Column("reportability_decision", "enum", allowed=REPORTABILITY_DECISIONS),
+        Column("reported_date", "date"),
+        Column("regulatory_report_id"),
+    ),
+    key=("complaint_id", "updated_at"),
+    mode="versioned",
+)
+
+SERVICE = SourceSpec(
+    name="service",
+    glob="service/*.csv",
+    columns=(
+        _req("service_id"),
+        _req("serial_number"),
+        _req("device_model"),
+        _req("service_date", "date"),
+        _req("service_type", "enum", allowed=SERVICE_TYPES),
+        _req("failure_found", "bool"),
+        Column("component_code"),
+        Column("part_number"),
+        Column("description"),
+        Column("related_complaint_id"),
+        Column("usage_hours", "float"),
+    ),
+    key=("service_id",),
+    mode="upsert",
+)
+
+LANDING_CSV_SOURCES: tuple[SourceSpec, ...] = (
+    PRODUCTS,
+    RISK_REGISTER,
+    LOTS,
+    DISTRIBUTION,
+    COMPLAINTS,
+    SERVICE,
+)
+
+LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("extra_fields", "VARCHAR"),  # unknown columns of the file, kept as a JSON object
+    ("source_file", "VARCHAR"),
+    ("source_row", "BIGINT"),
+    ("source_sha256", "VARCHAR"),
+    ("run_id", "VARCHAR"),
+)
+
+
+def staging_ddl(spec: SourceSpec, table: str | None = None) -> str:
+    """CREATE TABLE statement for a typed staging table of `spec` (identifiers from the spec)."""
+    cols = [f"{c.name} {c.duckdb_type}" for c in spec.columns]
+    cols += [f"{name} {typ}" for name, typ in LINEAGE_COLUMNS]
+    return f"CREATE TABLE IF NOT EXISTS staging.{table or spec.name} ({', '.join(cols)})"
+
+
+def raw_ddl(spec: SourceSpec) -> str:
+    """CREATE TABLE for the raw copy: every contract column as text, as read, with lineage."""
+    cols = [f"{c.name} VARCHAR" for c in spec.columns]
+    cols += [f"{name} {typ}" for name, typ in LINEAGE_COLUMNS]
+    return f"CREATE TABLE IF NOT EXISTS raw.{spec.name} ({', '.join(cols)})"
