@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
+import polars as pl
 
 SCHEMAS: tuple[str, ...] = ("reference", "raw", "staging", "quarantine", "marts", "audit")
 
@@ -152,3 +153,14 @@ def record_ingested_file(
             file_bytes,
         ],
     )
+
+
+def replace_table(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pl.DataFrame
+) -> None:
+    """Publish a frame as `schema.table`, replacing what was there (names come from code)."""
+    con.register("published_frame", frame.to_arrow())
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {schema}.{table} AS SELECT * FROM published_frame")
+    finally:
+        con.unregister("published_frame")

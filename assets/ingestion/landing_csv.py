@@ -149,8 +149,10 @@ def _column_check(spec_col, value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         expected = f"expected {spec_col.pattern_hint}"
     reason = pl.when(bad).then(pl.lit(f"{spec_col.name}: {expected}, ") + found)
     if spec_col.required:
-        reason = pl.when(empty).then(pl.lit(f"{spec_col.name}: required value missing")).otherwise(
-            reason
+        reason = (
+            pl.when(empty)
+            .then(pl.lit(f"{spec_col.name}: required value missing"))
+            .otherwise(reason)
         )
     return typed.alias(spec_col.name), reason.alias(f"__reason_{spec_col.name}")
 
@@ -190,7 +192,9 @@ def type_records(parsed: ParsedCsv, spec: SourceSpec) -> tuple[pl.DataFrame, lis
     schema |= {"extra_fields": pl.String, "source_row": pl.Int64, "__raw": pl.String}
     frame = pl.DataFrame(data, schema=schema)
     del known
-    typed_cols, reason_cols = zip(*(_column_check(c, pl.col(c.name)) for c in spec.columns), strict=True)
+    typed_cols, reason_cols = zip(
+        *(_column_check(c, pl.col(c.name)) for c in spec.columns), strict=True
+    )
     checked = frame.select(
         *typed_cols,
         pl.col("extra_fields", "source_row", "__raw"),
@@ -359,11 +363,21 @@ def load_landing_csv(
         check_header(parsed.header, spec)
     except FileRejected as err:
         return reject_whole_file(
-            con, data, source=spec.name, reason=str(err), file_path=file_path, sha256=sha256,
+            con,
+            data,
+            source=spec.name,
+            reason=str(err),
+            file_path=file_path,
+            sha256=sha256,
             run_id=run_id,
         )
     _insert_frame(
-        con, f"raw.{spec.name}", raw_frame(parsed, spec), spec.column_names, file_path, sha256,
+        con,
+        f"raw.{spec.name}",
+        raw_frame(parsed, spec),
+        spec.column_names,
+        file_path,
+        sha256,
         run_id,
     )
     loaded, rejected = type_records(parsed, spec)
@@ -382,9 +396,7 @@ def load_landing_csv(
             )
         finally:
             con.unregister("incoming_keys")
-    _insert_frame(
-        con, f"staging.{spec.name}", loaded, spec.column_names, file_path, sha256, run_id
-    )
+    _insert_frame(con, f"staging.{spec.name}", loaded, spec.column_names, file_path, sha256, run_id)
     if spec.mode == "versioned" and not loaded.is_empty():
         con.register("touched_complaints", loaded.select("complaint_id").unique().to_arrow())
         try:
@@ -392,7 +404,11 @@ def load_landing_csv(
         finally:
             con.unregister("touched_complaints")
     record_quarantine(
-        con, source=spec.name, file_path=file_path, sha256=sha256, run_id=run_id,
+        con,
+        source=spec.name,
+        file_path=file_path,
+        sha256=sha256,
+        run_id=run_id,
         rejected=rejected,
     )
     return FileLoadResult(
@@ -427,6 +443,8 @@ def reject_whole_file(
         con, source=source, file_path=file_path, sha256=sha256, run_id=run_id, rejected=rejected
     )
     return FileLoadResult(
-        rows_read=len(rejected), rows_loaded=0, rows_quarantined=len(rejected),
+        rows_read=len(rejected),
+        rows_loaded=0,
+        rows_quarantined=len(rejected),
         status="rejected_file",
     )

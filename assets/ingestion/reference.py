@@ -70,7 +70,9 @@ def parse_imdrf_annex(annex: str, entries: list[dict[str, object]]) -> list[Imdr
         level = max(1, (len(code) - 1) // 2)
         parent = code[:-2] if level > 1 else None
         terms.append(
-            ImdrfTerm(annex, code, _field(entry, "term"), _field(entry, "definition"), parent, level)
+            ImdrfTerm(
+                annex, code, _field(entry, "term"), _field(entry, "definition"), parent, level
+            )
         )
     return sorted(terms, key=lambda t: t.code)
 
@@ -99,7 +101,11 @@ def load_imdrf_annex(
         if not _field(e, "code")
     ]
     record_quarantine(
-        con, source="reference", file_path=file_path, sha256=sha256, run_id=run_id,
+        con,
+        source="reference",
+        file_path=file_path,
+        sha256=sha256,
+        run_id=run_id,
         rejected=rejected,
     )
     return FileLoadResult(len(entries), len(terms), skipped)
@@ -124,8 +130,10 @@ def load_fda_product_codes(
         if len(fields) != len(header):
             rejected.append(
                 RejectedRow(
-                    row_number, None,
-                    f"expected {len(header)} '|'-separated fields, found {len(fields)}", raw,
+                    row_number,
+                    None,
+                    f"expected {len(header)} '|'-separated fields, found {len(fields)}",
+                    raw,
                 )
             )
             continue
@@ -151,13 +159,15 @@ def load_fda_product_codes(
     con.execute("DELETE FROM reference.fda_product_codes")
     con.register("incoming_codes", frame.to_arrow())
     try:
-        con.execute(
-            "INSERT INTO reference.fda_product_codes BY NAME SELECT * FROM incoming_codes"
-        )
+        con.execute("INSERT INTO reference.fda_product_codes BY NAME SELECT * FROM incoming_codes")
     finally:
         con.unregister("incoming_codes")
     record_quarantine(
-        con, source="reference", file_path=file_path, sha256=sha256, run_id=run_id,
+        con,
+        source="reference",
+        file_path=file_path,
+        sha256=sha256,
+        run_id=run_id,
         rejected=rejected,
     )
     return FileLoadResult(len(rows), len(good), len(rejected))
@@ -173,7 +183,8 @@ def load_fda_device_problem_codes(
         if len(fields) != len(header) or not fields[0].strip().isdigit():
             rejected.append(
                 RejectedRow(
-                    row_number, None,
+                    row_number,
+                    None,
                     f"expected {len(header)} fields starting with a numeric code, found {raw!r}",
                     raw,
                 )
@@ -185,7 +196,11 @@ def load_fda_device_problem_codes(
         "INSERT INTO reference.fda_device_problem_codes VALUES (?, ?, ?, ?)", sorted(good)
     )
     record_quarantine(
-        con, source="reference", file_path=file_path, sha256=sha256, run_id=run_id,
+        con,
+        source="reference",
+        file_path=file_path,
+        sha256=sha256,
+        run_id=run_id,
         rejected=rejected,
     )
     return FileLoadResult(len(rows), len(good), len(rejected))

@@ -1,0 +1,53 @@
+# Set-up and everyday commands. `make demo` and `make test` work on a fresh machine with only
+# Python 3.11 and pip: they create .venv from the pinned requirements.lock first.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := data/demo
+DEMO_SEED := 42
+DEMO_AS_OF := 2026-10-31
+DAGSTER_HOME_DIR := $(CURDIR)/data/dagster_home
+
+.PHONY: demo test lint format ui bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf $(DEMO)
+	mkdir -p $(DAGSTER_HOME_DIR)
+	$(BIN)/pms generate --out $(DEMO)/landing --seed $(DEMO_SEED) --scale demo
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/pms run --landing $(DEMO)/landing \
+		--warehouse $(DEMO)/warehouse/pms.duckdb --reports $(DEMO)/reports --as-of $(DEMO_AS_OF)
+	@echo
+	@echo "Reports:   $(CURDIR)/$(DEMO)/reports/index.html"
+	@echo "Warehouse: $(CURDIR)/$(DEMO)/warehouse/pms.duckdb"
+	@echo "Browse it: make ui   (Dagster UI on http://127.0.0.1:3000)"
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+ui: $(STAMP)
+	mkdir -p $(DAGSTER_HOME_DIR)
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) PMS_LANDING=$(CURDIR)/$(DEMO)/landing \
+	PMS_WAREHOUSE=$(CURDIR)/$(DEMO)/warehouse/pms.duckdb PMS_REPORTS=$(CURDIR)/$(DEMO)/reports \
+	PMS_AS_OF=$(DEMO_AS_OF) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf $(DEMO) $(DAGSTER_HOME_DIR)

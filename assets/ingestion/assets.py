@@ -1,0 +1,354 @@
+"""Ingestion assets: reference code tables and every landing source into DuckDB.
+
+Thin: find the new files, hand each to its loader through the driver, attach metadata. The asset
+key is the warehouse path (`staging/complaints` is table `staging.complaints`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from assets.ingestion import fda
+from assets.ingestion.driver import FileOutcome, ingest_files, landing_files
+from assets.ingestion.landing_csv import (
+    CURRENT_COMPLAINTS_TABLE,
+    ensure_landing_tables,
+    load_landing_csv,
+)
+from assets.ingestion.reference import REFERENCE_DIR, REFERENCE_LOADERS
+from assets.ingestion.sources import (
+    COMPLAINTS,
+    DISTRIBUTION,
+    LOTS,
+    PRODUCTS,
+    RISK_REGISTER,
+    SERVICE,
+    SourceSpec,
+)
+from assets.metadata import markdown_table, table_metadata
+from assets.resources import LandingFolder
+from assets.warehouse import ensure_warehouse
+
+INGESTION_OWNERS = ["team:data-engineering"]
+INGESTION_GROUP = "ingestion"
+
+
+def files_metadata(outcomes: Sequence[FileOutcome]) -> dict[str, Any]:
+    """What this run did with the files it looked at (new files only)."""
+    rows = [
+        (
+            o.file_path,
+            o.result.status,
+            o.result.rows_read,
+            o.result.rows_loaded,
+            o.result.rows_quarantined,
+            o.sha256[:12],
+        )
+        for o in outcomes
+    ]
+    header = ["file", "status", "read", "loaded", "quarantined", "sha256"]
+    return {
+        "new_files": len(outcomes),
+        "rows_read": sum(o.result.rows_read for o in outcomes),
+        "rows_loaded": sum(o.result.rows_loaded for o in outcomes),
+        "rows_quarantined": sum(o.result.rows_quarantined for o in outcomes),
+        "files": dg.MetadataValue.md(
+            markdown_table(rows[:50], header) if rows else "No new file this run."
+        ),
+    }
+
+
+def _open(warehouse: DuckDBResource) -> Any:
+    Path(warehouse.database).parent.mkdir(parents=True, exist_ok=True)
+    return warehouse.get_connection()
+
+
+@dg.asset(
+    key=["reference", "code_tables"],
+    group_name="reference",
+    owners=INGESTION_OWNERS,
+    kinds={"duckdb"},
+    description=(
+        "IMDRF adverse-event terminology annexes A-G (`reference.imdrf_terms`), FDA product "
+        "classification (`reference.fda_product_codes`) and FDA device problem codes "
+        "(`reference.fda_device_problem_codes`), shipped with the project with their "
+        "provenance (assets/reference/PROVENANCE.md). Reloaded only when a file's sha256 changes."
+    ),
+)
+def reference_code_tables(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    with _open(warehouse) as con:
+        ensure_warehouse(con)
+        outcomes: list[FileOutcome] = []
+        for file_path, loader in sorted(REFERENCE_LOADERS.items()):
+            outcomes += ingest_files(
+                con,
+                REFERENCE_DIR,
+                [REFERENCE_DIR / file_path],
+                source="reference",
+                loader=loader,
+                run_id=context.run_id,
+            )
+        counts = dict(
+            con.execute(
+                "SELECT annex, count(*) FROM reference.imdrf_terms GROUP BY annex ORDER BY annex"
+            ).fetchall()
+        )
+        product_codes = con.execute("SELECT count(*) FROM reference.fda_product_codes").fetchall()
+        problem_codes = con.execute(
+            "SELECT count(*) FROM reference.fda_device_problem_codes"
+        ).fetchall()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(counts.values()) + product_codes[0][0] + problem_codes[0][0],
+            "imdrf_terms_per_annex": dg.MetadataValue.json(counts),
+            "fda_product_codes": product_codes[0][0],
+            "fda_device_problem_codes": problem_codes[0][0],
+            **files_metadata(outcomes),
+        }
+    )
+
+
+def _csv_loader(spec: SourceSpec) -> Callable[..., Any]:
+    def load(con: duckdb.DuckDBPyConnection, path: Path, file_path: str, sha256: str, run_id: str):
+        return load_landing_csv(
+            con, path.read_bytes(), spec, file_path=file_path, sha256=sha256, run_id=run_id
+        )
+
+    return load
+
+
+def landing_source_asset(
+    spec: SourceSpec,
+    *,
+    key: str,
+    description: str,
+    preview_order: str,
+    deps: Sequence[dg.AssetKey] = (),
+) -> dg.AssetsDefinition:
+    """One ingestion asset per landing source of the data contract."""
+
+    @dg.asset(
+        key=["staging", key],
+        group_name=INGESTION_GROUP,
+        owners=INGESTION_OWNERS,
+        kinds={"duckdb", "polars", "csv"},
+        description=description,
+        deps=[dg.AssetKey(["reference", "code_tables"]), *deps],
+        name=f"staging_{key}",
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing: LandingFolder
+    ) -> dg.MaterializeResult:
+        with _open(warehouse) as con:
+            ensure_warehouse(con)
+            outcomes = ingest_files(
+                con,
+                landing.root,
+                landing_files(landing.root, spec.glob),
+                source=spec.name,
+                loader=_csv_loader(spec),
+                run_id=context.run_id,
+            )
+            ensure_landing_tables(con, spec)
+            metadata = table_metadata(con, "staging", key, preview_order)
+        context.log.info(
+            f"{spec.name}: {len(outcomes)} new file(s), "
+            f"{sum(o.result.rows_loaded for o in outcomes)} rows loaded, "
+            f"{sum(o.result.rows_quarantined for o in outcomes)} quarantined"
+        )
+        return dg.MaterializeResult(metadata={**metadata, **files_metadata(outcomes)})
+
+    return _asset
+
+
+staging_products = landing_source_asset(
+    PRODUCTS,
+    key="products",
+    preview_order="device_model",
+    description=(
+        "Device master data from `products.csv` (full snapshot: the newest file wins): model, "
+        "family, FDA product code, EU and US class, implantable, launch date."
+    ),
+)
+staging_risk_register = landing_source_asset(
+    RISK_REGISTER,
+    key="risk_register",
+    preview_order="hazard_id",
+    description=(
+        "ISO 14971 risk-management file extract from `risk_register.csv` (full snapshot): "
+        "hazards per family with IMDRF codes, severity and the expected occurrence rate per "
+        "1,000 units in service per year."
+    ),
+)
+staging_lots = landing_source_asset(
+    LOTS,
+    key="lots",
+    preview_order="lot_number",
+    description=(
+        "Lot genealogy from `lots/*.csv`: model, manufacture date, quantity and the supplier "
+        "component lots each lot was built from. A later file updates a lot."
+    ),
+)
+staging_distribution = landing_source_asset(
+    DISTRIBUTION,
+    key="distribution",
+    preview_order="ship_date, device_model, country",
+    description=(
+        "Shipments from `distribution/*.csv`, the denominator of every rate: date, model, lot, "
+        "country and units (negative for returns). Append-only."
+    ),
+)
+staging_service = landing_source_asset(
+    SERVICE,
+    key="service",
+    preview_order="service_id",
+    description=(
+        "Field-service records from `service/*.csv`: serial, service type, failure found, "
+        "component (IMDRF Annex G), usage hours, related complaint."
+    ),
+)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key=["staging", "complaint_versions"],
+            group_name=INGESTION_GROUP,
+            owners=INGESTION_OWNERS,
+            kinds={"duckdb", "polars", "csv"},
+            deps=[dg.AssetKey(["reference", "code_tables"])],
+            description=(
+                "Every version of every complaint from `complaints/*.csv`, kept for the audit "
+                "trail. The key is (complaint_id, updated_at); a re-sent version is not loaded "
+                "twice."
+            ),
+        ),
+        dg.AssetSpec(
+            key=["staging", CURRENT_COMPLAINTS_TABLE],
+            group_name=INGESTION_GROUP,
+            owners=INGESTION_OWNERS,
+            kinds={"duckdb"},
+            deps=[dg.AssetKey(["staging", "complaint_versions"])],
+            description=(
+                "The current version of each complaint: the one with the latest `updated_at`. "
+                "Replaced incrementally when a new version arrives."
+            ),
+        ),
+    ],
+    name="staging_complaints",
+)
+def staging_complaints(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing: LandingFolder
+):
+    with _open(warehouse) as con:
+        ensure_warehouse(con)
+        outcomes = ingest_files(
+            con,
+            landing.root,
+            landing_files(landing.root, COMPLAINTS.glob),
+            source=COMPLAINTS.name,
+            loader=_csv_loader(COMPLAINTS),
+            run_id=context.run_id,
+        )
+        ensure_landing_tables(con, COMPLAINTS)
+        versions = table_metadata(con, "staging", "complaint_versions", "complaint_id, updated_at")
+        current = table_metadata(con, "staging", CURRENT_COMPLAINTS_TABLE, "complaint_id")
+    yield dg.MaterializeResult(
+        asset_key=["staging", "complaint_versions"],
+        metadata={**versions, **files_metadata(outcomes)},
+    )
+    yield dg.MaterializeResult(asset_key=["staging", CURRENT_COMPLAINTS_TABLE], metadata=current)
+
+
+FDA_TABLES = (
+    "maude_master",
+    "maude_devices",
+    "maude_texts",
+    "maude_patients",
+    "maude_device_problems",
+)
+FDA_TABLE_DESCRIPTIONS = {
+    "maude_master": "One row per FDA MAUDE / openFDA adverse-event report (master file fields).",
+    "maude_devices": "Device rows of MAUDE reports: brand, model, lot, FDA product code.",
+    "maude_texts": "Narratives of MAUDE reports (event description, manufacturer narrative).",
+    "maude_patients": "Patient rows of MAUDE reports with their outcomes.",
+    "maude_device_problems": "FDA device problem codes per MAUDE report.",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key=["staging", table],
+            group_name=INGESTION_GROUP,
+            owners=INGESTION_OWNERS,
+            kinds={"duckdb"},
+            deps=[dg.AssetKey(["reference", "code_tables"])],
+            description=(
+                f"{FDA_TABLE_DESCRIPTIONS[table]} Read from the optional `maude/` bulk files "
+                "(FDA's pipe-delimited layouts, every year's column count) and `openfda/*.json` "
+                "pages."
+            ),
+        )
+        for table in FDA_TABLES
+    ],
+    name="staging_fda_adverse_events",
+)
+def staging_fda_adverse_events(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing: LandingFolder
+):
+    with _open(warehouse) as con:
+        ensure_warehouse(con)
+        fda.ensure_fda_tables(con)
+        outcomes: list[FileOutcome] = []
+        by_kind: dict[str, list[Path]] = {}
+        for path in landing_files(landing.root, "maude/*"):
+            kind = fda.maude_kind(path.name)
+            if kind is not None:
+                by_kind.setdefault(kind, []).append(path)
+        for kind in ("master", "device", "text", "patient", "problem"):
+
+            def load_maude(con, path, file_path, sha256, run_id, kind=kind):
+                return fda.load_maude_file(
+                    con, path, kind=kind, file_path=file_path, sha256=sha256, run_id=run_id
+                )
+
+            outcomes += ingest_files(
+                con,
+                landing.root,
+                by_kind.get(kind, []),
+                source=f"maude_{kind}",
+                loader=load_maude,
+                run_id=context.run_id,
+            )
+
+        def load_openfda(con, path, file_path, sha256, run_id):
+            return fda.load_openfda_page(
+                con, path, file_path=file_path, sha256=sha256, run_id=run_id
+            )
+
+        outcomes += ingest_files(
+            con,
+            landing.root,
+            landing_files(landing.root, "openfda/*.json"),
+            source="openfda",
+            loader=load_openfda,
+            run_id=context.run_id,
+        )
+        metadata = {
+            table: table_metadata(con, "staging", table, "mdr_report_key") for table in FDA_TABLES
+        }
+    file_md = files_metadata(outcomes)
+    for table in FDA_TABLES:
+        extra = file_md if table == "maude_master" else {}
+        yield dg.MaterializeResult(
+            asset_key=["staging", table], metadata={**metadata[table], **extra}
+        )

@@ -1,0 +1,162 @@
+"""Render the PMS report pages: plain functions from data to deterministic HTML.
+
+Same data in, same bytes out: fixed element ids, sorted inputs, no wall clock, plotly.js
+embedded so the files work offline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import plotly.graph_objects as go
+import polars as pl
+from plotly.offline import get_plotlyjs
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+EU_CLASS_ORDER = {"I": 1, "IIa": 2, "IIb": 3, "III": 4}
+PALETTE = ("#0b5cad", "#c2410c", "#15803d", "#7c3aed", "#b91c1c", "#0f766e")
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        keep_trailing_newline=True,
+    )
+
+
+@lru_cache(maxsize=1)
+def plotly_js() -> str:
+    return get_plotlyjs()
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "family"
+
+
+def family_eu_class(eu_classes: list[str]) -> str:
+    return max(eu_classes, key=lambda c: EU_CLASS_ORDER.get(c, 0))
+
+
+def report_type_for(eu_class: str) -> str:
+    """PSUR for class IIa, IIb and III (MDR Art. 86); PMS report for class I (Art. 85)."""
+    return "PMS report" if eu_class == "I" else "PSUR"
+
+
+def reporting_period(eu_class: str, as_of: dt.date) -> tuple[dt.date, dt.date]:
+    """The period ending with the last complete month before `as_of`: 12 months for class IIb
+    and III and for the class I PMS report, 24 months for class IIa (MDR Art. 86(1))."""
+    end = as_of.replace(day=1) - dt.timedelta(days=1)
+    months = 24 if eu_class == "IIa" else 12
+    start_month = (end.year * 12 + end.month - 1) - (months - 1)
+    return dt.date(start_month // 12, start_month % 12 + 1, 1), end
+
+
+def rate_chart(rates: pl.DataFrame, div_id: str) -> str:
+    """Monthly complaint rate per model with its exact Poisson interval as a band."""
+    fig = go.Figure()
+    for i, (model,) in enumerate(rates.select("device_model").unique().sort("device_model").rows()):
+        series = rates.filter(pl.col("device_model") == model).sort("month")
+        months = [m.isoformat() for m in series["month"].to_list()]
+        colour = PALETTE[i % len(PALETTE)]
+        fig.add_trace(
+            go.Scatter(
+                x=months + months[::-1],
+                y=series["rate_ci_upper"].to_list() + series["rate_ci_lower"].to_list()[::-1],
+                fill="toself",
+                fillcolor=colour,
+                opacity=0.12,
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+                name=f"{model} 95% interval",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=months,
+                y=series["rate_per_1000"].to_list(),
+                mode="lines+markers",
+                name=model,
+                line={"color": colour, "width": 2},
+                marker={"size": 4},
+                customdata=list(
+                    zip(
+                        series["complaints"].to_list(),
+                        [round(u) for u in series["units_in_service"].to_list()],
+                        strict=True,
+                    )
+                ),
+                hovertemplate="%{x|%b %Y}: %{y:.3f} per 1,000<br>%{customdata[0]} complaints, "
+                "%{customdata[1]} units in service<extra>" + model + "</extra>",
+            )
+        )
+    fig.update_layout(
+        template="plotly_white",
+        height=420,
+        margin={"l": 60, "r": 20, "t": 40, "b": 40},
+        title={"text": "Complaints per 1,000 units in service, by month"},
+        yaxis_title="per 1,000 units",
+        legend={"orientation": "h", "y": -0.15},
+    )
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=div_id,
+        config={"displaylogo": False, "responsive": True},
+    )
+
+
+def render_family_report(context: dict[str, Any]) -> str:
+    return (
+        environment()
+        .get_template("family_report.html.j2")
+        .render(
+            plotly_js=plotly_js(),
+            title=f"{context['report_type']}: {context['device_family']}",
+            **context,
+        )
+    )
+
+
+def render_index(context: dict[str, Any]) -> str:
+    return (
+        environment()
+        .get_template("index.html.j2")
+        .render(title="Post-market surveillance reports", **context)
+    )
+
+
+def inputs_digest(input_files: list[dict[str, Any]]) -> str:
+    """One sha256 over the sorted (file_path, sha256) pairs of every ingested input."""
+    lines = sorted(f"{f['file_path']}\t{f['sha256']}" for f in input_files)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest_json(manifest: dict[str, Any]) -> str:
+    return json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def poisson_interval_rates(
+    counts: list[int], unit_months: list[float]
+) -> tuple[list[float | None], list[float | None]]:
+    """Exact 95% interval of each rate per 1,000 unit-months (None where there is no exposure)."""
+    import numpy as np
+
+    from models.rates import rate_per_1000
+
+    _, lower, upper = rate_per_1000(np.array(counts), np.array(unit_months))
+    clean = [None if np.isnan(x) else float(x) for x in lower]
+    return clean, [None if np.isnan(x) else float(x) for x in upper]

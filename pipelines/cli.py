@@ -1,0 +1,127 @@
+"""The `pms` command line (data contract §2).
+
+    pms generate --out DIR --seed N [--scale NAME]
+    pms run --landing DIR --warehouse FILE --reports DIR [--as-of DATE]
+
+`pms run` executes the same Dagster definitions the UI shows, in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+
+
+def _iso_date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, found {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pms", description="Post-market surveillance pipeline.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser(
+        "generate", help="write a realistic landing folder with planted ground truth"
+    )
+    generate.add_argument("--out", type=Path, required=True, help="landing folder to write")
+    generate.add_argument("--seed", type=int, required=True, help="random seed")
+    generate.add_argument("--scale", default="demo", help="demo, medium or maude")
+
+    run = commands.add_parser("run", help="materialise the whole asset graph in one process")
+    run.add_argument("--landing", type=Path, required=True, help="landing folder to read")
+    run.add_argument("--warehouse", type=Path, required=True, help="DuckDB file to write")
+    run.add_argument("--reports", type=Path, required=True, help="folder for the reports")
+    run.add_argument(
+        "--as-of",
+        type=_iso_date,
+        default=None,
+        help="replay the night of this date (default: today, UTC)",
+    )
+    return parser
+
+
+def command_generate(args: argparse.Namespace) -> int:
+    from synthetic.generate import SCALES, generate_landing
+
+    if args.scale not in SCALES:
+        print(
+            f"pms generate: unknown scale {args.scale!r}; choose {', '.join(SCALES)}",
+            file=sys.stderr,
+        )
+        return 2
+    started = time.perf_counter()
+    summary = generate_landing(args.out, args.seed, args.scale)
+    print(
+        f"Landing folder written to {args.out} (seed {args.seed}, scale {args.scale}) "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    for name, count in sorted(summary.items()):
+        print(f"  {name}: {count}")
+    return 0
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from pipelines.definitions import build_definitions
+    from pipelines.jobs import NIGHTLY_JOB_NAME
+    from pipelines.settings import Locations
+
+    if not args.landing.is_dir():
+        print(f"pms run: landing folder {args.landing} does not exist", file=sys.stderr)
+        return 2
+    as_of = args.as_of or dt.datetime.now(dt.UTC).date().isoformat()
+    locations = Locations(args.landing.resolve(), args.warehouse.resolve(), args.reports.resolve())
+    defs = build_definitions(locations, as_of=as_of)
+    job = defs.resolve_job_def(NIGHTLY_JOB_NAME)
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    started = time.perf_counter()
+    if instance is None:
+        with dg.DagsterInstance.ephemeral() as ephemeral:
+            result = job.execute_in_process(
+                instance=ephemeral,
+                raise_on_error=False,
+                tags={"pms/as_of": as_of, "pms/trigger": "cli"},
+            )
+    else:
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, tags={"pms/as_of": as_of, "pms/trigger": "cli"}
+        )
+    elapsed = time.perf_counter() - started
+    if not result.success:
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        print(
+            f"pms run: the run {result.run_id} failed at {', '.join(failed) or 'an unknown step'}",
+            file=sys.stderr,
+        )
+        for event in result.all_events:
+            if event.is_step_failure and event.step_failure_data:
+                print(
+                    event.step_failure_data.error.to_string()
+                    if event.step_failure_data.error
+                    else "",
+                    file=sys.stderr,
+                )
+        return 1
+    print(f"Run {result.run_id} as of {as_of} completed in {elapsed:.1f} s")
+    print(f"  warehouse: {locations.warehouse}")
+    print(f"  reports:   {locations.reports / 'index.html'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "generate":
+        return command_generate(args)
+    return command_run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The Dagster definitions: one set for the UI, the schedule and `pms run` alike."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets.ingestion.assets import (
+    reference_code_tables,
+    staging_complaints,
+    staging_distribution,
+    staging_fda_adverse_events,
+    staging_lots,
+    staging_products,
+    staging_risk_register,
+    staging_service,
+)
+from assets.marts.assets import complaint_rates, units_in_service
+from assets.reports.assets import pms_reports
+from assets.resources import LandingFolder, NightSettings, ReportFolder
+from pipelines.jobs import pms_nightly
+from pipelines.schedules import build_nightly_schedule
+from pipelines.sensors import build_landing_sensor
+from pipelines.settings import Locations, locations_for_environment
+
+ALL_ASSETS = [
+    reference_code_tables,
+    staging_products,
+    staging_risk_register,
+    staging_lots,
+    staging_distribution,
+    staging_complaints,
+    staging_service,
+    staging_fda_adverse_events,
+    units_in_service,
+    complaint_rates,
+    pms_reports,
+]
+
+
+def build_resources(locations: Locations, as_of: str = "") -> dict[str, object]:
+    Path(locations.warehouse).parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "warehouse": DuckDBResource(database=str(locations.warehouse)),
+        "landing": LandingFolder(path=str(locations.landing)),
+        "reports": ReportFolder(path=str(locations.reports)),
+        "night": NightSettings(as_of=as_of),
+    }
+
+
+def build_definitions(locations: Locations | None = None, as_of: str = "") -> dg.Definitions:
+    """The definitions for one environment (PMS_ENV and PMS_* paths when `locations` is None)."""
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        jobs=[pms_nightly],
+        schedules=[build_nightly_schedule()],
+        sensors=[build_landing_sensor()],
+        resources=build_resources(
+            locations or locations_for_environment(), as_of or os.environ.get("PMS_AS_OF", "")
+        ),
+    )
+
+
+defs = build_definitions()
