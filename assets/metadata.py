@@ -7,6 +7,8 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from assets.warehouse import query_frame
+
 
 def table_metadata(
     con: duckdb.DuckDBPyConnection,
@@ -22,9 +24,9 @@ def table_metadata(
         "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
         [schema, table],
     ).fetchall()
-    preview = con.execute(
-        f"SELECT * FROM {schema}.{table} ORDER BY {preview_order} LIMIT {int(preview_rows)}"
-    ).pl()
+    preview = query_frame(
+        con, f"SELECT * FROM {schema}.{table} ORDER BY {preview_order} LIMIT {int(preview_rows)}"
+    )
     shown = [c for c, _ in columns if c not in {"extra_fields", "source_sha256", "run_id"}][:8]
     return {
         "dagster/row_count": int(count),

@@ -3,8 +3,6 @@
 The warehouse itself is a `dagster_duckdb.DuckDBResource` under the key `warehouse`.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 from pathlib import Path
 

@@ -164,3 +164,10 @@ def replace_table(
         con.execute(f"CREATE OR REPLACE TABLE {schema}.{table} AS SELECT * FROM published_frame")
     finally:
         con.unregister("published_frame")
+
+
+def query_frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None
+) -> pl.DataFrame:
+    """Run a (parameterised) query and return its whole result as a Polars frame."""
+    return con.sql(sql, params=params).pl()

@@ -18,6 +18,11 @@ from pathlib import Path
 import dagster as dg
 
 
+# The terminal shows what a person needs (step starts, ends, warnings); the full event log stays
+# in the Dagster instance.
+CLI_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
 def _iso_date(text: str) -> str:
     try:
         return dt.date.fromisoformat(text).isoformat()
@@ -81,18 +86,15 @@ def command_run(args: argparse.Namespace) -> int:
     locations = Locations(args.landing.resolve(), args.warehouse.resolve(), args.reports.resolve())
     defs = build_definitions(locations, as_of=as_of)
     job = defs.resolve_job_def(NIGHTLY_JOB_NAME)
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    tags = {"pms/as_of": as_of, "pms/trigger": "cli"}
     started = time.perf_counter()
-    if instance is None:
-        with dg.DagsterInstance.ephemeral() as ephemeral:
-            result = job.execute_in_process(
-                instance=ephemeral,
-                raise_on_error=False,
-                tags={"pms/as_of": as_of, "pms/trigger": "cli"},
-            )
-    else:
+    with (
+        dg.DagsterInstance.get()
+        if os.environ.get("DAGSTER_HOME")
+        else dg.DagsterInstance.ephemeral()
+    ) as instance:
         result = job.execute_in_process(
-            instance=instance, raise_on_error=False, tags={"pms/as_of": as_of, "pms/trigger": "cli"}
+            instance=instance, raise_on_error=False, run_config=CLI_RUN_CONFIG, tags=tags
         )
     elapsed = time.perf_counter() - started
     if not result.success:

@@ -1,8 +1,6 @@
 """The nightly schedule: cron and time zone from config/pipeline.toml; the tick's date is the
 run's as-of date, so a replayed tick reproduces that night."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pipelines.jobs import pms_nightly

@@ -1,8 +1,6 @@
 """A sensor on the landing folder: a run starts when the set of files (names, sizes, modification
 times) changes. The nightly schedule stays the reference; the sensor only brings a run forward."""
 
-from __future__ import annotations
-
 import datetime as dt
 import hashlib
 

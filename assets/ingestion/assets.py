@@ -4,8 +4,6 @@ Thin: find the new files, hand each to its loader through the driver, attach met
 key is the warehouse path (`staging/complaints` is table `staging.complaints`).
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -142,7 +140,6 @@ def landing_source_asset(
         kinds={"duckdb", "polars", "csv"},
         description=description,
         deps=[dg.AssetKey(["reference", "code_tables"]), *deps],
-        name=f"staging_{key}",
     )
     def _asset(
         context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing: LandingFolder

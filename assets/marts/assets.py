@@ -1,7 +1,5 @@
 """Mart assets: exposure (units in service) and complaint rates, as of the run's night."""
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
@@ -9,7 +7,7 @@ from dagster_duckdb import DuckDBResource
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL, SHIPMENTS_WITH_FAMILY_SQL
 from assets.metadata import table_metadata
 from assets.resources import NightSettings
-from assets.warehouse import replace_table
+from assets.warehouse import query_frame, replace_table
 from models.exposure import monthly_units_in_service
 from models.rates import monthly_complaint_rates
 from pipelines.settings import load_config
@@ -35,7 +33,7 @@ def units_in_service(warehouse: DuckDBResource, night: NightSettings) -> dg.Mate
     as_of = night.as_of_date()
     service_life = load_config().section("exposure").get("service_life_months", {})
     with warehouse.get_connection() as con:
-        shipments = con.execute(SHIPMENTS_WITH_FAMILY_SQL, {"as_of": as_of}).pl()
+        shipments = query_frame(con, SHIPMENTS_WITH_FAMILY_SQL, {"as_of": as_of})
         exposure = monthly_units_in_service(
             shipments, as_of=as_of, service_life_months=service_life
         ).with_columns(as_of=pl.lit(as_of))
@@ -66,7 +64,8 @@ def units_in_service(warehouse: DuckDBResource, night: NightSettings) -> dg.Mate
 def complaint_rates(warehouse: DuckDBResource, night: NightSettings) -> dg.MaterializeResult:
     as_of = night.as_of_date()
     with warehouse.get_connection() as con:
-        complaints = con.execute(
+        complaints = query_frame(
+            con,
             f"""
             SELECT coalesce(p.device_family, '(model not in products.csv)') AS device_family,
                    c.device_model,
@@ -76,15 +75,16 @@ def complaint_rates(warehouse: DuckDBResource, night: NightSettings) -> dg.Mater
             LEFT JOIN staging.products p USING (device_model)
             """,
             {"as_of": as_of},
-        ).pl()
-        exposure = con.execute(
+        )
+        exposure = query_frame(
+            con,
             """
             SELECT device_family, device_model, month,
                    sum(units_in_service) AS units_in_service,
                    bool_and(month_complete) AS month_complete
             FROM marts.units_in_service GROUP BY ALL
-            """
-        ).pl()
+            """,
+        )
         rates = monthly_complaint_rates(complaints, exposure).with_columns(as_of=pl.lit(as_of))
         replace_table(con, "marts", "complaint_rates", rates)
         metadata = table_metadata(

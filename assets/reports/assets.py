@@ -1,6 +1,5 @@
 """Report assets: one PMS report per device family and period, the index and the manifest."""
 
-from __future__ import annotations
 
 import os
 from pathlib import Path
@@ -10,6 +9,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from assets.warehouse import query_frame
 from assets.metadata import markdown_table
 from assets.reports import render
 from assets.resources import NightSettings, ReportFolder
@@ -55,10 +55,10 @@ def pms_reports(
     config = load_config()
     version = code_version()
     with warehouse.get_connection() as con:
-        rates = con.execute(
+        rates = query_frame(con, 
             "SELECT * FROM marts.complaint_rates ORDER BY device_family, device_model, month"
-        ).pl()
-        devices = con.execute(
+        )
+        devices = query_frame(con, 
             """
             SELECT p.device_family, p.device_model, p.product_code, f.device_name, p.eu_class,
                    p.us_class, p.implantable, p.launch_date
@@ -66,7 +66,7 @@ def pms_reports(
             LEFT JOIN reference.fda_product_codes f USING (product_code)
             ORDER BY p.device_family, p.device_model
             """
-        ).pl()
+        )
         input_files = [
             dict(
                 zip(

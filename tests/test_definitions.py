@@ -1,0 +1,100 @@
+"""The Dagster definitions: the asset graph, its metadata, the schedule and the sensor."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+
+from assets.resources import LandingFolder
+from pipelines.definitions import build_definitions
+from pipelines.jobs import NIGHTLY_JOB_NAME
+from pipelines.sensors import build_landing_sensor
+from pipelines.settings import Locations
+
+# A snapshot of the graph: a change here is a reviewed change of the pipeline itself.
+EXPECTED_GRAPH = {
+    "reference/code_tables": ("reference", []),
+    "staging/products": ("ingestion", ["reference/code_tables"]),
+    "staging/risk_register": ("ingestion", ["reference/code_tables"]),
+    "staging/lots": ("ingestion", ["reference/code_tables"]),
+    "staging/distribution": ("ingestion", ["reference/code_tables"]),
+    "staging/service": ("ingestion", ["reference/code_tables"]),
+    "staging/complaint_versions": ("ingestion", ["reference/code_tables"]),
+    "staging/complaints": ("ingestion", ["staging/complaint_versions"]),
+    "staging/maude_master": ("ingestion", ["reference/code_tables"]),
+    "staging/maude_devices": ("ingestion", ["reference/code_tables"]),
+    "staging/maude_texts": ("ingestion", ["reference/code_tables"]),
+    "staging/maude_patients": ("ingestion", ["reference/code_tables"]),
+    "staging/maude_device_problems": ("ingestion", ["reference/code_tables"]),
+    "marts/units_in_service": ("marts", ["staging/distribution", "staging/products"]),
+    "marts/complaint_rates": (
+        "marts",
+        ["marts/units_in_service", "staging/complaint_versions", "staging/products"],
+    ),
+    "reports/pms_reports": ("reports", ["marts/complaint_rates", "staging/products"]),
+}
+
+
+def definitions(tmp_path: Path) -> dg.Definitions:
+    return build_definitions(
+        Locations(tmp_path / "landing", tmp_path / "wh" / "pms.duckdb", tmp_path / "reports"),
+        as_of="2026-10-31",
+    )
+
+
+def test_asset_graph_matches_snapshot(tmp_path: Path) -> None:
+    graph = definitions(tmp_path).resolve_asset_graph()
+    actual = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        actual[key.to_user_string()] = (
+            node.group_name,
+            sorted(p.to_user_string() for p in node.parent_keys),
+        )
+    assert actual == {k: (g, sorted(p)) for k, (g, p) in EXPECTED_GRAPH.items()}
+
+
+def test_every_asset_has_description_owner_and_kind(tmp_path: Path) -> None:
+    graph = definitions(tmp_path).resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        spec = graph.get(key)
+        assert spec.description, key
+        assert spec.owners, key
+        assert spec.kinds, key
+
+
+def test_nightly_job_selects_every_asset(tmp_path: Path) -> None:
+    defs = definitions(tmp_path)
+    job = defs.resolve_job_def(NIGHTLY_JOB_NAME)
+    assert job.asset_layer.selected_asset_keys == set(
+        defs.resolve_asset_graph().get_all_asset_keys()
+    )
+
+
+def test_schedule_runs_at_two_and_replays_the_tick_date(tmp_path: Path) -> None:
+    schedule = definitions(tmp_path).resolve_schedule_def("pms_nightly_schedule")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.job_name == NIGHTLY_JOB_NAME
+    tick = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)
+    [request] = schedule.evaluate_tick(
+        dg.build_schedule_context(scheduled_execution_time=tick)
+    ).run_requests
+    assert request.run_config == {"resources": {"night": {"config": {"as_of": "2026-11-28"}}}}
+
+
+def test_landing_sensor_fires_once_per_change(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    (landing / "complaints").mkdir(parents=True)
+    sensor = build_landing_sensor()
+    resources = {"landing": LandingFolder(path=str(landing))}
+    with dg.build_sensor_context(resources=resources) as context:
+        assert isinstance(sensor(context), dg.SkipReason)
+    (landing / "complaints" / "c.csv").write_text("complaint_id\n")
+    with dg.build_sensor_context(resources=resources) as context:
+        first = sensor(context)
+        assert isinstance(first, dg.RunRequest)
+        cursor = context.cursor
+    with dg.build_sensor_context(resources=resources, cursor=cursor) as context:
+        assert isinstance(sensor(context), dg.SkipReason)
