@@ -17,7 +17,6 @@ from pathlib import Path
 
 import dagster as dg
 
-
 # The terminal shows what a person needs (step starts, ends, warnings); the full event log stays
 # in the Dagster instance.
 CLI_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}

@@ -1,6 +1,5 @@
 """Report assets: one PMS report per device family and period, the index and the manifest."""
 
-
 import os
 from pathlib import Path
 from typing import Any
@@ -9,10 +8,10 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from assets.warehouse import query_frame
 from assets.metadata import markdown_table
 from assets.reports import render
 from assets.resources import NightSettings, ReportFolder
+from assets.warehouse import query_frame
 from pipelines.settings import code_version, load_config
 
 REPORT_OWNERS = ["team:regulatory-affairs"]
@@ -55,17 +54,18 @@ def pms_reports(
     config = load_config()
     version = code_version()
     with warehouse.get_connection() as con:
-        rates = query_frame(con, 
-            "SELECT * FROM marts.complaint_rates ORDER BY device_family, device_model, month"
+        rates = query_frame(
+            con, "SELECT * FROM marts.complaint_rates ORDER BY device_family, device_model, month"
         )
-        devices = query_frame(con, 
+        devices = query_frame(
+            con,
             """
             SELECT p.device_family, p.device_model, p.product_code, f.device_name, p.eu_class,
                    p.us_class, p.implantable, p.launch_date
             FROM staging.products p
             LEFT JOIN reference.fda_product_codes f USING (product_code)
             ORDER BY p.device_family, p.device_model
-            """
+            """,
         )
         input_files = [
             dict(
