@@ -45,7 +45,39 @@ CREATE TABLE IF NOT EXISTS quarantine.rejected_rows (
     raw_record VARCHAR NOT NULL,       -- the record exactly as read (whole file text if unreadable)
     run_id VARCHAR NOT NULL,
     sha256 VARCHAR NOT NULL,           -- of the file the record came from
-    quarantined_at TIMESTAMP NOT NULL
+    quarantined_at TIMESTAMP NOT NULL,
+    header VARCHAR,                    -- the file's header (JSON list), to re-read the record
+    recheck BOOLEAN NOT NULL DEFAULT false  -- may pass later (missing reference, future date)
+)
+"""
+
+QUARANTINE_RESOLUTIONS_DDL = """
+CREATE TABLE IF NOT EXISTS quarantine.resolutions (
+    source VARCHAR NOT NULL,
+    file_path VARCHAR NOT NULL,
+    row_number BIGINT,
+    sha256 VARCHAR NOT NULL,
+    resolution VARCHAR NOT NULL,       -- what changed so that the record now loads
+    resolved_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL
+)
+"""
+
+AUDIT_CHECK_RESULTS_DDL = """
+CREATE TABLE IF NOT EXISTS audit.check_results (
+    suite VARCHAR NOT NULL,            -- expectations/<suite>.json or a named table check
+    table_name VARCHAR NOT NULL,
+    file_path VARCHAR,                 -- set for row rules run on one landing file
+    run_id VARCHAR NOT NULL,
+    check_name VARCHAR NOT NULL,       -- expectation type and column(s)
+    severity VARCHAR NOT NULL,         -- critical | warning | info
+    scope VARCHAR NOT NULL,            -- row | table
+    success BOOLEAN NOT NULL,
+    element_count BIGINT,
+    unexpected_count BIGINT,
+    reason VARCHAR NOT NULL,
+    details VARCHAR,                   -- JSON statistics
+    checked_at TIMESTAMP NOT NULL
 )
 """
 
@@ -58,6 +90,7 @@ class RejectedRow:
     column_name: str | None
     reason: str
     raw_record: str
+    recheck: bool = False  # may pass on a later night (a reference arrives, the date comes)
 
 
 @dataclass(frozen=True)
@@ -87,6 +120,8 @@ def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     con.execute(AUDIT_INGESTED_FILES_DDL)
     con.execute(QUARANTINE_REJECTED_ROWS_DDL)
+    con.execute(QUARANTINE_RESOLUTIONS_DDL)
+    con.execute(AUDIT_CHECK_RESULTS_DDL)
 
 
 def already_ingested(con: duckdb.DuckDBPyConnection, sha256: str) -> str | None:
@@ -107,17 +142,29 @@ def record_quarantine(
     sha256: str,
     run_id: str,
     rejected: Iterable[RejectedRow],
+    header: str | None = None,
 ) -> int:
     """Append rejected records to quarantine.rejected_rows; returns how many were written."""
     rows = [
-        (source, file_path, r.row_number, r.column_name, r.reason, r.raw_record, run_id, sha256)
+        (
+            source,
+            file_path,
+            r.row_number,
+            r.column_name,
+            r.reason,
+            r.raw_record,
+            run_id,
+            sha256,
+            header,
+            r.recheck,
+        )
         for r in rejected
     ]
     if rows:
         con.executemany(
             "INSERT INTO quarantine.rejected_rows (source, file_path, row_number, column_name, "
-            "reason, raw_record, run_id, sha256, quarantined_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            "reason, raw_record, run_id, sha256, quarantined_at, header, recheck) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?)",
             rows,
         )
     return len(rows)

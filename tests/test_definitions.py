@@ -17,11 +17,17 @@ from pipelines.settings import Locations
 EXPECTED_GRAPH = {
     "reference/code_tables": ("reference", []),
     "staging/products": ("ingestion", ["reference/code_tables"]),
-    "staging/risk_register": ("ingestion", ["reference/code_tables"]),
-    "staging/lots": ("ingestion", ["reference/code_tables"]),
-    "staging/distribution": ("ingestion", ["reference/code_tables"]),
-    "staging/service": ("ingestion", ["reference/code_tables"]),
-    "staging/complaint_versions": ("ingestion", ["reference/code_tables"]),
+    "staging/risk_register": ("ingestion", ["reference/code_tables", "staging/products"]),
+    "staging/lots": ("ingestion", ["reference/code_tables", "staging/products"]),
+    "staging/distribution": (
+        "ingestion",
+        ["reference/code_tables", "staging/lots", "staging/products"],
+    ),
+    "staging/service": ("ingestion", ["reference/code_tables", "staging/products"]),
+    "staging/complaint_versions": (
+        "ingestion",
+        ["reference/code_tables", "staging/lots", "staging/products"],
+    ),
     "staging/complaints": ("ingestion", ["staging/complaint_versions"]),
     "staging/maude_master": ("ingestion", ["reference/code_tables"]),
     "staging/maude_devices": ("ingestion", ["reference/code_tables"]),

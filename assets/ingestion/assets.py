@@ -4,7 +4,7 @@ Thin: find the new files, hand each to its loader through the driver, attach met
 key is the warehouse path (`staging/complaints` is table `staging.complaints`).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +13,21 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from assets.ingestion import fda
-from assets.ingestion.driver import FileOutcome, ingest_files, landing_files
+from assets.ingestion.driver import (
+    FileOutcome,
+    ingest_files,
+    ingest_pending,
+    landing_files,
+    pending_files,
+)
 from assets.ingestion.landing_csv import (
     CURRENT_COMPLAINTS_TABLE,
+    PreparedCsv,
+    commit_landing_csv,
     ensure_landing_tables,
-    load_landing_csv,
+    judge_rows,
+    prepare_landing_csv,
+    recheck_quarantine,
 )
 from assets.ingestion.reference import REFERENCE_DIR, REFERENCE_LOADERS
 from assets.ingestion.sources import (
@@ -30,11 +40,14 @@ from assets.ingestion.sources import (
     SourceSpec,
 )
 from assets.metadata import markdown_table, table_metadata
-from assets.resources import LandingFolder
+from assets.quality.row_rules import row_rule_parameters
+from assets.resources import LandingFolder, NightSettings
 from assets.warehouse import ensure_warehouse
 
 INGESTION_OWNERS = ["team:data-engineering"]
 INGESTION_GROUP = "ingestion"
+PRODUCTS_KEY = dg.AssetKey(["staging", "products"])
+LOTS_KEY = dg.AssetKey(["staging", "lots"])
 
 
 def files_metadata(outcomes: Sequence[FileOutcome]) -> dict[str, Any]:
@@ -114,13 +127,58 @@ def reference_code_tables(
     )
 
 
-def _csv_loader(spec: SourceSpec) -> Callable[..., Any]:
-    def load(con: duckdb.DuckDBPyConnection, path: Path, file_path: str, sha256: str, run_id: str):
-        return load_landing_csv(
-            con, path.read_bytes(), spec, file_path=file_path, sha256=sha256, run_id=run_id
-        )
+# Files are read and typed in batches of about this many rows, and each batch is judged by the
+# row rules in one GX run (GX has a fixed cost per run); each file still commits on its own.
+RULE_BATCH_ROWS = 250_000
 
-    return load
+
+def ingest_landing_source(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    landing: LandingFolder,
+    night: NightSettings,
+    run_id: str,
+) -> tuple[list[FileOutcome], int]:
+    """New files of one landing source, judged by its row rules as of the night, then the
+    quarantined rows of earlier nights that may pass now. Returns (outcomes, rows recovered)."""
+    ensure_warehouse(con)
+    ensure_landing_tables(con, spec)
+    parameters = row_rule_parameters(con, night.as_of_date())
+    pending = pending_files(con, landing.root, landing_files(landing.root, spec.glob))
+    outcomes: list[FileOutcome] = []
+    start = 0
+    while start < len(pending):
+        batch: list[PreparedCsv] = []
+        rows = 0
+        while start + len(batch) < len(pending) and (not batch or rows < RULE_BATCH_ROWS):
+            item = pending[start + len(batch)]
+            prepared = prepare_landing_csv(
+                item.path.read_bytes(), spec, item.file_path, item.sha256
+            )
+            batch.append(prepared)
+            rows += prepared.rows
+        judge_rows(con, spec, batch, parameters, run_id)
+        by_path = {p.file_path: p for p in batch}
+
+        def commit(con, path, file_path, sha256, run_id, by_path=by_path):
+            return commit_landing_csv(con, spec, by_path[file_path], run_id)
+
+        outcomes += ingest_pending(
+            con,
+            pending[start : start + len(batch)],
+            source=spec.name,
+            loader=commit,
+            run_id=run_id,
+        )
+        start += len(batch)
+    con.begin()
+    try:
+        recovered = recheck_quarantine(con, spec, parameters, run_id)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return outcomes, recovered
 
 
 def landing_source_asset(
@@ -142,26 +200,22 @@ def landing_source_asset(
         deps=[dg.AssetKey(["reference", "code_tables"]), *deps],
     )
     def _asset(
-        context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing: LandingFolder
+        context: dg.AssetExecutionContext,
+        warehouse: DuckDBResource,
+        landing: LandingFolder,
+        night: NightSettings,
     ) -> dg.MaterializeResult:
         with _open(warehouse) as con:
-            ensure_warehouse(con)
-            outcomes = ingest_files(
-                con,
-                landing.root,
-                landing_files(landing.root, spec.glob),
-                source=spec.name,
-                loader=_csv_loader(spec),
-                run_id=context.run_id,
-            )
-            ensure_landing_tables(con, spec)
+            outcomes, recovered = ingest_landing_source(con, spec, landing, night, context.run_id)
             metadata = table_metadata(con, "staging", key, preview_order)
         context.log.info(
             f"{spec.name}: {len(outcomes)} new file(s), "
             f"{sum(o.result.rows_loaded for o in outcomes)} rows loaded, "
             f"{sum(o.result.rows_quarantined for o in outcomes)} quarantined"
         )
-        return dg.MaterializeResult(metadata={**metadata, **files_metadata(outcomes)})
+        return dg.MaterializeResult(
+            metadata={**metadata, **files_metadata(outcomes), "rows_recovered": recovered}
+        )
 
     return _asset
 
@@ -179,6 +233,7 @@ staging_risk_register = landing_source_asset(
     RISK_REGISTER,
     key="risk_register",
     preview_order="hazard_id",
+    deps=[PRODUCTS_KEY],
     description=(
         "ISO 14971 risk-management file extract from `risk_register.csv` (full snapshot): "
         "hazards per family with IMDRF codes, severity and the expected occurrence rate per "
@@ -189,6 +244,7 @@ staging_lots = landing_source_asset(
     LOTS,
     key="lots",
     preview_order="lot_number",
+    deps=[PRODUCTS_KEY],
     description=(
         "Lot genealogy from `lots/*.csv`: model, manufacture date, quantity and the supplier "
         "component lots each lot was built from. A later file updates a lot."
@@ -198,6 +254,7 @@ staging_distribution = landing_source_asset(
     DISTRIBUTION,
     key="distribution",
     preview_order="ship_date, device_model, country",
+    deps=[PRODUCTS_KEY, LOTS_KEY],
     description=(
         "Shipments from `distribution/*.csv`, the denominator of every rate: date, model, lot, "
         "country and units (negative for returns). Append-only."
@@ -207,6 +264,7 @@ staging_service = landing_source_asset(
     SERVICE,
     key="service",
     preview_order="service_id",
+    deps=[PRODUCTS_KEY],
     description=(
         "Field-service records from `service/*.csv`: serial, service type, failure found, "
         "component (IMDRF Annex G), usage hours, related complaint."
@@ -221,7 +279,7 @@ staging_service = landing_source_asset(
             group_name=INGESTION_GROUP,
             owners=INGESTION_OWNERS,
             kinds={"duckdb", "polars", "csv"},
-            deps=[dg.AssetKey(["reference", "code_tables"])],
+            deps=[dg.AssetKey(["reference", "code_tables"]), PRODUCTS_KEY, LOTS_KEY],
             description=(
                 "Every version of every complaint from `complaints/*.csv`, kept for the audit "
                 "trail. The key is (complaint_id, updated_at); a re-sent version is not loaded "
@@ -243,24 +301,18 @@ staging_service = landing_source_asset(
     name="staging_complaints",
 )
 def staging_complaints(
-    context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing: LandingFolder
+    context: dg.AssetExecutionContext,
+    warehouse: DuckDBResource,
+    landing: LandingFolder,
+    night: NightSettings,
 ):
     with _open(warehouse) as con:
-        ensure_warehouse(con)
-        outcomes = ingest_files(
-            con,
-            landing.root,
-            landing_files(landing.root, COMPLAINTS.glob),
-            source=COMPLAINTS.name,
-            loader=_csv_loader(COMPLAINTS),
-            run_id=context.run_id,
-        )
-        ensure_landing_tables(con, COMPLAINTS)
+        outcomes, recovered = ingest_landing_source(con, COMPLAINTS, landing, night, context.run_id)
         versions = table_metadata(con, "staging", "complaint_versions", "complaint_id, updated_at")
         current = table_metadata(con, "staging", CURRENT_COMPLAINTS_TABLE, "complaint_id")
     yield dg.MaterializeResult(
         asset_key=["staging", "complaint_versions"],
-        metadata={**versions, **files_metadata(outcomes)},
+        metadata={**versions, **files_metadata(outcomes), "rows_recovered": recovered},
     )
     yield dg.MaterializeResult(asset_key=["staging", CURRENT_COMPLAINTS_TABLE], metadata=current)
 

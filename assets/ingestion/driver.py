@@ -58,6 +58,29 @@ def _seen_path_and_hash(con: duckdb.DuckDBPyConnection, file_path: str, sha256: 
     return bool(rows)
 
 
+@dataclass(frozen=True)
+class PendingFile:
+    """A landing file whose (path, content) the warehouse has not seen yet."""
+
+    path: Path
+    file_path: str  # relative to the landing folder, '/'-separated
+    sha256: str
+    size: int
+
+
+def pending_files(
+    con: duckdb.DuckDBPyConnection, landing: Path, files: list[Path]
+) -> list[PendingFile]:
+    """The files among `files` not yet ingested with the same path and content, in order."""
+    pending = []
+    for path in files:
+        file_path = path.relative_to(landing).as_posix()
+        sha256 = sha256_of(path)
+        if not _seen_path_and_hash(con, file_path, sha256):
+            pending.append(PendingFile(path, file_path, sha256, path.stat().st_size))
+    return pending
+
+
 def ingest_files(
     con: duckdb.DuckDBPyConnection,
     landing: Path,
@@ -67,14 +90,24 @@ def ingest_files(
     loader: FileLoader,
     run_id: str,
 ) -> list[FileOutcome]:
-    """Load each new file of one source; returns what happened to every file looked at."""
+    """Load each new file of one source; returns what happened to every new file."""
+    return ingest_pending(
+        con, pending_files(con, landing, files), source=source, loader=loader, run_id=run_id
+    )
+
+
+def ingest_pending(
+    con: duckdb.DuckDBPyConnection,
+    pending: list[PendingFile],
+    *,
+    source: str,
+    loader: FileLoader,
+    run_id: str,
+) -> list[FileOutcome]:
+    """Load each pending file in its own transaction together with its audit row."""
     outcomes: list[FileOutcome] = []
-    for path in files:
-        file_path = path.relative_to(landing).as_posix()
-        sha256 = sha256_of(path)
-        if _seen_path_and_hash(con, file_path, sha256):
-            continue
-        size = path.stat().st_size
+    for item in pending:
+        path, file_path, sha256, size = item.path, item.file_path, item.sha256, item.size
         first = already_ingested(con, sha256)
         con.begin()
         try:

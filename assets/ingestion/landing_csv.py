@@ -9,14 +9,17 @@ transaction around one file.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import polars as pl
 
 from assets.ingestion.sources import SourceSpec, raw_ddl, staging_ddl
+from assets.quality.row_rules import apply_row_rules, record_check_results
 from assets.warehouse import FileLoadResult, RejectedRow, record_quarantine
 
 # The current version of each complaint, kept beside every version.
@@ -344,33 +347,101 @@ def refresh_current_complaints(con: duckdb.DuckDBPyConnection, spec: SourceSpec)
     )
 
 
-def load_landing_csv(
-    con: duckdb.DuckDBPyConnection,
-    data: bytes,
-    spec: SourceSpec,
-    *,
-    file_path: str,
-    sha256: str,
-    run_id: str,
-) -> FileLoadResult:
-    """Load one landing CSV (its bytes) of `spec` into raw, staging and quarantine."""
-    ensure_landing_tables(con, spec)
+@dataclass
+class PreparedCsv:
+    """One landing file read and typed, before any rule that needs the warehouse."""
+
+    file_path: str
+    sha256: str
+    data: bytes
+    parsed: ParsedCsv | None = None
+    loaded: pl.DataFrame | None = None  # typed rows that passed parsing and typing
+    rejected: list[RejectedRow] = field(default_factory=list)
+    file_error: str | None = None  # the reason the whole file is rejected
+    empty: bool = False
+
+    @property
+    def rows(self) -> int:
+        return 0 if self.loaded is None else self.loaded.height
+
+
+def prepare_landing_csv(data: bytes, spec: SourceSpec, file_path: str, sha256: str) -> PreparedCsv:
+    """Decode, split and type one file (no database needed)."""
+    prepared = PreparedCsv(file_path, sha256, data)
     try:
-        text = decode_landing_bytes(data)
-        parsed = split_records(text)
+        parsed = split_records(decode_landing_bytes(data))
         if not parsed.header and not parsed.records:
-            return FileLoadResult(rows_read=0, rows_loaded=0, rows_quarantined=0, status="empty")
+            prepared.empty = True
+            return prepared
         check_header(parsed.header, spec)
     except FileRejected as err:
+        prepared.file_error = str(err)
+        return prepared
+    prepared.parsed = parsed
+    prepared.loaded, prepared.rejected = type_records(parsed, spec)
+    return prepared
+
+
+def judge_rows(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    batch: list[PreparedCsv],
+    rule_parameters: dict[str, Any] | None,
+    run_id: str,
+    record_results: bool = True,
+) -> None:
+    """Apply the source's row rules to every typed row of a batch of files in one GX run;
+    failing rows move from `loaded` to `rejected` of their file."""
+    frames = [
+        p.loaded.with_columns(source_file=pl.lit(p.file_path))
+        for p in batch
+        if p.loaded is not None and not p.loaded.is_empty()
+    ]
+    if rule_parameters is None or not frames:
+        return
+    raw_by_row = {
+        (p.file_path, row): raw
+        for p in batch
+        if p.parsed is not None
+        for row, raw, _ in p.parsed.records
+    }
+    combined = pl.concat(frames, how="vertical")
+    _, rule_rejected, outcome = apply_row_rules(spec.name, combined, raw_by_row, rule_parameters)
+    if outcome is not None and record_results:
+        record_check_results(con, outcome, table_name=f"staging.{spec.name}", run_id=run_id)
+    by_file: dict[str, list[RejectedRow]] = {}
+    for file_path, rejected in rule_rejected:
+        by_file.setdefault(file_path, []).append(rejected)
+    for p in batch:
+        failed = by_file.get(p.file_path)
+        if failed and p.loaded is not None:
+            rows = [r.row_number for r in failed]
+            p.loaded = p.loaded.filter(~pl.col("source_row").is_in(rows))
+            p.rejected += failed
+
+
+def commit_landing_csv(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    prepared: PreparedCsv,
+    run_id: str,
+) -> FileLoadResult:
+    """Write one judged file into raw, staging and quarantine (inside the caller's transaction)."""
+    ensure_landing_tables(con, spec)
+    file_path, sha256 = prepared.file_path, prepared.sha256
+    if prepared.empty:
+        return FileLoadResult(rows_read=0, rows_loaded=0, rows_quarantined=0, status="empty")
+    if prepared.file_error is not None or prepared.parsed is None or prepared.loaded is None:
         return reject_whole_file(
             con,
-            data,
+            prepared.data,
             source=spec.name,
-            reason=str(err),
+            reason=prepared.file_error or "the file could not be read",
             file_path=file_path,
             sha256=sha256,
             run_id=run_id,
         )
+    parsed = prepared.parsed
     _insert_frame(
         con,
         f"raw.{spec.name}",
@@ -380,13 +451,62 @@ def load_landing_csv(
         sha256,
         run_id,
     )
-    loaded, rejected = type_records(parsed, spec)
+    loaded, rejected = prepared.loaded, list(prepared.rejected)
     if spec.mode == "versioned":
         loaded, resent = _drop_resent_versions(con, loaded, spec)
-        rejected = sorted(rejected + resent, key=lambda r: r.row_number or 0)
+        rejected += resent
     if spec.mode == "snapshot":
         con.execute(f"DELETE FROM staging.{spec.name}")
-    elif spec.mode == "upsert" and not loaded.is_empty():
+    publish_rows(con, spec, loaded, file_path, sha256, run_id)
+    rejected.sort(key=lambda r: r.row_number or 0)
+    record_quarantine(
+        con,
+        source=spec.name,
+        file_path=file_path,
+        sha256=sha256,
+        run_id=run_id,
+        rejected=rejected,
+        header=json.dumps(parsed.header),
+    )
+    return FileLoadResult(
+        rows_read=len(parsed.records),
+        rows_loaded=loaded.height,
+        rows_quarantined=len(rejected),
+    )
+
+
+def load_landing_csv(
+    con: duckdb.DuckDBPyConnection,
+    data: bytes,
+    spec: SourceSpec,
+    *,
+    file_path: str,
+    sha256: str,
+    run_id: str,
+    rule_parameters: dict[str, Any] | None = None,
+) -> FileLoadResult:
+    """Load one landing CSV (its bytes) of `spec` into raw, staging and quarantine.
+
+    With `rule_parameters`, the typed rows are also judged by the source's GX suite
+    (`expectations/staging.<source>.json`); see assets/quality/row_rules.py.
+    """
+    prepared = prepare_landing_csv(data, spec, file_path, sha256)
+    judge_rows(con, spec, [prepared], rule_parameters, run_id)
+    return commit_landing_csv(con, spec, prepared, run_id)
+
+
+def publish_rows(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    loaded: pl.DataFrame,
+    file_path: str,
+    sha256: str,
+    run_id: str,
+) -> None:
+    """Insert validated rows into staging: upsert by key, or a new complaint version."""
+    if loaded.is_empty():
+        return
+    if spec.mode == "upsert":
         con.register("incoming_keys", loaded.select(*spec.key).to_arrow())
         try:
             cond = " AND ".join(f"s.{k} = i.{k}" for k in spec.key)
@@ -397,25 +517,82 @@ def load_landing_csv(
         finally:
             con.unregister("incoming_keys")
     _insert_frame(con, f"staging.{spec.name}", loaded, spec.column_names, file_path, sha256, run_id)
-    if spec.mode == "versioned" and not loaded.is_empty():
+    if spec.mode == "versioned":
         con.register("touched_complaints", loaded.select("complaint_id").unique().to_arrow())
         try:
             refresh_current_complaints(con, spec)
         finally:
             con.unregister("touched_complaints")
-    record_quarantine(
-        con,
-        source=spec.name,
-        file_path=file_path,
-        sha256=sha256,
-        run_id=run_id,
-        rejected=rejected,
-    )
-    return FileLoadResult(
-        rows_read=len(parsed.records),
-        rows_loaded=loaded.height,
-        rows_quarantined=len(rejected),
-    )
+
+
+def recheck_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    rule_parameters: dict[str, Any],
+    run_id: str,
+) -> int:
+    """Re-judge quarantined rows that may pass now (a reference arrived, their date came).
+
+    Rows that pass load into staging with their original file and row as lineage, and
+    `quarantine.resolutions` records when and why; the others stay in quarantine unchanged.
+    Snapshot sources are not rechecked: their next snapshot sends every row again.
+    """
+    if spec.mode == "snapshot":
+        return 0
+    pending = con.execute(
+        """
+        SELECT q.file_path, q.sha256, q.header, q.row_number, q.raw_record, q.reason
+        FROM quarantine.rejected_rows q
+        WHERE q.source = ? AND q.recheck AND q.header IS NOT NULL
+          AND NOT EXISTS (
+            SELECT 1 FROM quarantine.resolutions r
+            WHERE r.source = q.source AND r.file_path = q.file_path AND r.sha256 = q.sha256
+              AND r.row_number = q.row_number)
+        ORDER BY q.file_path, q.sha256, q.row_number
+        """,
+        [spec.name],
+    ).fetchall()
+    groups: dict[tuple[str, str, str], list[tuple[int, str, str]]] = {}
+    for file_path, sha256, header, row_number, raw, reason in pending:
+        groups.setdefault((file_path, sha256, header), []).append((row_number, raw, reason))
+    batch: list[PreparedCsv] = []
+    was: dict[tuple[str, int], str] = {}
+    for (file_path, sha256, header), rows in groups.items():
+        records = [
+            (row_number, raw, next(csv.reader(io.StringIO(raw)), [])) for row_number, raw, _ in rows
+        ]
+        parsed = ParsedCsv(header=json.loads(header), records=records)
+        loaded, rejected = type_records(parsed, spec)
+        batch.append(PreparedCsv(file_path, sha256, b"", parsed, loaded, rejected))
+        was |= {(file_path, row_number): reason for row_number, _, reason in rows}
+    judge_rows(con, spec, batch, rule_parameters, run_id, record_results=False)
+    resolved = 0
+    for prepared in batch:
+        loaded = prepared.loaded
+        if loaded is None or loaded.is_empty():
+            continue
+        if spec.mode == "versioned":
+            loaded, _ = _drop_resent_versions(con, loaded, spec)
+        publish_rows(con, spec, loaded, prepared.file_path, prepared.sha256, run_id)
+        resolutions = [
+            (
+                spec.name,
+                prepared.file_path,
+                row,
+                prepared.sha256,
+                f"now passes every rule; was: {was[(prepared.file_path, row)]}",
+                run_id,
+            )
+            for row in sorted(loaded["source_row"].to_list())
+        ]
+        if resolutions:
+            con.executemany(
+                "INSERT INTO quarantine.resolutions (source, file_path, row_number, sha256, "
+                "resolution, resolved_at, run_id) VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
+                resolutions,
+            )
+        resolved += len(resolutions)
+    return resolved
 
 
 def reject_whole_file(
