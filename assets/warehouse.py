@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS audit.check_results (
     unexpected_count BIGINT,
     reason VARCHAR NOT NULL,
     details VARCHAR,                   -- JSON statistics
-    checked_at TIMESTAMP NOT NULL
+    checked_at TIMESTAMP NOT NULL,
+    checked_on VARCHAR NOT NULL DEFAULT 'staged table'  -- 'incoming rows' or 'staged table'
 )
 """
 

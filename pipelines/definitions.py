@@ -19,6 +19,7 @@ from assets.ingestion.assets import (
     staging_service,
 )
 from assets.marts.assets import complaint_rates, units_in_service
+from assets.quality.definitions import QUALITY_CHECKS
 from assets.reports.assets import pms_reports
 from assets.resources import LandingFolder, NightSettings, ReportFolder
 from pipelines.jobs import pms_nightly
@@ -55,6 +56,7 @@ def build_definitions(locations: Locations | None = None, as_of: str = "") -> dg
     """The definitions for one environment (PMS_ENV and PMS_* paths when `locations` is None)."""
     return dg.Definitions(
         assets=ALL_ASSETS,
+        asset_checks=QUALITY_CHECKS,
         jobs=[pms_nightly],
         schedules=[build_nightly_schedule()],
         sensors=[build_landing_sensor()],

@@ -71,6 +71,26 @@ def test_every_asset_has_description_owner_and_kind(tmp_path: Path) -> None:
         assert spec.kinds, key
 
 
+def test_every_staged_landing_table_has_blocking_suite_and_accounting_checks(
+    tmp_path: Path,
+) -> None:
+    defs = definitions(tmp_path)
+    graph = defs.resolve_asset_graph()
+    checks = {
+        (key.asset_key.to_user_string(), key.name): graph.get_check_spec(key)
+        for key in graph.asset_check_keys
+    }
+    for table in ("products", "risk_register", "lots", "distribution", "service"):
+        asset = f"staging/{table}"
+        assert checks[(asset, f"staging_{table}_critical_rules")].blocking
+        assert not checks[(asset, f"staging_{table}_warning_rules")].blocking
+        assert checks[(asset, f"{table}_row_accounting")].blocking
+    versions = "staging/complaint_versions"
+    assert checks[(versions, "staging_complaint_versions_critical_rules")].blocking
+    assert (versions, "complaint_extract_freshness") in checks
+    assert ("staging/complaints", "no_serious_complaint_waits_in_quarantine") in checks
+
+
 def test_nightly_job_selects_every_asset(tmp_path: Path) -> None:
     defs = definitions(tmp_path)
     job = defs.resolve_job_def(NIGHTLY_JOB_NAME)

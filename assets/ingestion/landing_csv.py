@@ -408,7 +408,13 @@ def judge_rows(
     combined = pl.concat(frames, how="vertical")
     _, rule_rejected, outcome = apply_row_rules(spec.name, combined, raw_by_row, rule_parameters)
     if outcome is not None and record_results:
-        record_check_results(con, outcome, table_name=f"staging.{spec.name}", run_id=run_id)
+        record_check_results(
+            con,
+            outcome,
+            table_name=f"staging.{spec.name}",
+            run_id=run_id,
+            checked_on="incoming rows",
+        )
     by_file: dict[str, list[RejectedRow]] = {}
     for file_path, rejected in rule_rejected:
         by_file.setdefault(file_path, []).append(rejected)

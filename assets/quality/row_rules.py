@@ -116,6 +116,7 @@ def record_check_results(
     table_name: str,
     run_id: str,
     file_path: str | None = None,
+    checked_on: str = "staged table",
 ) -> None:
     """Keep every expectation's result in audit.check_results (the audit trail and reports)."""
     rows = [
@@ -132,6 +133,7 @@ def record_check_results(
             o.unexpected_count,
             o.reason,
             json.dumps(o.as_record(), sort_keys=True),
+            checked_on,
         )
         for o in outcome.outcomes
     ]
@@ -139,6 +141,7 @@ def record_check_results(
         con.executemany(
             "INSERT INTO audit.check_results (suite, table_name, file_path, run_id, check_name, "
             "severity, scope, success, element_count, unexpected_count, reason, details, "
-            "checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            "checked_at, checked_on) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
             rows,
         )

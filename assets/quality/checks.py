@@ -1,0 +1,378 @@
+"""Dagster asset checks: GX suites on whole staged tables, and the table rules of the gate.
+
+`suite_checks` is the one factory that turns a suite (`expectations/<schema.table>.json`) into
+checks: critical expectations into a blocking ERROR check (a failure stops everything downstream
+and the night's index names the check), warnings into a WARN check the UI shows. Temporal rules
+(a date after the as-of night) are judged when a row arrives, so on the staged table they are run
+with an open-ended night. Every result is kept in `audit.check_results`.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets.quality.gx_suites import SuiteOutcome, suite_definition, validate_frame
+from assets.quality.row_rules import record_check_results, row_rule_parameters
+from assets.resources import NightSettings
+from assets.warehouse import ensure_warehouse, query_frame
+from pipelines.settings import load_config
+
+OPEN_ENDED_NIGHT = dt.date(9999, 12, 30)
+
+
+def _outcome_metadata(outcome: SuiteOutcome, severity: str) -> dict:
+    relevant = [o for o in outcome.outcomes if o.severity == severity]
+    failed = [o for o in relevant if not o.success]
+    lines = [
+        f"- **{o.reason}**: {o.unexpected_count} of {o.element_count} rows"
+        + (f" (first: {o.failing_rows[0][0]} row {o.failing_rows[0][1]})" if o.failing_rows else "")
+        for o in failed
+    ]
+    return {
+        "suite": outcome.suite,
+        "expectations_evaluated": len(relevant),
+        "expectations_failed": len(failed),
+        "failures": dg.MetadataValue.md("\n".join(lines) if lines else "All expectations met."),
+    }
+
+
+def suite_checks(asset_key: Sequence[str], suite: str) -> dg.AssetChecksDefinition:
+    """A blocking critical check and a warning check for one staged table, from its suite."""
+    schema, table = suite.split(".", 1)
+    base = suite.replace(".", "_")
+    description = suite_definition(suite)["meta"].get("description", "")
+    key = dg.AssetKey(list(asset_key))
+
+    @dg.multi_asset_check(
+        name=f"{base}_suite",
+        specs=[
+            dg.AssetCheckSpec(
+                name=f"{base}_critical_rules",
+                asset=key,
+                blocking=True,
+                description=f"Critical expectations of {suite}: {description}",
+            ),
+            dg.AssetCheckSpec(
+                name=f"{base}_warning_rules",
+                asset=key,
+                description=f"Warning expectations of {suite}: {description}",
+            ),
+        ],
+    )
+    def _suite_check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource):
+        with warehouse.get_connection() as con:
+            ensure_warehouse(con)
+            frame = query_frame(con, f"SELECT * FROM {schema}.{table}")
+            outcome = validate_frame(suite, frame, row_rule_parameters(con, OPEN_ENDED_NIGHT))
+            record_check_results(con, outcome, table_name=suite, run_id=context.run.run_id)
+        yield dg.AssetCheckResult(
+            check_name=f"{base}_critical_rules",
+            asset_key=key,
+            passed=not outcome.failed(severity="critical"),
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=_outcome_metadata(outcome, "critical"),
+        )
+        yield dg.AssetCheckResult(
+            check_name=f"{base}_warning_rules",
+            asset_key=key,
+            passed=not outcome.failed(severity="warning"),
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata=_outcome_metadata(outcome, "warning"),
+        )
+
+    return _suite_check
+
+
+def _record(
+    con,
+    *,
+    suite: str,
+    table: str,
+    run_id: str,
+    name: str,
+    severity: str,
+    passed: bool,
+    reason: str,
+    details: dict,
+) -> None:
+    con.execute(
+        "INSERT INTO audit.check_results (suite, table_name, file_path, run_id, check_name, "
+        "severity, scope, success, element_count, unexpected_count, reason, details, checked_at) "
+        "VALUES (?, ?, NULL, ?, ?, ?, 'table', ?, NULL, NULL, ?, ?, now()::TIMESTAMP)",
+        [suite, table, run_id, name, severity, passed, reason, json.dumps(details, default=str)],
+    )
+
+
+def accounting_check(asset_key: Sequence[str], source: str) -> dg.AssetChecksDefinition:
+    """Blocking: for every file of the source, rows read = rows loaded + rows quarantined, and
+    the quarantine holds exactly the rows the audit says it does."""
+    key = dg.AssetKey(list(asset_key))
+
+    @dg.asset_check(
+        asset=key,
+        name=f"{source}_row_accounting",
+        blocking=True,
+        description=(
+            f"Every {source} file: rows read = rows loaded + rows quarantined, and "
+            "quarantine.rejected_rows holds exactly the quarantined rows. Nothing is lost."
+        ),
+    )
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource):
+        with warehouse.get_connection() as con:
+            ensure_warehouse(con)
+            broken = con.execute(
+                """
+                SELECT a.file_path, a.rows_read, a.rows_loaded, a.rows_quarantined,
+                       count(q.file_path) AS stored
+                FROM audit.ingested_files a
+                LEFT JOIN quarantine.rejected_rows q USING (file_path, sha256)
+                WHERE a.source = ?
+                GROUP BY ALL
+                HAVING a.rows_read <> a.rows_loaded + a.rows_quarantined
+                    OR count(q.file_path) <> a.rows_quarantined
+                ORDER BY a.file_path
+                """,
+                [source],
+            ).fetchall()
+            files = con.execute(
+                "SELECT count(*), coalesce(sum(rows_read), 0) FROM audit.ingested_files "
+                "WHERE source = ?",
+                [source],
+            ).fetchall()[0]
+            _record(
+                con,
+                suite="table_rules",
+                table=f"staging.{source}",
+                run_id=context.run.run_id,
+                name="row_accounting",
+                severity="critical",
+                passed=not broken,
+                reason="rows read = rows loaded + rows quarantined per file",
+                details={"broken_files": [b[0] for b in broken]},
+            )
+        return dg.AssetCheckResult(
+            passed=not broken,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "files": int(files[0]),
+                "rows_read": int(files[1]),
+                "broken_files": dg.MetadataValue.md(
+                    "\n".join(
+                        f"- {b[0]}: read {b[1]}, loaded {b[2]}, quarantined {b[3]}, stored {b[4]}"
+                        for b in broken
+                    )
+                    or "None."
+                ),
+            },
+        )
+
+    return _check
+
+
+def volume_check(asset_key: Sequence[str], source: str) -> dg.AssetChecksDefinition:
+    """Warn when tonight's new rows are far outside what recent nights brought."""
+    key = dg.AssetKey(list(asset_key))
+
+    @dg.asset_check(
+        asset=key,
+        name=f"{source}_volume_within_recent_range",
+        description=(
+            f"Rows of {source} loaded by this run against the median of recent runs that "
+            "loaded any (bounds in config/pipeline.toml [quality]). A first load passes."
+        ),
+    )
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource):
+        quality = load_config().section("quality")
+        nights = int(quality.get("volume_recent_runs", 14))
+        low, high = (
+            float(quality.get("volume_ratio_low", 0.2)),
+            float(quality.get("volume_ratio_high", 5.0)),
+        )
+        with warehouse.get_connection() as con:
+            ensure_warehouse(con)
+            per_run = con.execute(
+                """
+                SELECT run_id, sum(rows_read) AS rows, min(ingested_at) AS started
+                FROM audit.ingested_files WHERE source = ? GROUP BY run_id ORDER BY started
+                """,
+                [source],
+            ).fetchall()
+            tonight = sum(r[1] for r in per_run if r[0] == context.run.run_id)
+            history = [int(r[1]) for r in per_run if r[0] != context.run.run_id][-nights:]
+            if not history or tonight == 0:
+                passed, note = (
+                    True,
+                    "no earlier load to compare with" if not history else ("no new rows tonight"),
+                )
+                median = None
+            else:
+                ordered = sorted(history)
+                median = ordered[len(ordered) // 2]
+                passed = low * median <= tonight <= high * median
+                note = f"{tonight} rows tonight against a median of {median}"
+            _record(
+                con,
+                suite="table_rules",
+                table=f"staging.{source}",
+                run_id=context.run.run_id,
+                name="volume_within_recent_range",
+                severity="warning",
+                passed=passed,
+                reason=note,
+                details={"tonight": tonight, "history": history},
+            )
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rows_tonight": int(tonight), "recent_median": median, "note": note},
+        )
+
+    return _check
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["staging", "complaint_versions"]),
+    name="complaint_extract_freshness",
+    description=(
+        "Warns when the newest complaint version is older than the configured number of days "
+        "before the run's as-of date: the nightly complaint extract may have stopped."
+    ),
+)
+def complaint_extract_freshness(
+    context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource, night: NightSettings
+):
+    limit = int(load_config().section("quality").get("complaint_freshness_days", 3))
+    as_of = night.as_of_date()
+    with warehouse.get_connection() as con:
+        ensure_warehouse(con)
+        newest = con.execute(
+            "SELECT max(updated_at)::DATE FROM staging.complaint_versions "
+            "WHERE updated_at < CAST(? AS DATE) + INTERVAL 1 DAY",
+            [as_of],
+        ).fetchall()[0][0]
+        age = None if newest is None else (as_of - newest).days
+        passed = age is not None and age <= limit
+        note = (
+            "no complaint version at all"
+            if age is None
+            else f"newest complaint version {newest}, {age} day(s) before {as_of}"
+        )
+        _record(
+            con,
+            suite="table_rules",
+            table="staging.complaint_versions",
+            run_id=context.run.run_id,
+            name="complaint_extract_freshness",
+            severity="warning",
+            passed=passed,
+            reason=note,
+            details={"limit_days": limit},
+        )
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"newest_version": str(newest), "age_days": age, "limit_days": limit},
+    )
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["staging", "complaints"]),
+    name="models_with_complaints_have_shipments",
+    description=(
+        "Every device model with complaints has shipments: without them its complaint rate has "
+        "no denominator."
+    ),
+)
+def models_with_complaints_have_shipments(
+    context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource
+):
+    with warehouse.get_connection() as con:
+        ensure_warehouse(con)
+        missing = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT c.device_model FROM staging.complaints c "
+                "WHERE NOT EXISTS (SELECT 1 FROM staging.distribution d "
+                "WHERE d.device_model = c.device_model) ORDER BY 1"
+            ).fetchall()
+        ]
+        _record(
+            con,
+            suite="table_rules",
+            table="staging.complaints",
+            run_id=context.run.run_id,
+            name="models_with_complaints_have_shipments",
+            severity="warning",
+            passed=not missing,
+            reason="every model with complaints has shipments",
+            details={"models_without_shipments": missing},
+        )
+    return dg.AssetCheckResult(
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"models_without_shipments": dg.MetadataValue.json(missing)},
+    )
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["staging", "complaints"]),
+    name="no_serious_complaint_waits_in_quarantine",
+    description=(
+        "Patient safety net: a quarantined complaint row whose patient_outcome is death or "
+        "serious_injury must be fixed and re-sent at once, because until it loads no "
+        "reportability clock is computed for it. Fails with ERROR severity (not blocking)."
+    ),
+)
+def no_serious_complaint_waits_in_quarantine(
+    context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource
+):
+    import csv
+    import io
+
+    with warehouse.get_connection() as con:
+        ensure_warehouse(con)
+        rows = con.execute(
+            """
+            SELECT q.file_path, q.row_number, q.header, q.raw_record, q.reason
+            FROM quarantine.rejected_rows q
+            WHERE q.source = 'complaint_versions'
+              AND NOT EXISTS (SELECT 1 FROM quarantine.resolutions r
+                  WHERE r.file_path = q.file_path AND r.sha256 = q.sha256
+                    AND r.row_number = q.row_number)
+            ORDER BY q.file_path, q.row_number
+            """
+        ).fetchall()
+        serious = []
+        for file_path, row_number, header, raw, reason in rows:
+            fields = next(csv.reader(io.StringIO(raw)), [])
+            names = json.loads(header) if header else []
+            record = dict(zip(names, fields, strict=False))
+            outcome = record.get("patient_outcome", "").strip().lower()
+            if outcome in {"death", "serious_injury"} or (
+                not names and ("death" in raw.lower() or "serious_injury" in raw.lower())
+            ):
+                serious.append((file_path, row_number, record.get("complaint_id", "?"), reason))
+        _record(
+            con,
+            suite="table_rules",
+            table="quarantine.rejected_rows",
+            run_id=context.run.run_id,
+            name="no_serious_complaint_waits_in_quarantine",
+            severity="critical",
+            passed=not serious,
+            reason="no death or serious injury complaint in quarantine",
+            details={"rows": [list(s[:3]) for s in serious]},
+        )
+    return dg.AssetCheckResult(
+        passed=not serious,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "serious_complaints_in_quarantine": len(serious),
+            "rows": dg.MetadataValue.md(
+                "\n".join(f"- {c} ({f} row {r}): {why}" for f, r, c, why in serious) or "None."
+            ),
+        },
+    )
