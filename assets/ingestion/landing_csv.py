@@ -22,6 +22,10 @@ from assets.ingestion.sources import SourceSpec, raw_ddl, staging_ddl
 from assets.quality.row_rules import apply_row_rules, record_check_results
 from assets.warehouse import FileLoadResult, RejectedRow, record_quarantine
 
+# Narratives can be long (a pasted e-mail thread): Python's default 128 KiB field limit would
+# reject them. 256 MiB still stops a runaway unterminated quote from eating the memory.
+csv.field_size_limit(256 * 1024 * 1024)
+
 # The current version of each complaint, kept beside every version.
 CURRENT_COMPLAINTS_TABLE = "complaints"
 
@@ -56,7 +60,13 @@ def decode_landing_bytes(data: bytes) -> str:
 
 
 def raw_text_for_quarantine(data: bytes) -> str:
-    """Lossless text of undecodable bytes: invalid bytes become \\xNN escapes."""
+    """Readable, lossless text of a rejected file: UTF-16 (by its byte-order mark) is decoded as
+    such; otherwise UTF-8 with every undecodable byte kept as a \\xNN escape."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     return data.decode("utf-8", errors="backslashreplace")
 
 
