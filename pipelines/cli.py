@@ -97,6 +97,20 @@ def command_run(args: argparse.Namespace) -> int:
         )
     elapsed = time.perf_counter() - started
     if not result.success:
+        blocked = blocking_failures(result)
+        if blocked:
+            publish_stopped_night(locations.reports, as_of, blocked, result.run_id)
+            print(
+                f"pms run: the night of {as_of} stopped at {len(blocked)} blocking check(s); "
+                f"see {locations.reports / 'index.html'}",
+                file=sys.stderr,
+            )
+            for failure in blocked:
+                print(
+                    f"  {failure['table']}: {failure['check']}: {failure['detail']}",
+                    file=sys.stderr,
+                )
+            return 1
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
         print(
             f"pms run: the run {result.run_id} failed at {', '.join(failed) or 'an unknown step'}",
@@ -115,6 +129,48 @@ def command_run(args: argparse.Namespace) -> int:
     print(f"  warehouse: {locations.warehouse}")
     print(f"  reports:   {locations.reports / 'index.html'}")
     return 0
+
+
+def blocking_failures(result: dg.ExecuteInProcessResult) -> list[dict[str, str]]:
+    """The blocking asset checks that failed in a run (they stopped the downstream assets)."""
+    failures = []
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed or not evaluation.blocking:
+            continue
+        detail = ""
+        for key in ("failures", "broken_files", "rows"):
+            value = evaluation.metadata.get(key)
+            if value is not None:
+                detail = str(getattr(value, "value", value))
+                break
+        failures.append(
+            {
+                "table": evaluation.asset_key.to_user_string(),
+                "check": evaluation.check_name,
+                "detail": detail.replace("**", "").replace("\n- ", "; ").removeprefix("- ")[:2000],
+            }
+        )
+    return sorted(failures, key=lambda f: (f["table"], f["check"]))
+
+
+def publish_stopped_night(
+    reports_dir: Path, as_of: str, failures: list[dict[str, str]], run_id: str
+) -> None:
+    """Write index.html saying which checks stopped the night, linking the last reports."""
+    from assets.reports.assets import write_atomically
+    from assets.reports.render import previous_manifest, render_stopped_index
+    from pipelines.settings import code_version
+
+    html = render_stopped_index(
+        {
+            "as_of": as_of,
+            "failures": failures,
+            "previous": previous_manifest(reports_dir),
+            "run_id": run_id,
+            "code_version": code_version(),
+        }
+    )
+    write_atomically(reports_dir / "index.html", html)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -105,7 +105,7 @@ def reference_code_tables(
                 [REFERENCE_DIR / file_path],
                 source="reference",
                 loader=loader,
-                run_id=context.run_id,
+                run_id=context.run.run_id,
             )
         counts = dict(
             con.execute(
@@ -206,7 +206,7 @@ def landing_source_asset(
         night: NightSettings,
     ) -> dg.MaterializeResult:
         with _open(warehouse) as con:
-            outcomes, recovered = ingest_landing_source(con, spec, landing, night, context.run_id)
+            outcomes, recovered = ingest_landing_source(con, spec, landing, night, context.run.run_id)
             metadata = table_metadata(con, "staging", key, preview_order)
         context.log.info(
             f"{spec.name}: {len(outcomes)} new file(s), "
@@ -307,7 +307,7 @@ def staging_complaints(
     night: NightSettings,
 ):
     with _open(warehouse) as con:
-        outcomes, recovered = ingest_landing_source(con, COMPLAINTS, landing, night, context.run_id)
+        outcomes, recovered = ingest_landing_source(con, COMPLAINTS, landing, night, context.run.run_id)
         versions = table_metadata(con, "staging", "complaint_versions", "complaint_id, updated_at")
         current = table_metadata(con, "staging", CURRENT_COMPLAINTS_TABLE, "complaint_id")
     yield dg.MaterializeResult(
@@ -376,7 +376,7 @@ def staging_fda_adverse_events(
                 by_kind.get(kind, []),
                 source=f"maude_{kind}",
                 loader=load_maude,
-                run_id=context.run_id,
+                run_id=context.run.run_id,
             )
 
         def load_openfda(con, path, file_path, sha256, run_id):
@@ -390,7 +390,7 @@ def staging_fda_adverse_events(
             landing_files(landing.root, "openfda/*.json"),
             source="openfda",
             loader=load_openfda,
-            run_id=context.run_id,
+            run_id=context.run.run_id,
         )
         metadata = {
             table: table_metadata(con, "staging", table, "mdr_report_key") for table in FDA_TABLES

@@ -182,7 +182,7 @@ def pms_reports(
     )
     manifest = {
         **evidence,
-        "run_id": context.run_id,
+        "run_id": context.run.run_id,
         "reports": [
             *manifest_reports,
             {"path": "index.html", "sha256": render.sha256_bytes(index_data)},

@@ -160,3 +160,22 @@ def poisson_interval_rates(
     _, lower, upper = rate_per_1000(np.array(counts), np.array(unit_months))
     clean = [None if np.isnan(x) else float(x) for x in lower]
     return clean, [None if np.isnan(x) else float(x) for x in upper]
+
+
+def render_stopped_index(context: dict[str, Any]) -> str:
+    """The index of a night a blocking check stopped: which checks, and the last reports."""
+    return (
+        environment()
+        .get_template("stopped.html.j2")
+        .render(title="PMS reports: night stopped", **context)
+    )
+
+
+def previous_manifest(reports_dir: Path) -> dict[str, Any] | None:
+    path = reports_dir / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,94 @@
+"""A blocking check stops the night: no report of it is published and the index says why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from assets.ingestion.sources import COMPLAINTS, DISTRIBUTION, LOTS, PRODUCTS
+from pipelines.cli import main
+
+PRODUCT_ROWS = [
+    "IP-100,InfuMax pumps,FRN,IIb,2,false,2022-01-01,Volumetric pump",
+    "IP-200,InfuMax pumps,FRN,IIb,2,false,2023-01-01,Syringe pump",
+]
+
+
+def complaint(complaint_id: str, model: str) -> str:
+    values = dict.fromkeys(COMPLAINTS.column_names, "")
+    values |= {
+        "complaint_id": complaint_id,
+        "received_date": "2024-05-02",
+        "updated_at": "2024-05-02T10:00:00",
+        "device_model": model,
+        "country": "DE",
+        "source": "customer",
+        "patient_outcome": "none",
+        "malfunction": "true",
+        "description": "Alarm during infusion",
+        "investigation_status": "open",
+    }
+    return ",".join(values[c] for c in COMPLAINTS.column_names)
+
+
+def write_landing(landing: Path, products: list[str]) -> None:
+    for folder in ("lots", "distribution", "complaints"):
+        (landing / folder).mkdir(parents=True, exist_ok=True)
+    (landing / "products.csv").write_text(
+        "\n".join([",".join(PRODUCTS.column_names), *products]) + "\n"
+    )
+    (landing / "lots" / "lots.csv").write_text(
+        ",".join(LOTS.column_names) + "\nL1,IP-100,2024-01-01,100,,\nL2,IP-200,2024-01-01,100,,\n"
+    )
+    (landing / "distribution" / "d.csv").write_text(
+        ",".join(DISTRIBUTION.column_names)
+        + "\n2024-02-01,IP-100,L1,DE,100\n2024-02-01,IP-200,L2,FR,50\n"
+    )
+    (landing / "complaints" / "c.csv").write_text(
+        ",".join(COMPLAINTS.column_names)
+        + "\n"
+        + complaint("C-1", "IP-100")
+        + "\n"
+        + complaint("C-2", "IP-200")
+        + "\n"
+    )
+
+
+def run(tmp_path: Path) -> int:
+    return main(
+        [
+            "run",
+            "--landing",
+            str(tmp_path / "landing"),
+            "--warehouse",
+            str(tmp_path / "pms.duckdb"),
+            "--reports",
+            str(tmp_path / "reports"),
+            "--as-of",
+            "2024-06-30",
+        ]
+    )
+
+
+def test_removed_model_blocks_the_night_and_the_index_names_the_check(tmp_path: Path) -> None:
+    write_landing(tmp_path / "landing", PRODUCT_ROWS)
+    assert run(tmp_path) == 0
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert "stopped" not in index
+    # A new products snapshot drops IP-200 although complaints about it are staged.
+    write_landing(tmp_path / "landing", PRODUCT_ROWS[:1])
+    assert run(tmp_path) == 1
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert "stopped before publishing" in index
+    # The lots of IP-200 are checked first, and stopping there stops everything after them.
+    assert "staging_lots_critical_rules" in index
+    assert "device_model: expected a model listed in products.csv" in index
+    assert "Last published reports (as of 2024-06-30)" in index  # the previous night's links
+    with duckdb.connect(str(tmp_path / "pms.duckdb"), read_only=True) as con:
+        failed = con.execute(
+            "SELECT count(*) FROM audit.check_results WHERE NOT success "
+            "AND checked_on = 'staged table' AND severity = 'critical' "
+            "AND table_name = 'staging.lots'"
+        ).fetchall()
+    assert failed[0][0] >= 1
