@@ -1,0 +1,237 @@
+"""End to end: `pms generate --scale demo`, then `pms run` into a real DuckDB file, twice.
+
+Asserts the row accounting of every landing file, that nothing is silently lost, that a second
+run over the same folder loads nothing, that a new file loads only its rows and a new complaint
+version replaces the current one, and that the reports are reproducible byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.cli import main
+
+pytestmark = pytest.mark.e2e
+
+SEED = 7
+AS_OF = "2026-10-31"
+CSV_GLOBS = {
+    "products": "products.csv",
+    "risk_register": "risk_register.csv",
+    "lots": "lots/*.csv",
+    "distribution": "distribution/*.csv",
+    "complaint_versions": "complaints/*.csv",
+    "service": "service/*.csv",
+}
+
+
+def data_rows(path: Path) -> int:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return sum(1 for row in csv.reader(handle) if row and any(f.strip() for f in row)) - 1
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run(landing: Path, warehouse: Path, reports: Path) -> None:
+    code = main(
+        [
+            "run",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(warehouse),
+            "--reports",
+            str(reports),
+            "--as-of",
+            AS_OF,
+        ]
+    )
+    assert code == 0
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("e2e")
+    landing, warehouse, reports = base / "landing", base / "wh" / "pms.duckdb", base / "reports"
+    assert main(["generate", "--out", str(landing), "--seed", str(SEED), "--scale", "demo"]) == 0
+    run(landing, warehouse, reports)
+    first_reports = {p.name: p.read_bytes() for p in reports.iterdir()}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        first_audit = con.execute("SELECT count(*) FROM audit.ingested_files").fetchall()[0][0]
+        first_versions = con.execute("SELECT count(*) FROM staging.complaint_versions").fetchall()[
+            0
+        ][0]
+    run(landing, warehouse, reports)
+    return {
+        "landing": landing,
+        "warehouse": warehouse,
+        "reports": reports,
+        "first_reports": first_reports,  # type: ignore[dict-item]
+        "first_audit": first_audit,  # type: ignore[dict-item]
+        "first_versions": first_versions,  # type: ignore[dict-item]
+    }
+
+
+def connect(night: dict) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(night["warehouse"]), read_only=True)
+
+
+def test_every_landing_file_is_accounted_for(night: dict) -> None:
+    landing: Path = night["landing"]
+    with connect(night) as con:
+        audited = {
+            row[0]: row[1:]
+            for row in con.execute(
+                "SELECT file_path, source, rows_read, rows_loaded, rows_quarantined, status "
+                "FROM audit.ingested_files WHERE source <> 'reference'"
+            ).fetchall()
+        }
+        quarantined = dict(
+            con.execute(
+                "SELECT file_path, count(*) FROM quarantine.rejected_rows GROUP BY ALL"
+            ).fetchall()
+        )
+    for source, pattern in CSV_GLOBS.items():
+        files = sorted(landing.glob(pattern))
+        assert files, pattern
+        for path in files:
+            rel = path.relative_to(landing).as_posix()
+            assert rel in audited, f"{rel} was never ingested"
+            src, read, loaded, rejected, status = audited[rel]
+            assert src == source
+            assert read == loaded + rejected
+            assert quarantined.get(rel, 0) == rejected
+            if status == "loaded":
+                assert read == data_rows(path), rel
+    for path in sorted((landing / "maude").glob("*")) + sorted(landing.glob("openfda/*.json")):
+        assert path.relative_to(landing).as_posix() in audited
+
+
+def test_planted_bad_rows_are_quarantined_where_they_are(night: dict) -> None:
+    truth = night["landing"] / "_truth" / "bad_rows.csv"
+    with truth.open(newline="", encoding="utf-8") as handle:
+        planted = list(csv.DictReader(handle))
+    assert planted
+    with connect(night) as con:
+        rows = set(
+            con.execute("SELECT file_path, row_number FROM quarantine.rejected_rows").fetchall()
+        )
+    for bad in planted:
+        assert (bad["file"], int(bad["row_number"])) in rows, bad
+
+
+def test_second_run_over_the_same_folder_loads_nothing(night: dict) -> None:
+    with connect(night) as con:
+        assert (
+            con.execute("SELECT count(*) FROM audit.ingested_files").fetchall()[0][0]
+            == (night["first_audit"])
+        )
+        versions = con.execute("SELECT count(*) FROM staging.complaint_versions").fetchall()
+        assert versions[0][0] == night["first_versions"]
+        runs = con.execute("SELECT count(DISTINCT run_id) FROM audit.ingested_files").fetchall()
+        assert runs[0][0] == 1
+
+
+def test_complaint_rates_count_every_current_complaint(night: dict) -> None:
+    with connect(night) as con:
+        counted = con.execute("SELECT sum(complaints) FROM marts.complaint_rates").fetchall()
+        current = con.execute(
+            "SELECT count(*) FROM staging.complaints WHERE received_date <= DATE '2026-10-31'"
+        ).fetchall()
+        families = con.execute(
+            "SELECT count(DISTINCT device_family) FROM marts.complaint_rates "
+            "WHERE units_in_service > 0"
+        ).fetchall()
+        negative = con.execute(
+            "SELECT count(*) FROM marts.complaint_rates WHERE rate_per_1000 < 0 "
+            "OR units_in_service < 0"
+        ).fetchall()
+    assert counted == current
+    assert families[0][0] >= 3
+    assert negative[0][0] == 0
+
+
+def test_reports_are_published_and_reproducible(night: dict) -> None:
+    reports: Path = night["reports"]
+    manifest = json.loads((reports / "manifest.json").read_text())
+    assert manifest["as_of"] == AS_OF
+    with connect(night) as con:
+        families = con.execute("SELECT count(DISTINCT device_family) FROM staging.products")
+        n_families = families.fetchall()[0][0]
+    family_reports = [r for r in manifest["reports"] if r["path"] != "index.html"]
+    assert len(family_reports) == n_families
+    for entry in manifest["reports"]:
+        assert sha256(reports / entry["path"]) == entry["sha256"]
+    index = (reports / "index.html").read_text()
+    for entry in family_reports:
+        assert f'href="{entry["path"]}"' in index
+    for name, data in night["first_reports"].items():
+        if name != "manifest.json":
+            assert (reports / name).read_bytes() == data, f"{name} differs between two runs"
+
+
+def test_new_file_loads_only_its_rows_and_new_version_replaces_current(
+    night: dict, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    shutil.copytree(night["landing"], landing)
+    warehouse = tmp_path / "pms.duckdb"
+    shutil.copy(night["warehouse"], warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        [(complaint_id, outcome)] = con.execute(
+            "SELECT complaint_id, patient_outcome FROM staging.complaints "
+            "WHERE patient_outcome = 'injury' ORDER BY complaint_id LIMIT 1"
+        ).fetchall()
+        before = con.execute("SELECT count(*) FROM staging.complaint_versions").fetchall()[0][0]
+    source = sorted((landing / "complaints").glob("*.csv"))[-1]
+    with source.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames
+        template = next(iter(reader))
+    escalated = dict(template)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        current = con.execute(
+            "SELECT * FROM staging.complaints WHERE complaint_id = ?", [complaint_id]
+        ).fetchall()
+        names = [d[0] for d in con.description]
+    row = dict(zip(names, current[0], strict=True))
+    for key in header or []:
+        value = row.get(key, escalated.get(key))
+        escalated[key] = (
+            "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        )
+    escalated["updated_at"] = "2026-10-31T08:00:00"
+    escalated["patient_outcome"] = "death"
+    new_file = landing / "complaints" / "complaints_escalation.csv"
+    with new_file.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header or [])
+        writer.writeheader()
+        writer.writerow(escalated)
+    run(landing, warehouse, tmp_path / "reports")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        new_audit = con.execute(
+            "SELECT file_path, rows_read, rows_loaded FROM audit.ingested_files "
+            "WHERE file_path LIKE 'complaints/complaints_escalation%'"
+        ).fetchall()
+        after = con.execute("SELECT count(*) FROM staging.complaint_versions").fetchall()[0][0]
+        now = con.execute(
+            "SELECT patient_outcome FROM staging.complaints WHERE complaint_id = ?", [complaint_id]
+        ).fetchall()
+        history = con.execute(
+            "SELECT count(*) FROM staging.complaint_versions WHERE complaint_id = ? "
+            "AND patient_outcome = ?",
+            [complaint_id, outcome],
+        ).fetchall()
+    assert new_audit == [("complaints/complaints_escalation.csv", 1, 1)]
+    assert after == before + 1
+    assert now == [("death",)]
+    assert history[0][0] >= 1
