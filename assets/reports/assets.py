@@ -67,6 +67,33 @@ def pms_reports(
             ORDER BY p.device_family, p.device_model
             """,
         )
+        quality_checks = [
+            dict(zip(("table", "check", "severity", "passed", "failing_rows"), row, strict=True))
+            for row in con.execute(
+                """
+                SELECT table_name, check_name, severity, success,
+                       coalesce(unexpected_count, 0)
+                FROM audit.check_results
+                WHERE run_id = ? AND checked_on = 'staged table'
+                ORDER BY success, table_name, check_name
+                """,
+                [context.run.run_id],
+            ).fetchall()
+        ]
+        quarantine_summary = [
+            dict(zip(("source", "quarantined", "recovered", "waiting"), row, strict=True))
+            for row in con.execute(
+                """
+                SELECT q.source, count(*) AS quarantined, count(r.file_path) AS recovered,
+                       count(*) - count(r.file_path) AS waiting
+                FROM quarantine.rejected_rows q
+                LEFT JOIN quarantine.resolutions r
+                  ON r.source = q.source AND r.file_path = q.file_path
+                 AND r.sha256 = q.sha256 AND r.row_number = q.row_number
+                GROUP BY q.source ORDER BY q.source
+                """
+            ).fetchall()
+        ]
         input_files = [
             dict(
                 zip(
@@ -90,6 +117,8 @@ def pms_reports(
         ]
     digest = render.inputs_digest(input_files)
     evidence = {
+        "quality_checks": quality_checks,
+        "quarantine_summary": quarantine_summary,
         "as_of": as_of.isoformat(),
         "code_version": version,
         "config_sha256": config.sha256,
