@@ -99,6 +99,10 @@ def rate_chart(rates: pl.DataFrame, div_id: str) -> str:
                 "%{customdata[1]} units in service<extra>" + model + "</extra>",
             )
         )
+    # Early months of a new model have little exposure and very wide intervals: keep the axis on
+    # the rates themselves so the bands do not flatten every line.
+    highest = max((r for r in rates["rate_per_1000"].to_list() if r is not None), default=0.0)
+    fig.update_yaxes(range=[0, max(highest * 1.6, 0.001)])
     fig.update_layout(
         template="plotly_white",
         height=420,
