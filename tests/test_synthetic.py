@@ -1,0 +1,839 @@
+"""Tests of the synthetic landing-folder generator (``pms generate``), demo scale."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from synthetic.generate import SCALES, generate_landing
+from synthetic.reference import annex_terms, device_problem_codes, product_codes
+
+SEED = 20261031
+EXTRACT = dt.date(2026, 10, 31)
+EEA = {
+    "AT",
+    "BE",
+    "BG",
+    "HR",
+    "CY",
+    "CZ",
+    "DK",
+    "EE",
+    "FI",
+    "FR",
+    "DE",
+    "GR",
+    "HU",
+    "IE",
+    "IT",
+    "LV",
+    "LT",
+    "LU",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "SK",
+    "SI",
+    "ES",
+    "SE",
+    "IS",
+    "LI",
+    "NO",
+}
+
+CONTRACT = {
+    "products.csv": [
+        "device_model",
+        "device_family",
+        "product_code",
+        "eu_class",
+        "us_class",
+        "implantable",
+        "launch_date",
+        "description",
+    ],
+    "risk_register.csv": [
+        "hazard_id",
+        "device_family",
+        "hazard",
+        "hazardous_situation",
+        "harm",
+        "problem_codes",
+        "health_effect_codes",
+        "severity",
+        "expected_rate",
+        "acceptability",
+    ],
+    "lots": [
+        "lot_number",
+        "device_model",
+        "manufacture_date",
+        "quantity",
+        "component_lots",
+        "expiry_date",
+    ],
+    "distribution": ["ship_date", "device_model", "lot_number", "country", "units"],
+    "complaints": [
+        "complaint_id",
+        "received_date",
+        "updated_at",
+        "event_date",
+        "device_model",
+        "lot_number",
+        "serial_number",
+        "udi_di",
+        "country",
+        "source",
+        "problem_code",
+        "health_effect_code",
+        "component_code",
+        "patient_outcome",
+        "malfunction",
+        "description",
+        "investigation_status",
+        "investigation_closed_date",
+        "investigation_conclusion_code",
+        "not_investigated_reason",
+        "reportability_decision",
+        "reported_date",
+        "regulatory_report_id",
+    ],
+    "service": [
+        "service_id",
+        "serial_number",
+        "device_model",
+        "service_date",
+        "service_type",
+        "failure_found",
+        "component_code",
+        "part_number",
+        "description",
+        "related_complaint_id",
+        "usage_hours",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("landing")
+    generate_landing(out, SEED, "demo")
+    return out
+
+
+def _read(landing: Path, pattern: str) -> pl.DataFrame:
+    files = sorted(landing.glob(pattern))
+    assert files, pattern
+    return pl.concat(
+        [
+            pl.read_csv(f, infer_schema=False).with_columns(
+                pl.lit(f.relative_to(landing).as_posix()).alias("_file")
+            )
+            for f in files
+        ]
+    )
+
+
+def _bad_keys(landing: Path) -> set[tuple[str, int]]:
+    bad = pl.read_csv(landing / "_truth" / "bad_rows.csv", infer_schema=False)
+    return {(r["file"], int(r["row_number"])) for r in bad.iter_rows(named=True)}
+
+
+@pytest.fixture(scope="module")
+def complaints(landing: Path) -> pl.DataFrame:
+    """Every complaint version with its file and row number; planted bad rows flagged."""
+    frames = []
+    bad = _bad_keys(landing)
+    for f in sorted((landing / "complaints").glob("*.csv")):
+        df = pl.read_csv(f, infer_schema=False)
+        rel = f.relative_to(landing).as_posix()
+        rows = list(range(2, df.height + 2))
+        frames.append(
+            df.with_columns(
+                pl.lit(rel).alias("_file"),
+                pl.Series("_row", rows, dtype=pl.Int64),
+                pl.Series("_bad", [(rel, r) in bad for r in rows], dtype=pl.Boolean),
+            )
+        )
+    return pl.concat(frames)
+
+
+@pytest.fixture(scope="module")
+def current(complaints: pl.DataFrame) -> pl.DataFrame:
+    return complaints.sort("updated_at").group_by("complaint_id", maintain_order=True).last()
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def test_scales_and_summary_files(landing: Path) -> None:
+    assert {"demo", "medium", "maude"} <= set(SCALES)
+    gen = json.loads((landing / "_truth" / "generation.json").read_text())
+    assert gen["seed"] == SEED and gen["scale"] == "demo"
+    assert gen["start_date"] == "2023-01-01" and gen["extract_date"] == "2026-10-31"
+    assert gen["as_of"] == "2026-10-31"
+    counts = gen["counts"]
+    assert 10_000 <= counts["complaints"] <= 15_000
+    assert 45_000 <= counts["maude_reports"] <= 60_000
+    assert 2_000 <= counts["service"] <= 4_000
+    assert counts["openfda_records"] >= 200
+    for name in ("README.md", "signals.csv", "reportability.csv", "pii.csv", "bad_rows.csv"):
+        assert (landing / "_truth" / name).is_file()
+    assert "FDA_803_50_30D" in (landing / "_truth" / "README.md").read_text()
+
+
+def test_same_seed_same_bytes_other_seed_differs(landing: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    generate_landing(again, SEED, "demo")
+    assert _hashes(again) == _hashes(landing)
+    other = tmp_path / "other"
+    generate_landing(other, SEED + 1, "demo")
+    h1, h2 = _hashes(landing), _hashes(other)
+    assert h1["products.csv"] == h2["products.csv"]  # master data is fixed
+    differs = [k for k in h1 if k in h2 and h1[k] != h2[k]]
+    assert "_truth/reportability.csv" in differs and len(differs) > 50
+
+
+def test_layout_and_contract_columns(landing: Path) -> None:
+    for name in ("products.csv", "risk_register.csv"):
+        assert (
+            pl.read_csv(landing / name, infer_schema=False).columns[: len(CONTRACT[name])]
+            == CONTRACT[name]
+        )
+    for folder, prefix in (
+        ("lots", "lots_"),
+        ("distribution", "shipments_"),
+        ("complaints", "complaints_"),
+        ("service", "service_"),
+    ):
+        files = sorted((landing / folder).glob("*.csv"))
+        assert files
+        for f in files:
+            assert f.name.startswith(prefix)
+            header = f.read_text(encoding="utf-8").split("\n", 1)[0].split(",")
+            assert header == CONTRACT[folder], f
+    daily = sorted((landing / "complaints").glob("complaints_????-??-??.csv"))
+    assert [f.stem[-10:] for f in daily] == [
+        (EXTRACT - dt.timedelta(days=13 - i)).isoformat() for i in range(14)
+    ]
+    assert (landing / "complaints" / "complaints_2026-10.csv").is_file()
+    assert list((landing / "openfda").glob("device_event_*.json"))
+    for name in ("mdrfoithru2024.txt", "mdrfoi.txt", "foidevthru2024.txt", "foidevproblem.txt"):
+        assert (landing / "maude" / name).is_file()
+    for f in landing.rglob("*.csv"):
+        data = f.read_bytes()
+        assert b"\r" not in data
+        data.decode("utf-8")
+
+
+def test_products_use_real_fda_codes(landing: Path) -> None:
+    products = pl.read_csv(landing / "products.csv", infer_schema=False)
+    pcs = product_codes()
+    assert products["device_family"].n_unique() >= 4
+    assert set(products["eu_class"]) == {"I", "IIa", "IIb", "III"}
+    assert set(products["implantable"]) == {"true", "false"}
+    smr = set()
+    for r in products.iter_rows(named=True):
+        pc = pcs[r["product_code"]]
+        assert pc.device_class == r["us_class"], r
+        assert pc.implant == (r["implantable"] == "true"), r
+        smr.add(pc.summary_malfunction_reporting)
+    assert {"Eligible", "Ineligible"} <= smr
+    for fam, n in products.group_by("device_family").len().iter_rows():
+        assert 2 <= n <= 3, fam
+
+
+def test_codes_exist_in_reference_tables(landing: Path, complaints: pl.DataFrame) -> None:
+    a, d = annex_terms("A"), annex_terms("D")
+    e, g = annex_terms("E"), annex_terms("G")
+    good = complaints.filter(~pl.col("_bad"))
+    for col, table in (
+        ("problem_code", a),
+        ("health_effect_code", e),
+        ("component_code", g),
+        ("investigation_conclusion_code", d),
+    ):
+        values = set(good[col].drop_nulls())
+        assert values and values <= set(table), (col, values - set(table))
+    rr = pl.read_csv(landing / "risk_register.csv", infer_schema=False)
+    for r in rr.iter_rows(named=True):
+        assert set(r["problem_codes"].split(";")) <= set(a)
+        assert set(r["health_effect_codes"].split(";")) <= set(e)
+    service = _read(landing, "service/*.csv")
+    assert set(service["component_code"].drop_nulls()) <= set(g)
+    problems = (landing / "maude" / "foidevproblem.txt").read_text(encoding="latin-1")
+    codes = {int(line.split("|")[1]) for line in problems.splitlines()[1:]}
+    assert codes <= set(device_problem_codes())
+
+
+def test_shipments_and_lots(landing: Path) -> None:
+    ship = _read(landing, "distribution/*.csv")
+    bad = {f for f, _ in _bad_keys(landing) if f.startswith("distribution/")}
+    assert bad
+    ok = ship.filter(
+        pl.col("units").str.contains(r"^-?\d+$")
+        & pl.col("ship_date").str.contains(r"^\d{4}-\d{2}-\d{2}$")
+    )
+    assert ship.height - ok.height == len(bad)
+    ok = ok.with_columns(pl.col("units").cast(pl.Int64))
+    countries = set(ok["country"])
+    assert len(countries) >= 12 and {"US", "GB", "CH", "JP"} <= countries
+    assert len(countries & EEA) >= 8
+    assert ok.filter(pl.col("units") < 0).height > 0
+    assert ok["ship_date"].min() < "2023-03-01" and ok["ship_date"].max() > "2026-10-01"
+    by_year = (
+        ok.filter(pl.col("units") > 0)
+        .group_by(pl.col("ship_date").str.slice(0, 4))
+        .agg(pl.col("units").sum())
+        .sort("ship_date")
+    )
+    assert by_year["units"][1] < by_year["units"][2]  # growth
+    lots = _read(landing, "lots/*.csv")
+    assert set(ok["lot_number"]) <= set(lots["lot_number"])
+    parts = lots.select("lot_number", pl.col("component_lots").str.split(";")).explode(
+        "component_lots"
+    )
+    shared = parts.group_by("component_lots").len().filter(pl.col("len") >= 3)
+    assert shared.height > 0
+
+
+def test_complaint_versions(complaints: pl.DataFrame, current: pl.DataFrame) -> None:
+    good = complaints.filter(~pl.col("_bad"))
+    per = good.group_by("complaint_id").agg(
+        pl.len().alias("n"),
+        pl.col("updated_at").sort().alias("ts"),
+        pl.col("updated_at").n_unique().alias("u"),
+    )
+    assert per["n"].max() <= 4 and per["n"].min() >= 1
+    assert (per["n"] == per["u"]).all()
+    assert set(per["n"].unique()) == {1, 2, 3, 4}
+    # rows sit in the file covering their updated_at date
+    day = complaints["updated_at"].str.slice(0, 10)
+    stem = complaints["_file"].str.extract(r"complaints_(.*)\.csv")
+    assert ((stem == day) | (stem == day.str.slice(0, 7))).all()
+    assert (day <= EXTRACT.isoformat()).all()
+    # versions evolve: coding, decisions, closure
+    first = good.sort("updated_at").group_by("complaint_id").first()
+    assert first.filter(pl.col("problem_code").is_null()).height > 0.3 * first.height
+    assert (first["investigation_status"].is_in(["open", "not_required"])).all()
+    closed = current.filter(pl.col("investigation_status") == "closed")
+    assert closed["investigation_closed_date"].null_count() <= 1  # the planted bad row
+    undecided = current.filter(
+        pl.col("reportability_decision").is_null() | (pl.col("reportability_decision") == "pending")
+    )
+    assert 50 <= undecided.height <= 0.2 * current.height
+    assert undecided["received_date"].max() >= "2026-10-25"
+    # escalations: an outcome that gets worse in a later version
+    esc = (
+        good.sort("updated_at")
+        .group_by("complaint_id")
+        .agg(
+            pl.col("patient_outcome").first().alias("a"),
+            pl.col("patient_outcome").last().alias("b"),
+        )
+    )
+    assert esc.filter((pl.col("b") == "death") & (pl.col("a") != "death")).height > 0
+    deaths = (current["patient_outcome"] == "death").sum()
+    assert 0 < deaths < 0.01 * current.height
+    assert {"customer", "healthcare_professional", "patient", "distributor"} <= set(
+        current["source"]
+    )
+
+
+def test_narratives_and_pii(landing: Path, complaints: pl.DataFrame) -> None:
+    pii = pl.read_csv(landing / "_truth" / "pii.csv", infer_schema=False)
+    assert set(pii["pii_type"]) == {
+        "name",
+        "dob",
+        "mrn",
+        "phone",
+        "email",
+        "address",
+        "serial_number",
+    }
+    desc = complaints.group_by("complaint_id").agg(pl.col("description").str.join(" || "))
+    joined = pii.join(desc, on="complaint_id", how="left")
+    assert joined["description"].null_count() == 0
+    assert (
+        joined.select(pl.col("description").str.contains(pl.col("text"), literal=True))
+        .to_series()
+        .all()
+    )
+    text = " ".join(complaints["description"].sample(3000, seed=1).to_list())
+    for token in (" pt ", " w/ ", "HCP", "pxt", "d/t", "occured", "aprox"):
+        assert token in text, token
+    assert complaints["description"].n_unique() > 0.6 * complaints["complaint_id"].n_unique()
+
+
+def test_bad_rows_are_where_the_truth_says(landing: Path) -> None:
+    bad = pl.read_csv(landing / "_truth" / "bad_rows.csv", infer_schema=False)
+    assert 5 <= bad.height <= 20
+    files = {}
+    total = 0
+    for kind in ("complaints", "distribution", "service"):
+        for f in (landing / kind).glob("*.csv"):
+            total += f.read_text(encoding="utf-8").count("\n") - 1
+    assert bad.height < 0.01 * total
+    for r in bad.iter_rows(named=True):
+        path = landing / r["file"]
+        if path not in files:
+            files[path] = list(csv.DictReader(path.open(encoding="utf-8")))
+        row = files[path][int(r["row_number"]) - 2]
+        value = row[r["column"]]
+        kind = r["kind"]
+        if kind == "unknown_device_model":
+            products = pl.read_csv(landing / "products.csv")["device_model"].to_list()
+            assert value not in products
+        elif kind == "unknown_problem_code":
+            assert value not in annex_terms("A")
+        elif kind == "received_date_in_future":
+            assert value > EXTRACT.isoformat()
+        elif kind == "event_date_after_received_date":
+            assert value > row["received_date"]
+        elif kind == "closed_without_closed_date":
+            assert row["investigation_status"] == "closed" and value == ""
+        elif kind in ("not_a_boolean",):
+            assert value not in ("true", "false")
+        elif kind == "not_an_integer":
+            assert not value.lstrip("-").isdigit()
+        elif kind == "date_not_iso":
+            assert "/" in value
+        elif kind == "unknown_service_type":
+            assert value not in (
+                "installation",
+                "preventive_maintenance",
+                "repair",
+                "inspection",
+                "upgrade",
+            )
+        elif kind == "not_a_number":
+            with pytest.raises(ValueError):
+                float(value)
+        else:
+            raise AssertionError(kind)
+    truth = pl.read_csv(landing / "_truth" / "reportability.csv", infer_schema=False)
+    bad_cids = set()
+    for r in bad.filter(pl.col("file").str.starts_with("complaints/")).iter_rows(named=True):
+        rows = files[landing / r["file"]]
+        bad_cids.add(rows[int(r["row_number"]) - 2]["complaint_id"])
+    assert not bad_cids & set(truth["complaint_id"])
+
+
+# --------------------------------------------------------------------------------------------
+# planted signals
+# --------------------------------------------------------------------------------------------
+
+
+def _signal(landing: Path, kind: str) -> dict:
+    sig = pl.read_csv(landing / "_truth" / "signals.csv", infer_schema=False)
+    rows = sig.filter(pl.col("kind") == kind)
+    assert rows.height >= 1, kind
+    return rows.row(0, named=True)
+
+
+def test_signal_kinds_present(landing: Path) -> None:
+    sig = pl.read_csv(landing / "_truth" / "signals.csv", infer_schema=False)
+    assert {
+        "rate_step",
+        "bad_lot",
+        "bad_component_lot",
+        "drift",
+        "narrative_new_mode",
+        "maude_disproportion",
+        "null",
+    } <= set(sig["kind"])
+    assert sig["signal_id"].n_unique() == sig.height
+    planted = sig.filter(
+        ~pl.col("kind").is_in(
+            ["null", "service_early_failure", "narrative_new_mode", "maude_disproportion"]
+        )
+    )
+    assert (planted["size"].cast(pl.Float64) >= 2.0).all()
+
+
+def test_null_series_baseline_within_risk_file(landing: Path) -> None:
+    sig = pl.read_csv(landing / "_truth" / "signals.csv", infer_schema=False)
+    rr = pl.read_csv(landing / "risk_register.csv", infer_schema=False)
+    for r in sig.filter(pl.col("kind") == "null").iter_rows(named=True):
+        base = float(r["description"].split("baseline ")[1].split(",")[0].split(" ")[0])
+        hz = rr.filter(
+            (pl.col("device_family") == r["scope_value"])
+            & pl.col("problem_codes").str.contains(r["code"] + r"(;|$)")
+        )
+        for exp in hz["expected_rate"].cast(pl.Float64):
+            assert base <= exp
+
+
+def test_bad_lot_rate_is_at_least_twice_its_siblings(landing: Path, current) -> None:
+    s = _signal(landing, "bad_lot")
+    lots = _read(landing, "lots/*.csv").with_columns(
+        pl.col("quantity").cast(pl.Int64), pl.col("manufacture_date").str.to_date()
+    )
+    me = lots.filter(pl.col("lot_number") == s["scope_value"]).row(0, named=True)
+    sib = lots.filter(
+        (pl.col("device_model") == me["device_model"])
+        & ((pl.col("manufacture_date") - me["manufacture_date"]).dt.total_days().abs() <= 75)
+    )
+    counts = current.group_by("lot_number").len()
+    rate = (
+        sib.join(counts, on="lot_number", how="left")
+        .fill_null(0)
+        .with_columns((pl.col("len") / pl.col("quantity")).alias("rate"))
+    )
+    bad = rate.filter(pl.col("lot_number") == s["scope_value"])["rate"][0]
+    others = rate.filter(pl.col("lot_number") != s["scope_value"])["rate"]
+    assert others.len() >= 3
+    assert bad >= 2 * others.mean()
+
+
+def test_bad_component_lot_elevates_its_lots(landing: Path, current) -> None:
+    s = _signal(landing, "bad_component_lot")
+    lots = _read(landing, "lots/*.csv").with_columns(pl.col("quantity").cast(pl.Int64))
+    carrying = lots.filter(pl.col("component_lots").str.contains(s["scope_value"], literal=True))
+    assert carrying.height >= 3
+    models = set(carrying["device_model"])
+    fam_lots = lots.filter(
+        pl.col("device_model").is_in(list(models))
+        & (pl.col("manufacture_date") >= "2024-09-01")
+        & (pl.col("manufacture_date") <= "2025-12-31")
+    )
+    code = current.filter(pl.col("problem_code") == s["code"]).group_by("lot_number").len()
+    r = (
+        fam_lots.join(code, on="lot_number", how="left")
+        .fill_null(0)
+        .with_columns(
+            (pl.col("len") / pl.col("quantity")).alias("rate"),
+            pl.col("lot_number").is_in(carrying["lot_number"].to_list()).alias("hit"),
+        )
+    )
+    hit = r.filter(pl.col("hit"))
+    miss = r.filter(~pl.col("hit"))
+    assert (
+        hit["len"].sum() / hit["quantity"].sum() >= 2.5 * miss["len"].sum() / miss["quantity"].sum()
+    )
+
+
+def _family_code_monthly(
+    landing: Path, current: pl.DataFrame, family: str, code: str
+) -> pl.DataFrame:
+    products = pl.read_csv(landing / "products.csv", infer_schema=False)
+    models = products.filter(pl.col("device_family") == family)["device_model"].to_list()
+    ship = _read(landing, "distribution/*.csv").filter(
+        pl.col("units").str.contains(r"^-?\d+$")
+        & pl.col("device_model").is_in(models)
+        & pl.col("ship_date").str.contains(r"^\d{4}-")
+    )
+    units = (
+        ship.group_by(pl.col("ship_date").str.slice(0, 7).alias("m"))
+        .agg(pl.col("units").cast(pl.Int64).sum())
+        .sort("m")
+        .with_columns(pl.col("units").cum_sum().alias("uis"))
+    )
+    cnt = (
+        current.filter(pl.col("device_model").is_in(models) & (pl.col("problem_code") == code))
+        .group_by(pl.col("received_date").str.slice(0, 7).alias("m"))
+        .len()
+    )
+    return units.join(cnt, on="m", how="left").fill_null(0)
+
+
+def test_rate_step_and_drift(landing: Path, current) -> None:
+    s = _signal(landing, "rate_step")
+    m = _family_code_monthly(landing, current, s["scope_value"], s["code"])
+    onset = s["onset_date"][:7]
+    before = m.filter((pl.col("m") < onset) & (pl.col("m") >= "2024-06"))
+    after = m.filter((pl.col("m") >= onset) & (pl.col("m") <= "2026-09"))
+    r0 = before["len"].sum() / before["uis"].sum()
+    r1 = after["len"].sum() / after["uis"].sum()
+    assert r1 >= 2 * r0
+    d = _signal(landing, "drift")
+    m = _family_code_monthly(landing, current, d["scope_value"], d["code"])
+    before = m.filter(pl.col("m") < d["onset_date"][:7])
+    late = m.filter((pl.col("m") >= "2026-03") & (pl.col("m") <= "2026-09"))
+    assert late["len"].sum() / late["uis"].sum() >= 2 * before["len"].sum() / before["uis"].sum()
+
+
+def test_new_failure_mode_only_in_narratives(landing: Path, current) -> None:
+    s = _signal(landing, "narrative_new_mode")
+    products = pl.read_csv(landing / "products.csv", infer_schema=False)
+    models = products.filter(pl.col("device_family") == s["scope_value"])["device_model"]
+    fam = current.filter(pl.col("device_model").is_in(models.to_list()))
+    hit = fam.filter(
+        pl.col("description")
+        .str.to_lowercase()
+        .str.contains(r"froze|frozen|freeze|stuck|hangs|don't update|static")
+    )
+    assert hit.height >= 30
+    assert (hit["received_date"] >= s["onset_date"]).mean() >= 0.95
+    coded = set(hit["problem_code"].drop_nulls())
+    assert coded <= {"A26", "A2204"}
+
+
+def test_maude_disproportion(landing: Path) -> None:
+    s = _signal(landing, "maude_disproportion")
+    dev_rows = []
+    for name in ("foidevthru2024.txt", "DEVICE2025.txt", "DEVICE.txt"):
+        lines = (landing / "maude" / name).read_text(encoding="latin-1").split("\n")
+        header = [h.lower() for h in lines[0].split("|")]
+        pc = header.index("device_report_product_code")
+        dr = header.index("date_received")
+        for line in lines[1:]:
+            if line:
+                f = line.split("|")
+                dev_rows.append((int(f[0].strip().removesuffix(".0")), f[pc], f[dr]))
+    dev = pl.DataFrame(dev_rows, schema=["key", "pc", "date"], orient="row").with_columns(
+        pl.col("date").str.to_date("%m/%d/%Y")
+    )
+    pr = (landing / "maude" / "foidevproblem.txt").read_text(encoding="latin-1").splitlines()[1:]
+    prob = pl.DataFrame(
+        {"key": [int(x.split("|")[0]) for x in pr], "code": [x.split("|")[1] for x in pr]}
+    )
+    rep = (
+        dev.join(prob, on="key")
+        .group_by("key")
+        .agg(
+            (pl.col("code") == s["code"]).any().alias("hit"),
+            pl.col("pc").first(),
+            pl.col("date").first(),
+        )
+    )
+
+    def prr(frame: pl.DataFrame) -> float:
+        a = frame.filter((pl.col("pc") == s["scope_value"]) & pl.col("hit")).height
+        b = frame.filter((pl.col("pc") == s["scope_value"]) & ~pl.col("hit")).height
+        c = frame.filter((pl.col("pc") != s["scope_value"]) & pl.col("hit")).height
+        d = frame.filter((pl.col("pc") != s["scope_value"]) & ~pl.col("hit")).height
+        return (a / (a + b)) / max(c / (c + d), 1e-9)
+
+    onset = dt.date.fromisoformat(s["onset_date"])
+    assert prr(rep.filter(pl.col("date") >= onset)) >= 2.5
+    assert prr(rep.filter(pl.col("date") < onset)) < 1.5
+
+
+def test_early_failure_cohort_in_service(landing: Path) -> None:
+    s = _signal(landing, "service_early_failure")
+    service = _read(landing, "service/*.csv").filter(
+        (pl.col("service_type") == "repair") & pl.col("usage_hours").str.contains(r"^[\d.]+$")
+    )
+    lots = _read(landing, "lots/*.csv")
+    me = lots.filter(pl.col("lot_number") == s["scope_value"]).row(0, named=True)
+    prefix = s["scope_value"].split("-")[0]
+    repairs = service.filter(pl.col("component_code") == s["code"]).with_columns(
+        pl.col("usage_hours").cast(pl.Float64)
+    )
+    assert me["device_model"] in set(repairs["device_model"])
+    cohort = repairs.filter(
+        pl.col("serial_number").str.starts_with(prefix) & (pl.col("usage_hours") < 1000)
+    )
+    assert cohort.height >= 10
+    assert service["related_complaint_id"].drop_nulls().len() > 50
+
+
+# --------------------------------------------------------------------------------------------
+# reportability truth
+# --------------------------------------------------------------------------------------------
+
+
+def test_truth_due_dates_on_hand_picked_cases(landing: Path, current) -> None:
+    truth = pl.read_csv(landing / "_truth" / "reportability.csv", infer_schema=False)
+    t = truth.join(
+        current.select(
+            "complaint_id",
+            "received_date",
+            "patient_outcome",
+            "country",
+            "malfunction",
+            "problem_code",
+            "device_model",
+            "reported_date",
+        ),
+        on="complaint_id",
+        suffix="_c",
+    )
+
+    def days(a: str, b: str) -> int:
+        return (dt.date.fromisoformat(a) - dt.date.fromisoformat(b)).days
+
+    eu_death = t.filter((pl.col("regime") == "EU_MDR") & (pl.col("patient_outcome") == "death"))
+    assert eu_death.height > 0
+    r = eu_death.row(0, named=True)
+    assert r["rule"] == "EU_87_5_10D" and days(r["due_date"], r["received_date"]) == 10
+    eu_ser = t.filter(
+        (pl.col("regime") == "EU_MDR") & (pl.col("patient_outcome") == "serious_injury")
+    ).row(0, named=True)
+    assert (
+        eu_ser["rule"] == "EU_87_3_15D" and days(eu_ser["due_date"], eu_ser["received_date"]) == 15
+    )
+    fda_ser = t.filter(
+        (pl.col("regime") == "FDA_MDR") & (pl.col("patient_outcome") == "serious_injury")
+    ).row(0, named=True)
+    assert (
+        fda_ser["rule"] == "FDA_803_50_30D"
+        and days(fda_ser["due_date"], fda_ser["received_date"]) == 30
+    )
+    # an over-infusion malfunction without harm: severity-5 hazard -> reportable in 30 days
+    mal = t.filter(
+        (pl.col("regime") == "FDA_MDR")
+        & (pl.col("problem_code") == "A1402")
+        & (pl.col("malfunction") == "true")
+        & (pl.col("patient_outcome") == "none")
+    )
+    assert mal.height > 0 and (mal["rule"] == "FDA_803_50_30D").all()
+    # a display flicker without harm is not reportable anywhere
+    disp = t.filter((pl.col("problem_code") == "A090203") & (pl.col("patient_outcome") == "none"))
+    assert disp.height > 0 and (disp["reportable"] == "false").all()
+    assert disp["due_date"].null_count() == disp.height
+    # CE-only models never carry the FDA regime; events outside the EEA never the EU one
+    assert (
+        t.filter(
+            (pl.col("device_model") == "Aurelia C Stem") & (pl.col("regime") == "FDA_MDR")
+        ).height
+        == 0
+    )
+    assert (
+        t.filter((pl.col("regime") == "EU_MDR") & ~pl.col("country").is_in(list(EEA))).height == 0
+    )
+    # every status is consistent with the dates
+    for r in t.filter(pl.col("reportable") == "true").iter_rows(named=True):
+        if r["reported_date"]:
+            want = "submitted_on_time" if r["reported_date"] <= r["due_date"] else "submitted_late"
+        else:
+            want = "overdue" if EXTRACT.isoformat() > r["due_date"] else "open"
+        assert r["status"] == want, r
+    statuses = set(t["status"])
+    assert {"not_reportable", "submitted_on_time", "submitted_late", "overdue"} <= statuses
+    overdue = t.filter(pl.col("status") == "overdue")["complaint_id"].n_unique()
+    assert 1 <= overdue <= 0.01 * current.height
+
+
+def test_truth_matches_an_independent_recomputation(landing: Path, current) -> None:
+    """Recompute every truth row from the landing files alone (the pipeline's view)."""
+    truth = pl.read_csv(landing / "_truth" / "reportability.csv", infer_schema=False)
+    products = pl.read_csv(landing / "products.csv", infer_schema=False)
+    ship = _read(landing, "distribution/*.csv")
+    us_models = set(ship.filter(pl.col("country") == "US")["device_model"])
+    rr = pl.read_csv(landing / "risk_register.csv", infer_schema=False)
+    sev: dict[tuple[str, str], int] = {}
+    for r in rr.iter_rows(named=True):
+        for c in r["problem_codes"].split(";"):
+            key = (r["device_family"], c)
+            sev[key] = max(sev.get(key, 0), int(r["severity"]))
+    fam = dict(zip(products["device_model"], products["device_family"], strict=True))
+    expected = []
+    for r in current.filter(~pl.col("_bad")).iter_rows(named=True):
+        rd = dt.date.fromisoformat(r["received_date"])
+        s = sev.get((fam[r["device_model"]], r["problem_code"] or ""), 0)
+        mal = r["malfunction"] == "true" and s >= 4
+        out = r["patient_outcome"]
+        regimes = []
+        if r["device_model"] in us_models:
+            rep = out in ("death", "serious_injury") or mal
+            regimes.append(("FDA_MDR", rep, "FDA_803_50_30D" if rep else "NOT_REPORTABLE", 30))
+        if r["country"] in EEA:
+            if out == "death":
+                regimes.append(("EU_MDR", True, "EU_87_5_10D", 10))
+            elif out == "serious_injury" or mal:
+                regimes.append(("EU_MDR", True, "EU_87_3_15D", 15))
+            else:
+                regimes.append(("EU_MDR", False, "NOT_REPORTABLE", 0))
+        for regime, rep, rule, n in regimes:
+            due = (rd + dt.timedelta(days=n)).isoformat() if rep else None
+            expected.append(
+                (
+                    r["complaint_id"],
+                    regime,
+                    "true" if rep else "false",
+                    rule,
+                    due,
+                    r["reported_date"],
+                )
+            )
+    exp = pl.DataFrame(
+        expected,
+        schema=["complaint_id", "regime", "reportable", "rule", "due_date", "reported_date"],
+        orient="row",
+    )
+    got = truth.select("complaint_id", "regime", "reportable", "rule", "due_date", "reported_date")
+    assert exp.sort("complaint_id", "regime").equals(got.sort("complaint_id", "regime"))
+
+
+def test_own_mdrs_are_in_maude(landing: Path, current) -> None:
+    ids = set(
+        current.filter(
+            pl.col("regulatory_report_id").str.starts_with("3013472958-")
+            & (pl.col("reported_date") <= "2026-10-25")
+        )["regulatory_report_id"]
+    )
+    assert len(ids) > 100
+    found = set()
+    for name in ("mdrfoithru2024.txt", "mdrfoi.txt"):
+        lines = (landing / "maude" / name).read_text(encoding="latin-1").splitlines()
+        for line in lines[1:]:
+            f = line.split("|")
+            if len(f) > 2 and f[2].startswith("3013472958-"):
+                found.add(f[2])
+    assert ids <= found
+
+
+def test_maude_layouts(landing: Path) -> None:
+    from assets.ingestion import maude_layout as layout
+
+    def counts(name: str) -> tuple[list[str], set[int]]:
+        text = (landing / "maude" / name).read_bytes().decode("latin-1")
+        lines = text.split("\n")
+        assert lines[-1] == ""
+        return lines[0].split("|"), {len(x.split("|")) for x in lines[1:-1]}
+
+    h, n = counts("mdrfoithru2024.txt")
+    assert tuple(h) == layout.MDRFOI_COLUMNS_81 and n == {77, 81}
+    h, n = counts("mdrfoi.txt")
+    assert tuple(h) == layout.MDRFOI_COLUMNS_86 and n == {86}
+    h, n = counts("foidevthru2024.txt")
+    assert tuple(h) == layout.FOIDEV_COLUMNS_45 and n == {28, 45}
+    h, n = counts("DEVICE.txt")
+    assert tuple(h) == layout.DEVICE_COLUMNS_34 and n == {34}
+    dev = (landing / "maude" / "DEVICE.txt").read_text(encoding="latin-1").splitlines()[1]
+    assert dev.startswith(" ") and dev.split("|")[0].endswith(".0")
+    text = (landing / "maude" / "foitextthru2024.txt").read_text(encoding="latin-1")
+    lines = text.split("\n")[1:-1]
+    assert any(len(x.split("|")) > 6 for x in lines)  # '|' inside a narrative
+    assert any(not x[:1].isdigit() for x in lines)  # a narrative continued on the next line
+    events = set()
+    for name in ("mdrfoithru2024.txt", "mdrfoi.txt"):
+        rows = (landing / "maude" / name).read_text(encoding="latin-1").splitlines()
+        header = [c.lower() for c in rows[0].split("|")]
+        i = header.index("event_type")
+        events |= {r.split("|")[i] for r in rows[1:]}
+    assert {"D", "IN", "IL", "IJ", "M", "O"} <= events
+
+
+def test_openfda_pages(landing: Path) -> None:
+    pages = sorted((landing / "openfda").glob("device_event_*.json"))
+    records = []
+    for p in pages:
+        page = json.loads(p.read_text(encoding="utf-8"))
+        assert set(page) == {"meta", "results"}
+        records += page["results"]
+    assert len(records) == page["meta"]["results"]["total"]
+    assert all(isinstance(r["device"], list) and r["device"] for r in records)
+    assert any("patient" not in r for r in records)
+    assert any("mdr_text" not in r for r in records)
+    assert any(r.get("patient") and r["patient"][0]["patient_problems"] for r in records)
+    assert any("3013472958-" in r["report_number"] for r in records)
+    assert {r["device"][0]["device_report_product_code"] for r in records} >= {"FRN", "DQA"}
