@@ -206,7 +206,9 @@ def landing_source_asset(
         night: NightSettings,
     ) -> dg.MaterializeResult:
         with _open(warehouse) as con:
-            outcomes, recovered = ingest_landing_source(con, spec, landing, night, context.run.run_id)
+            outcomes, recovered = ingest_landing_source(
+                con, spec, landing, night, context.run.run_id
+            )
             metadata = table_metadata(con, "staging", key, preview_order)
         context.log.info(
             f"{spec.name}: {len(outcomes)} new file(s), "
@@ -307,7 +309,9 @@ def staging_complaints(
     night: NightSettings,
 ):
     with _open(warehouse) as con:
-        outcomes, recovered = ingest_landing_source(con, COMPLAINTS, landing, night, context.run.run_id)
+        outcomes, recovered = ingest_landing_source(
+            con, COMPLAINTS, landing, night, context.run.run_id
+        )
         versions = table_metadata(con, "staging", "complaint_versions", "complaint_id, updated_at")
         current = table_metadata(con, "staging", CURRENT_COMPLAINTS_TABLE, "complaint_id")
     yield dg.MaterializeResult(
