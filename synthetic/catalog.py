@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from assets.ingestion import sources
+
 MANUFACTURER = "ARVENZA MEDICAL GMBH"
 MANUFACTURER_SHORT = "Arvenza Medical"
 MANUFACTURER_CITY = "ERLANGEN"
@@ -23,18 +25,9 @@ MANUFACTURER_ADDRESS = "GUENTHER-SCHAROWSKY-STR. 21"
 # FDA registration number: the first part of every MDR report number the firm files.
 FDA_REGISTRATION = "3013472958"
 
-COMPLAINT_SOURCES = (
-    "customer",
-    "distributor",
-    "field_service",
-    "healthcare_professional",
-    "patient",
-    "literature",
-    "clinical_study",
-    "social_media",
-    "regulator",
-)
-OUTCOMES = ("none", "injury", "serious_injury", "death", "unknown")
+# The contract's code lists, in its order (the outcome indices below follow OUTCOMES).
+COMPLAINT_SOURCES = sources.COMPLAINT_SOURCES
+OUTCOMES = sources.PATIENT_OUTCOMES
 
 EXPECTED_MARGIN = 1.25  # risk-file expected rate = margin x summed baseline rate of its codes
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from assets.ingestion.sources import COMPLAINTS
 from synthetic import catalog, rules
 from synthetic.distribution import Calendar, Portfolio, Supply, units_in_service
 from synthetic.util import (
@@ -816,31 +817,7 @@ MODEL_TYPOS = {
     "Stride Lite": "Stride Light",
     "Stride Active": "Stride Activ",
 }
-COMPLAINT_COLUMNS = (
-    "complaint_id",
-    "received_date",
-    "updated_at",
-    "event_date",
-    "device_model",
-    "lot_number",
-    "serial_number",
-    "udi_di",
-    "country",
-    "source",
-    "problem_code",
-    "health_effect_code",
-    "component_code",
-    "patient_outcome",
-    "malfunction",
-    "description",
-    "investigation_status",
-    "investigation_closed_date",
-    "investigation_conclusion_code",
-    "not_investigated_reason",
-    "reportability_decision",
-    "reported_date",
-    "regulatory_report_id",
-)
+COMPLAINT_COLUMNS = COMPLAINTS.column_names  # the data contract's order
 
 
 class VersionRows:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from assets.ingestion.reference import imdrf_field
+
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "assets" / "reference"
 
 _ANNEX_FILES = {
@@ -36,13 +38,6 @@ class ProductCode:
     summary_malfunction_reporting: str
 
 
-def _field(entry: dict[str, object], name: str) -> str:
-    for key, value in entry.items():
-        if key.strip().lower() == name:
-            return str(value or "").strip()
-    return ""
-
-
 @cache
 def annex_terms(annex: str, selectable_only: bool = False) -> dict[str, str]:
     """code -> term of one IMDRF annex (A..G), whatever the annex's key spelling."""
@@ -50,13 +45,13 @@ def annex_terms(annex: str, selectable_only: bool = False) -> dict[str, str]:
     entries = json.loads(path.read_text(encoding="utf-8"))
     out: dict[str, str] = {}
     for entry in entries:
-        code = _field(entry, "code")
+        code = imdrf_field(entry, "code")
         if not code:
             continue
-        status = _field(entry, "status").lower()
+        status = imdrf_field(entry, "status").lower()
         if selectable_only and ("not selectable" in status or "retired" in status):
             continue
-        out.setdefault(code, _field(entry, "term"))
+        out.setdefault(code, imdrf_field(entry, "term"))
     return out
 
 

@@ -11,6 +11,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from assets.ingestion.sources import (
+    COMPLAINTS,
+    DISTRIBUTION,
+    LOTS,
+    PRODUCTS,
+    RISK_REGISTER,
+    SERVICE,
+)
 from synthetic.generate import SCALES, generate_landing
 from synthetic.reference import annex_terms, device_problem_codes, product_codes
 
@@ -49,76 +57,14 @@ EEA = {
     "NO",
 }
 
+# The data contract's columns, in its order, as the ingestion encodes them.
 CONTRACT = {
-    "products.csv": [
-        "device_model",
-        "device_family",
-        "product_code",
-        "eu_class",
-        "us_class",
-        "implantable",
-        "launch_date",
-        "description",
-    ],
-    "risk_register.csv": [
-        "hazard_id",
-        "device_family",
-        "hazard",
-        "hazardous_situation",
-        "harm",
-        "problem_codes",
-        "health_effect_codes",
-        "severity",
-        "expected_rate",
-        "acceptability",
-    ],
-    "lots": [
-        "lot_number",
-        "device_model",
-        "manufacture_date",
-        "quantity",
-        "component_lots",
-        "expiry_date",
-    ],
-    "distribution": ["ship_date", "device_model", "lot_number", "country", "units"],
-    "complaints": [
-        "complaint_id",
-        "received_date",
-        "updated_at",
-        "event_date",
-        "device_model",
-        "lot_number",
-        "serial_number",
-        "udi_di",
-        "country",
-        "source",
-        "problem_code",
-        "health_effect_code",
-        "component_code",
-        "patient_outcome",
-        "malfunction",
-        "description",
-        "investigation_status",
-        "investigation_closed_date",
-        "investigation_conclusion_code",
-        "not_investigated_reason",
-        "reportability_decision",
-        "reported_date",
-        "regulatory_report_id",
-    ],
-    "service": [
-        "service_id",
-        "serial_number",
-        "device_model",
-        "service_date",
-        "service_type",
-        "failure_found",
-        "component_code",
-        "part_number",
-        "description",
-        "related_complaint_id",
-        "usage_hours",
-    ],
+    "products.csv": list(PRODUCTS.column_names),
+    "risk_register.csv": list(RISK_REGISTER.column_names),
+    "lots": list(LOTS.column_names),
+    "distribution": list(DISTRIBUTION.column_names),
+    "complaints": list(COMPLAINTS.column_names),
+    "service": list(SERVICE.column_names),
 }
 
 

@@ -53,7 +53,7 @@ class ImdrfTerm:
     level: int
 
 
-def _field(entry: dict[str, object], name: str) -> str:
+def imdrf_field(entry: dict[str, object], name: str) -> str:
     """A value whatever the annex's key spelling (code/Code, definition/Definition)."""
     for key, value in entry.items():
         if key.strip().lower() == name:
@@ -64,14 +64,19 @@ def _field(entry: dict[str, object], name: str) -> str:
 def parse_imdrf_annex(annex: str, entries: list[dict[str, object]]) -> list[ImdrfTerm]:
     terms = []
     for entry in entries:
-        code = _field(entry, "code")
+        code = imdrf_field(entry, "code")
         if not code:
             continue
         level = max(1, (len(code) - 1) // 2)
         parent = code[:-2] if level > 1 else None
         terms.append(
             ImdrfTerm(
-                annex, code, _field(entry, "term"), _field(entry, "definition"), parent, level
+                annex,
+                code,
+                imdrf_field(entry, "term"),
+                imdrf_field(entry, "definition"),
+                parent,
+                level,
             )
         )
     return sorted(terms, key=lambda t: t.code)
@@ -98,7 +103,7 @@ def load_imdrf_annex(
     rejected = [
         RejectedRow(i + 1, "code", "IMDRF entry without a code", json.dumps(e))
         for i, e in enumerate(entries)
-        if not _field(e, "code")
+        if not imdrf_field(e, "code")
     ]
     record_quarantine(
         con,
