@@ -19,11 +19,11 @@ SUITED_TABLES = (
     (("staging", "distribution"), "staging.distribution"),
     (("staging", "service"), "staging.service"),
     (("staging", "complaint_versions"), "staging.complaint_versions"),
+    (("staging", "maude_master"), "staging.maude_master"),
 )
 # (asset key, audit source) whose files must balance
 ACCOUNTED_SOURCES = (
     *((key, suite.split(".", 1)[1]) for key, suite in SUITED_TABLES),
-    (("staging", "maude_master"), "maude_master"),
     (("staging", "maude_devices"), "maude_device"),
     (("staging", "maude_texts"), "maude_text"),
     (("staging", "maude_patients"), "maude_patient"),
