@@ -1,0 +1,58 @@
+"""SQL for the signal assets: what the pipeline knew on a given night ($night), never later."""
+
+from __future__ import annotations
+
+# Complaints as known on $night: the latest version updated by the end of that day, received by
+# then, with the family of the model.
+COMPLAINTS_KNOWN_ON_NIGHT_SQL = """
+SELECT c.complaint_id, c.received_date, date_trunc('month', c.received_date)::DATE AS month,
+       c.device_model, p.device_family, c.lot_number, c.problem_code, c.patient_outcome,
+       c.country, c.description
+FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY complaint_id ORDER BY updated_at DESC, source_file DESC, source_row DESC
+    ) AS version_rank
+    FROM staging.complaint_versions
+    WHERE updated_at < CAST($night AS DATE) + INTERVAL 1 DAY
+      AND received_date <= CAST($night AS DATE)
+) c
+JOIN staging.products p USING (device_model)
+WHERE c.version_rank = 1
+"""
+
+# Unit-months in service per family and month, from shipments up to $night.
+FAMILY_EXPOSURE_SQL = """
+SELECT device_family, month, sum(units_in_service) AS units_in_service
+FROM marts.units_in_service
+WHERE month <= CAST($night AS DATE)
+GROUP BY ALL
+"""
+
+# Unit-months each production lot has been in service by $night (shipments less returns, each
+# unit counted from its ship date).
+LOT_UNIT_MONTHS_SQL = """
+SELECT d.lot_number, d.device_model,
+       greatest(sum(d.units * date_diff('day', d.ship_date, CAST($night AS DATE)) / 30.4375), 0)
+           AS unit_months
+FROM staging.distribution d
+WHERE d.lot_number IS NOT NULL AND d.ship_date <= CAST($night AS DATE)
+GROUP BY ALL
+"""
+
+# Supplier component lots of each production lot.
+LOT_COMPONENTS_SQL = """
+SELECT lot_number, trim(component_lot) AS component_lot
+FROM (
+    SELECT lot_number, unnest(string_split(component_lots, ';')) AS component_lot
+    FROM staging.lots WHERE component_lots IS NOT NULL
+)
+WHERE trim(component_lot) <> ''
+"""
+
+# Hazards of the risk file with the problem codes they map.
+HAZARD_CODES_SQL = """
+SELECT hazard_id, device_family, severity, expected_rate,
+       trim(unnest(string_split(problem_codes, ';'))) AS problem_code
+FROM staging.risk_register
+WHERE problem_codes IS NOT NULL
+"""
