@@ -22,6 +22,7 @@ from assets.marts.assets import complaint_rates, units_in_service
 from assets.quality.definitions import QUALITY_CHECKS
 from assets.reports.assets import pms_reports
 from assets.resources import LandingFolder, NightSettings, ReportFolder
+from assets.signals.assets import signal_detection
 from pipelines.jobs import pms_nightly
 from pipelines.schedules import build_nightly_schedule
 from pipelines.sensors import build_landing_sensor
@@ -38,6 +39,7 @@ ALL_ASSETS = [
     staging_fda_adverse_events,
     units_in_service,
     complaint_rates,
+    signal_detection,
     pms_reports,
 ]
 

@@ -39,6 +39,21 @@ EXPECTED_GRAPH = {
         "marts",
         ["marts/units_in_service", "staging/complaint_versions", "staging/products"],
     ),
+    "marts/signals": (
+        "signals",
+        [
+            "marts/units_in_service",
+            "staging/complaint_versions",
+            "staging/distribution",
+            "staging/lots",
+            "staging/maude_device_problems",
+            "staging/maude_devices",
+            "staging/maude_master",
+            "staging/risk_register",
+            "staging/service",
+        ],
+    ),
+    "marts/signal_evidence": ("signals", ["marts/signals"]),
     "reports/pms_reports": ("reports", ["marts/complaint_rates", "staging/products"]),
 }
 

@@ -235,3 +235,35 @@ def test_new_file_loads_only_its_rows_and_new_version_replaces_current(
     assert after == before + 1
     assert now == [("death",)]
     assert history[0][0] >= 1
+
+
+def test_planted_signals_are_detected_without_look_ahead(night: dict) -> None:
+    truth = night["landing"] / "_truth" / "signals.csv"
+    with truth.open(newline="", encoding="utf-8") as handle:
+        planted = {row["kind"]: row for row in csv.DictReader(handle)}
+    with connect(night) as con:
+        signals = con.execute(
+            "SELECT scope, scope_value, code, method, detected_on FROM marts.signals"
+        ).fetchall()
+        evidence = con.execute(
+            "SELECT count(*) FROM marts.signal_evidence e JOIN marts.signals s USING (signal_id)"
+        ).fetchall()[0][0]
+        latest_data = con.execute(
+            "SELECT max(updated_at)::DATE FROM staging.complaint_versions"
+        ).fetchall()[0][0]
+    assert evidence > 0
+    assert all(s[4] <= latest_data for s in signals)  # nothing detected after the last data
+    bad_lot = planted["bad_lot"]
+    assert any(
+        s[0] == "lot" and s[1] == bad_lot["scope_value"] and s[2] == bad_lot["code"]
+        for s in signals
+    )
+    maude = planted["maude_disproportion"]
+    assert any(
+        s[0] == "product_code" and s[1] == maude["scope_value"] and s[2] == maude["code"]
+        for s in signals
+    )
+    service = planted["service_early_failure"]
+    assert any(
+        s[1] == service["scope_value"] and s[3] == "service_isolation_forest" for s in signals
+    )

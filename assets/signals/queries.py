@@ -56,3 +56,25 @@ SELECT hazard_id, device_family, severity, expected_rate,
 FROM staging.risk_register
 WHERE problem_codes IS NOT NULL
 """
+
+# MAUDE reports received by $night per (FDA product code, FDA device problem code), each report
+# counted once per pair (bulk files and openFDA pages may both carry it).
+MAUDE_PAIRS_SQL = """
+SELECT d.device_report_product_code AS product_code,
+       CAST(p.device_problem_code AS VARCHAR) AS problem_code,
+       count(DISTINCT m.mdr_report_key) AS n11
+FROM staging.maude_master m
+JOIN staging.maude_devices d USING (mdr_report_key)
+JOIN staging.maude_device_problems p USING (mdr_report_key)
+WHERE m.date_received <= CAST($night AS DATE)
+  AND d.device_report_product_code IS NOT NULL AND p.device_problem_code IS NOT NULL
+GROUP BY ALL
+"""
+
+# Field-service records dated by $night.
+SERVICE_KNOWN_ON_NIGHT_SQL = """
+SELECT service_id, serial_number, device_model, service_date, service_type, failure_found,
+       component_code, part_number, usage_hours
+FROM staging.service
+WHERE service_date <= CAST($night AS DATE)
+"""

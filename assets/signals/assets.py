@@ -1,0 +1,464 @@
+"""Signal assets: every method replayed night by night, so `detected_on` is the first night an
+alarm would have fired using only the data received by then.
+
+The nights are the month ends from the first complaint to the run's as-of date, and the as-of
+date itself. On each night the complaints are taken as they were known that night (latest version
+updated by then); shipments, lots, MAUDE reports and service records dated after it are ignored.
+"""
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from assets.metadata import markdown_table, table_metadata
+from assets.resources import NightSettings
+from assets.signals.queries import (
+    COMPLAINTS_KNOWN_ON_NIGHT_SQL,
+    FAMILY_EXPOSURE_SQL,
+    HAZARD_CODES_SQL,
+    LOT_COMPONENTS_SQL,
+    LOT_UNIT_MONTHS_SQL,
+    MAUDE_PAIRS_SQL,
+    SERVICE_KNOWN_ON_NIGHT_SQL,
+)
+from assets.warehouse import query_frame, replace_table
+from models import trends
+from models.disproportionality import DisproportionalityThresholds, disproportionality
+from models.lot_signals import component_lot_signals, lot_code_signals
+from models.narrative_topics import detect_new_modes
+from models.service_anomalies import (
+    cohort_anomalies,
+    fit_isolation_forest,
+    serial_features,
+    serial_lot_map_from_lots,
+)
+from models.signal_series import hazard_series, unmapped_code_series
+from pipelines.settings import load_config
+
+SIGNAL_OWNERS = ["team:quality-engineering"]
+SIGNAL_COLUMNS = (
+    "signal_id",
+    "scope",
+    "scope_value",
+    "code",
+    "method",
+    "period_start",
+    "period_end",
+    "detected_on",
+    "observed",
+    "expected",
+    "statistic",
+    "threshold",
+    "status",
+)
+DISPROPORTIONALITY_METHODS = {
+    "signal_prr": ("prr", "prr", "prr_threshold"),
+    "signal_ror": ("ror", "ror_lower", "ror_threshold"),
+    "signal_ic": ("bcpnn_ic", "ic025", "ic_threshold"),
+    "signal_mgps": ("mgps", "eb05", "eb05_threshold"),
+}
+
+
+def signal_id(scope: str, scope_value: str, code: str, method: str) -> str:
+    key = "\x1f".join((scope, scope_value, code, method))
+    return "SIG-" + hashlib.sha256(key.encode()).hexdigest()[:12].upper()
+
+
+def review_nights(first: dt.date, as_of: dt.date) -> list[dt.date]:
+    """Month ends from the month of `first` up to `as_of`, then `as_of` itself."""
+    nights: list[dt.date] = []
+    month = first.replace(day=1)
+    while True:
+        nxt = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        end = nxt - dt.timedelta(days=1)
+        if end >= as_of:
+            break
+        nights.append(end)
+        month = nxt
+    return [*nights, as_of]
+
+
+class FirstDetections:
+    """Keeps the first night each alarm key fired, with what it showed that night."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.evidence: dict[str, list[tuple[str, str]]] = {}
+
+    def add(self, row: dict[str, Any], evidence: Iterable[tuple[str, str]] = ()) -> None:
+        sid = signal_id(row["scope"], row["scope_value"], row["code"], row["method"])
+        if sid in self.rows:
+            return
+        self.rows[sid] = {"signal_id": sid, **row}
+        self.evidence[sid] = sorted(set(evidence))
+
+    def frame(self, as_of: dt.date) -> pl.DataFrame:
+        records = [
+            {**r, "status": "new" if r["detected_on"] == as_of else "open"}
+            for _, r in sorted(self.rows.items())
+        ]
+        schema = {
+            "signal_id": pl.String,
+            "scope": pl.String,
+            "scope_value": pl.String,
+            "code": pl.String,
+            "method": pl.String,
+            "period_start": pl.Date,
+            "period_end": pl.Date,
+            "detected_on": pl.Date,
+            "observed": pl.Float64,
+            "expected": pl.Float64,
+            "statistic": pl.Float64,
+            "threshold": pl.Float64,
+            "status": pl.String,
+        }
+        return (
+            pl.DataFrame(records, schema=schema)
+            .select(SIGNAL_COLUMNS)
+            .sort("detected_on", "scope", "scope_value", "code", "method")
+        )
+
+    def evidence_frame(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            [
+                {"signal_id": sid, "evidence_type": kind, "evidence_id": ident}
+                for sid, items in sorted(self.evidence.items())
+                for kind, ident in items
+            ],
+            schema={"signal_id": pl.String, "evidence_type": pl.String, "evidence_id": pl.String},
+        )
+
+
+def _trend_alarms(
+    detections: FirstDetections,
+    night: dt.date,
+    complaints: pl.DataFrame,
+    exposure: pl.DataFrame,
+    hazards: pl.DataFrame,
+    settings: dict[str, Any],
+) -> None:
+    series = pl.concat(
+        [
+            hazard_series(complaints, exposure, hazards),
+            unmapped_code_series(complaints, exposure, hazards),
+        ],
+        how="vertical_relaxed",
+    )
+    if series.is_empty():
+        return
+    alarms = trends.series_alarms(
+        series.select("series_id", "month", "observed", "expected"),
+        methods=settings.get("trend_methods", trends.METHODS),
+        fdr_alpha=float(settings.get("fdr_alpha", 0.05)),
+        maxsprt_max_expected=float(settings.get("maxsprt_max_expected", 100.0)),
+    )
+    if alarms.is_empty():
+        return
+    families = dict(series.select("series_id", "device_family").unique().iter_rows())
+    codes = dict(series.select("series_id", "code").unique().iter_rows())
+    mapped = hazards.group_by("hazard_id").agg(pl.col("problem_code"))
+    hazard_codes = {h: set(c) for h, c in mapped.iter_rows()}
+    for a in alarms.sort("series_id", "method").iter_rows(named=True):
+        sid, family = a["series_id"], families[a["series_id"]]
+        code = codes[sid]
+        wanted = hazard_codes.get(code, {code})
+        window = complaints.filter(
+            (pl.col("device_family") == family)
+            & pl.col("problem_code").is_in(list(wanted))
+            & pl.col("month").is_between(a["period_start"], a["period_end"])
+        )
+        detections.add(
+            {
+                "scope": "device_family",
+                "scope_value": family,
+                "code": code,
+                "method": a["method"],
+                "period_start": a["period_start"],
+                "period_end": a["period_end"],
+                "detected_on": night,
+                "observed": float(a["observed"]),
+                "expected": float(a["expected"]),
+                "statistic": float(a["statistic"]),
+                "threshold": float(a["threshold"]),
+            },
+            (("complaint", c) for c in window["complaint_id"].to_list()),
+        )
+
+
+def _lot_alarms(
+    detections: FirstDetections,
+    night: dt.date,
+    complaints: pl.DataFrame,
+    lot_unit_months: pl.DataFrame,
+    lot_components: pl.DataFrame,
+    settings: dict[str, Any],
+) -> None:
+    alpha = float(settings.get("lot_alpha", 0.01))
+    lot_cases = complaints.select("complaint_id", "lot_number", "device_model", "problem_code")
+    results = (
+        ("lot_poisson", "lot_number", lot_code_signals(lot_cases, lot_unit_months, alpha=alpha)),
+        (
+            "supplier_lot_poisson",
+            "component_lot",
+            component_lot_signals(lot_cases, lot_unit_months, lot_components, alpha=alpha),
+        ),
+    )
+    for method, kind, frame in results:
+        for r in frame.filter(pl.col("signal")).iter_rows(named=True):
+            lots = (
+                [r["scope_value"]]
+                if kind == "lot_number"
+                else lot_components.filter(pl.col("component_lot") == r["scope_value"])[
+                    "lot_number"
+                ].to_list()
+            )
+            cases = lot_cases.filter(
+                pl.col("lot_number").is_in(lots) & (pl.col("problem_code") == r["code"])
+            )
+            detections.add(
+                {
+                    "scope": "lot",
+                    "scope_value": r["scope_value"],
+                    "code": r["code"],
+                    "method": method,
+                    "period_start": None,
+                    "period_end": night,
+                    "detected_on": night,
+                    "observed": float(r["observed"]),
+                    "expected": float(r["expected"]),
+                    "statistic": float(r["q_value"]),
+                    "threshold": alpha,
+                },
+                (("complaint", c) for c in cases["complaint_id"].to_list()),
+            )
+
+
+def _disproportionality_alarms(
+    detections: FirstDetections,
+    night: dt.date,
+    pairs: pl.DataFrame,
+    own_product_codes: set[str],
+    thresholds: DisproportionalityThresholds,
+) -> None:
+    if pairs.is_empty():
+        return
+    table = disproportionality(pairs.select("product_code", "problem_code", "n11"), thresholds)
+    own = table.filter(pl.col("product_code").is_in(sorted(own_product_codes)))
+    limits = {
+        "prr_threshold": thresholds.prr,
+        "ror_threshold": thresholds.ror_lower,
+        "ic_threshold": thresholds.ic025,
+        "eb05_threshold": thresholds.eb05,
+    }
+    for r in own.iter_rows(named=True):
+        for flag, (method, statistic, limit) in DISPROPORTIONALITY_METHODS.items():
+            if r[flag]:
+                detections.add(
+                    {
+                        "scope": "product_code",
+                        "scope_value": r["product_code"],
+                        "code": str(r["problem_code"]),
+                        "method": method,
+                        "period_start": None,
+                        "period_end": night,
+                        "detected_on": night,
+                        "observed": float(r["n11"]),
+                        "expected": float(r["expected"]),
+                        "statistic": float(r[statistic]),
+                        "threshold": float(limits[limit]),
+                    }
+                )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key=["marts", "signals"],
+            group_name="signals",
+            owners=SIGNAL_OWNERS,
+            kinds={"duckdb", "polars", "scikitlearn"},
+            deps=[
+                dg.AssetKey(["staging", "complaint_versions"]),
+                dg.AssetKey(["staging", "risk_register"]),
+                dg.AssetKey(["staging", "lots"]),
+                dg.AssetKey(["staging", "distribution"]),
+                dg.AssetKey(["staging", "service"]),
+                dg.AssetKey(["staging", "maude_master"]),
+                dg.AssetKey(["staging", "maude_devices"]),
+                dg.AssetKey(["staging", "maude_device_problems"]),
+                dg.AssetKey(["marts", "units_in_service"]),
+            ],
+            description=(
+                "One row per alarm: trends against the risk file (exact Poisson with BH, "
+                "CUSUM, EWMA, MaxSPRT, changepoint) per hazard and per unmapped problem code, "
+                "lot and supplier-lot excess, MAUDE disproportionality (PRR, ROR, BCPNN IC025, "
+                "MGPS EB05) for the firm's product codes, new failure modes in narratives, and "
+                "service cohorts that fail early. `detected_on` is the first night the alarm "
+                "would have fired with only the data received by then."
+            ),
+        ),
+        dg.AssetSpec(
+            key=["marts", "signal_evidence"],
+            group_name="signals",
+            owners=SIGNAL_OWNERS,
+            kinds={"duckdb"},
+            deps=[dg.AssetKey(["marts", "signals"])],
+            description=(
+                "The complaints, MAUDE reports and serial numbers behind each signal "
+                "(signal_id, evidence_type, evidence_id)."
+            ),
+        ),
+    ],
+    name="signal_detection",
+)
+def signal_detection(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, night: NightSettings
+):
+    as_of = night.as_of_date()
+    settings = load_config().section("signals")
+    thresholds = DisproportionalityThresholds(**settings.get("disproportionality", {}))
+    detections = FirstDetections()
+    with warehouse.get_connection() as con:
+        hazards = query_frame(con, HAZARD_CODES_SQL)
+        lot_components = query_frame(con, LOT_COMPONENTS_SQL)
+        own_codes = {
+            r[0] for r in con.execute("SELECT product_code FROM staging.products").fetchall()
+        }
+        first = con.execute("SELECT min(received_date) FROM staging.complaint_versions").fetchall()[
+            0
+        ][0]
+        nights = review_nights(first, as_of) if first else [as_of]
+        for n in nights:
+            params = {"night": n}
+            complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, params)
+            exposure = query_frame(con, FAMILY_EXPOSURE_SQL, params)
+            _trend_alarms(detections, n, complaints, exposure, hazards, settings)
+            _lot_alarms(
+                detections,
+                n,
+                complaints,
+                query_frame(con, LOT_UNIT_MONTHS_SQL, params),
+                lot_components,
+                settings,
+            )
+            _disproportionality_alarms(
+                detections, n, query_frame(con, MAUDE_PAIRS_SQL, params), own_codes, thresholds
+            )
+        final_complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, {"night": as_of})
+        _narrative_alarms(detections, final_complaints, as_of, settings)
+        _service_alarms(
+            detections,
+            nights,
+            query_frame(con, SERVICE_KNOWN_ON_NIGHT_SQL, {"night": as_of}),
+            query_frame(
+                con, "SELECT lot_number, device_model, manufacture_date, quantity FROM staging.lots"
+            ),
+            settings,
+        )
+        signals = detections.frame(as_of).with_columns(as_of=pl.lit(as_of))
+        replace_table(con, "marts", "signals", signals)
+        replace_table(con, "marts", "signal_evidence", detections.evidence_frame())
+        signal_md = table_metadata(con, "marts", "signals", "detected_on, scope, scope_value")
+        evidence_md = table_metadata(con, "marts", "signal_evidence", "signal_id, evidence_id")
+    new = signals.filter(pl.col("status") == "new")
+    summary = markdown_table(
+        signals.group_by("method").agg(pl.len().alias("alarms")).sort("method").rows(),
+        ["method", "alarms"],
+    )
+    context.log.info(f"{signals.height} signals over {len(nights)} nights, {new.height} new")
+    yield dg.MaterializeResult(
+        asset_key=["marts", "signals"],
+        metadata={
+            **signal_md,
+            "nights_replayed": len(nights),
+            "new_tonight": new.height,
+            "alarms_by_method": dg.MetadataValue.md(summary),
+        },
+    )
+    yield dg.MaterializeResult(asset_key=["marts", "signal_evidence"], metadata=evidence_md)
+
+
+def _narrative_alarms(
+    detections: FirstDetections,
+    complaints: pl.DataFrame,
+    as_of: dt.date,
+    settings: dict[str, Any],
+) -> None:
+    """New failure modes: the topic model is fitted on the complaints received up to
+    `narrative_fit_months` before the as-of night and judges the months after, month by month
+    (a month's decision uses only that month and the ones before)."""
+    fit_months = int(settings.get("narrative_fit_months", 12))
+    fit_until = (as_of.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    for _ in range(fit_months - 1):
+        fit_until = (fit_until - dt.timedelta(days=1)).replace(day=1)
+    frame = complaints.select(
+        "complaint_id", "device_family", "month", "description", "problem_code"
+    ).filter(pl.col("description").is_not_null())
+    if frame.filter(pl.col("month") <= fit_until).height < 200:
+        return
+    _, alarms = detect_new_modes(frame, fit_until, seed=int(settings.get("seed", 0)))
+    for r in alarms.iter_rows(named=True):
+        month_end = (r["month"].replace(day=28) + dt.timedelta(days=4)).replace(
+            day=1
+        ) - dt.timedelta(days=1)
+        topic = r["topic"]
+        code = "novelty" if topic == -1 else f"topic-{topic}"
+        detections.add(
+            {
+                "scope": "device_family",
+                "scope_value": r["device_family"],
+                "code": code,
+                "method": "narrative_novelty" if topic == -1 else "narrative_topic",
+                "period_start": r["month"],
+                "period_end": month_end,
+                "detected_on": min(month_end, as_of),
+                "observed": float(r["observed"]),
+                "expected": float(r["expected"]),
+                "statistic": float(r["statistic"]),
+                "threshold": float(r["threshold"]),
+            }
+        )
+
+
+def _service_alarms(
+    detections: FirstDetections,
+    nights: list[dt.date],
+    service: pl.DataFrame,
+    lots: pl.DataFrame,
+    settings: dict[str, Any],
+) -> None:
+    """Service cohorts that fail early, re-fitted on the records known each night."""
+    alpha = float(settings.get("service_alpha", 0.01))
+    for n in nights:
+        known = service.filter(pl.col("service_date") <= n)
+        if known.height < 200:
+            continue
+        features = serial_features(known)
+        _, scored = fit_isolation_forest(features, seed=int(settings.get("seed", 0)))
+        lot_map = serial_lot_map_from_lots(lots, features)
+        cohorts = cohort_anomalies(scored, lot_map=lot_map, alpha=alpha)
+        for r in cohorts.iter_rows(named=True):
+            serials = scored.join(lot_map, on="serial_number").filter(
+                (pl.col("lot_number") == r["lot_number"]) & pl.col("anomalous")
+            )["serial_number"]
+            detections.add(
+                {
+                    "scope": "lot",
+                    "scope_value": r["lot_number"],
+                    "code": str(r.get("top_component") or ""),
+                    "method": "service_isolation_forest",
+                    "period_start": None,
+                    "period_end": n,
+                    "detected_on": n,
+                    "observed": float(r["observed"]),
+                    "expected": float(r["expected"]),
+                    "statistic": float(r["statistic"]),
+                    "threshold": float(r["threshold"]),
+                },
+                (("service_serial", s) for s in serials.to_list()),
+            )
