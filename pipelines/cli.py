@@ -50,7 +50,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="replay the night of this date (default: today, UTC)",
     )
+    evaluate = commands.add_parser(
+        "evaluate", help="score the alarms against the planted truth over several seeds"
+    )
+    evaluate.add_argument("--out", type=Path, default=Path("data/evaluation"))
+    evaluate.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    evaluate.add_argument("--scale", default="demo")
     return parser
+
+
+def command_evaluate(args: argparse.Namespace) -> int:
+    from pipelines.evaluate import run_evaluation
+
+    print(run_evaluation(args.out, args.seeds, args.scale))
+    print(f"\nWritten to {args.out / 'evaluation.md'} and {args.out / 'evaluation.json'}")
+    return 0
 
 
 def command_generate(args: argparse.Namespace) -> int:
@@ -177,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "generate":
         return command_generate(args)
+    if args.command == "evaluate":
+        return command_evaluate(args)
     return command_run(args)
 
 

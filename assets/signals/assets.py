@@ -6,6 +6,7 @@ date itself. On each night the complaints are taken as they were known that nigh
 updated by then); shipments, lots, MAUDE reports and service records dated after it are ignored.
 """
 
+import calendar
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
@@ -149,12 +150,20 @@ def _trend_alarms(
         ],
         how="vertical_relaxed",
     )
+    # A series is judged once it has been expected to show a few complaints: right after a launch
+    # one complaint against a hundredth of one is noise, not a trend.
+    warm_up = float(settings.get("min_cumulative_expected", 2.0))
+    series = series.filter(
+        pl.col("expected").cum_sum().over("series_id", order_by="month") >= warm_up
+    )
     if series.is_empty():
         return
     alarms = trends.series_alarms(
         series.select("series_id", "month", "observed", "expected"),
         methods=settings.get("trend_methods", trends.METHODS),
         fdr_alpha=float(settings.get("fdr_alpha", 0.05)),
+        ewma_lam=float(settings.get("ewma_lambda", 0.2)),
+        ewma_L=float(settings.get("ewma_limit", 3.0)),
         maxsprt_max_expected=float(settings.get("maxsprt_max_expected", 100.0)),
     )
     if alarms.is_empty():
@@ -238,17 +247,46 @@ def _lot_alarms(
             )
 
 
+def months_before(day: dt.date, months: int) -> dt.date:
+    """The same day `months` months earlier (later when negative), clipped to the month's end."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def own_disproportionality(
+    pairs: pl.DataFrame, own_product_codes: set[str], thresholds: DisproportionalityThresholds
+) -> pl.DataFrame:
+    """Disproportionality of every pair against all devices, kept for the firm's codes."""
+    if pairs.is_empty():
+        return pairs
+    table = disproportionality(pairs.select("product_code", "problem_code", "n11"), thresholds)
+    return table.filter(pl.col("product_code").is_in(sorted(own_product_codes)))
+
+
+def established_pairs(own: pl.DataFrame) -> set[tuple[str, str, str]]:
+    """(product code, problem code, method) already flagged when the baseline period ends."""
+    if own.is_empty():
+        return set()
+    return {
+        (r["product_code"], str(r["problem_code"]), method)
+        for r in own.iter_rows(named=True)
+        for flag, (method, _, _) in DISPROPORTIONALITY_METHODS.items()
+        if r[flag]
+    }
+
+
 def _disproportionality_alarms(
     detections: FirstDetections,
     night: dt.date,
-    pairs: pl.DataFrame,
-    own_product_codes: set[str],
+    own: pl.DataFrame,
     thresholds: DisproportionalityThresholds,
+    established: set[tuple[str, str, str]],
 ) -> None:
-    if pairs.is_empty():
+    """Pairs that cross a threshold and were not already disproportionate when the baseline
+    period ended: a device type's usual problem profile is not a new signal."""
+    if own.is_empty():
         return
-    table = disproportionality(pairs.select("product_code", "problem_code", "n11"), thresholds)
-    own = table.filter(pl.col("product_code").is_in(sorted(own_product_codes)))
     limits = {
         "prr_threshold": thresholds.prr,
         "ror_threshold": thresholds.ror_lower,
@@ -257,7 +295,7 @@ def _disproportionality_alarms(
     }
     for r in own.iter_rows(named=True):
         for flag, (method, statistic, limit) in DISPROPORTIONALITY_METHODS.items():
-            if r[flag]:
+            if r[flag] and (r["product_code"], str(r["problem_code"]), method) not in established:
                 detections.add(
                     {
                         "scope": "product_code",
@@ -309,8 +347,10 @@ def _disproportionality_alarms(
             kinds={"duckdb"},
             deps=[dg.AssetKey(["marts", "signals"])],
             description=(
-                "The complaints, MAUDE reports and serial numbers behind each signal "
-                "(signal_id, evidence_type, evidence_id)."
+                "The complaints and serial numbers behind each signal "
+                "(signal_id, evidence_type, evidence_id). Also publishes "
+                "marts.maude_disproportionality: every MAUDE problem code of the firm's product "
+                "codes against all devices over the trailing window, as of the night."
             ),
         ),
     ],
@@ -333,6 +373,17 @@ def signal_detection(
             0
         ][0]
         nights = review_nights(first, as_of) if first else [as_of]
+        window_months = int(settings.get("disproportionality_window_months", 12))
+        maude_first = con.execute("SELECT min(date_received) FROM staging.maude_master").fetchall()[
+            0
+        ][0]
+        baseline_end = (
+            months_before(maude_first, -int(settings.get("disproportionality_baseline_months", 12)))
+            if maude_first
+            else as_of
+        )
+        established: set[tuple[str, str, str]] | None = None
+        latest_own = pl.DataFrame()
         for n in nights:
             params = {"night": n}
             complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, params)
@@ -346,9 +397,19 @@ def signal_detection(
                 lot_components,
                 settings,
             )
-            _disproportionality_alarms(
-                detections, n, query_frame(con, MAUDE_PAIRS_SQL, params), own_codes, thresholds
+            if maude_first is None or n < maude_first:
+                continue
+            window = {"night": n, "window_start": months_before(n, window_months)}
+            own = own_disproportionality(
+                query_frame(con, MAUDE_PAIRS_SQL, window), own_codes, thresholds
             )
+            latest_own = own
+            if n < baseline_end:
+                continue
+            if established is None:
+                established = established_pairs(own)
+                continue
+            _disproportionality_alarms(detections, n, own, thresholds, established)
         final_complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, {"night": as_of})
         _narrative_alarms(detections, final_complaints, as_of, settings)
         _service_alarms(
@@ -363,6 +424,14 @@ def signal_detection(
         signals = detections.frame(as_of).with_columns(as_of=pl.lit(as_of))
         replace_table(con, "marts", "signals", signals)
         replace_table(con, "marts", "signal_evidence", detections.evidence_frame())
+        replace_table(
+            con,
+            "marts",
+            "maude_disproportionality",
+            latest_own.with_columns(as_of=pl.lit(as_of), window_months=pl.lit(window_months))
+            if not latest_own.is_empty()
+            else pl.DataFrame({"as_of": [as_of]}).clear(),
+        )
         signal_md = table_metadata(con, "marts", "signals", "detected_on, scope, scope_value")
         evidence_md = table_metadata(con, "marts", "signal_evidence", "signal_id, evidence_id")
     new = signals.filter(pl.col("status") == "new")

@@ -57,8 +57,9 @@ FROM staging.risk_register
 WHERE problem_codes IS NOT NULL
 """
 
-# MAUDE reports received by $night per (FDA product code, FDA device problem code), each report
-# counted once per pair (bulk files and openFDA pages may both carry it).
+# MAUDE reports received in the window ($window_start, $night] per (FDA product code, FDA device
+# problem code), each report counted once per pair (bulk files and openFDA pages may both carry
+# it). A trailing window lets a change in reporting show instead of drowning in all the years.
 MAUDE_PAIRS_SQL = """
 SELECT d.device_report_product_code AS product_code,
        CAST(p.device_problem_code AS VARCHAR) AS problem_code,
@@ -67,6 +68,7 @@ FROM staging.maude_master m
 JOIN staging.maude_devices d USING (mdr_report_key)
 JOIN staging.maude_device_problems p USING (mdr_report_key)
 WHERE m.date_received <= CAST($night AS DATE)
+  AND m.date_received > CAST($window_start AS DATE)
   AND d.device_report_product_code IS NOT NULL AND p.device_problem_code IS NOT NULL
 GROUP BY ALL
 """
