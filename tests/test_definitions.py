@@ -54,6 +54,7 @@ EXPECTED_GRAPH = {
         ],
     ),
     "marts/signal_evidence": ("signals", ["marts/signals"]),
+    "marts/model_versions": ("signals", ["marts/signals"]),
     "reports/pms_reports": ("reports", ["marts/complaint_rates", "staging/products"]),
 }
 

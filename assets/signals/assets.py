@@ -9,6 +9,7 @@ updated by then); shipments, lots, MAUDE reports and service records dated after
 import calendar
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,7 @@ from assets.signals.queries import (
     HAZARD_CODES_SQL,
     LOT_COMPONENTS_SQL,
     LOT_UNIT_MONTHS_SQL,
+    MAUDE_PAIR_REPORTS_SQL,
     MAUDE_PAIRS_SQL,
     SERVICE_KNOWN_ON_NIGHT_SQL,
 )
@@ -90,6 +92,27 @@ class FirstDetections:
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
         self.evidence: dict[str, list[tuple[str, str]]] = {}
+        self.models: dict[str, dict[str, Any]] = {}  # the last fit of each model, by name
+
+    def fitted(self, name: str, version: str, fitted_on: dt.date, params: dict[str, Any]) -> None:
+        """Record a fitted model: its version (a hash of parameters and fitted state)."""
+        self.models[name] = {
+            "model": name,
+            "version": version,
+            "fitted_on": fitted_on,
+            "parameters": json.dumps(params, sort_keys=True, default=str),
+        }
+
+    def models_frame(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            [self.models[k] for k in sorted(self.models)],
+            schema={
+                "model": pl.String,
+                "version": pl.String,
+                "fitted_on": pl.Date,
+                "parameters": pl.String,
+            },
+        )
 
     def add(self, row: dict[str, Any], evidence: Iterable[tuple[str, str]] = ()) -> None:
         sid = signal_id(row["scope"], row["scope_value"], row["code"], row["method"])
@@ -282,6 +305,7 @@ def _disproportionality_alarms(
     own: pl.DataFrame,
     thresholds: DisproportionalityThresholds,
     established: set[tuple[str, str, str]],
+    reports: pl.DataFrame,
 ) -> None:
     """Pairs that cross a threshold and were not already disproportionate when the baseline
     period ended: a device type's usual problem profile is not a new signal."""
@@ -309,7 +333,14 @@ def _disproportionality_alarms(
                         "expected": float(r["expected"]),
                         "statistic": float(r[statistic]),
                         "threshold": float(limits[limit]),
-                    }
+                    },
+                    (
+                        ("maude_report", str(k))
+                        for k in reports.filter(
+                            (pl.col("product_code") == r["product_code"])
+                            & (pl.col("problem_code") == str(r["problem_code"]))
+                        )["mdr_report_key"].to_list()
+                    ),
                 )
 
 
@@ -338,6 +369,18 @@ def _disproportionality_alarms(
                 "MGPS EB05) for the firm's product codes, new failure modes in narratives, and "
                 "service cohorts that fail early. `detected_on` is the first night the alarm "
                 "would have fired with only the data received by then."
+            ),
+        ),
+        dg.AssetSpec(
+            key=["marts", "model_versions"],
+            group_name="signals",
+            owners=SIGNAL_OWNERS,
+            kinds={"duckdb", "scikitlearn"},
+            deps=[dg.AssetKey(["marts", "signals"])],
+            description=(
+                "The fitted models behind tonight's signals (the narrative topic model, the "
+                "service Isolation Forest): name, version (sha256 of parameters and fitted "
+                "state), the night fitted and the parameters with their fixed seed."
             ),
         ),
         dg.AssetSpec(
@@ -409,7 +452,14 @@ def signal_detection(
             if established is None:
                 established = established_pairs(own)
                 continue
-            _disproportionality_alarms(detections, n, own, thresholds, established)
+            _disproportionality_alarms(
+                detections,
+                n,
+                own,
+                thresholds,
+                established,
+                query_frame(con, MAUDE_PAIR_REPORTS_SQL, window),
+            )
         final_complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, {"night": as_of})
         _narrative_alarms(detections, final_complaints, as_of, settings)
         _service_alarms(
@@ -424,6 +474,7 @@ def signal_detection(
         signals = detections.frame(as_of).with_columns(as_of=pl.lit(as_of))
         replace_table(con, "marts", "signals", signals)
         replace_table(con, "marts", "signal_evidence", detections.evidence_frame())
+        replace_table(con, "marts", "model_versions", detections.models_frame())
         replace_table(
             con,
             "marts",
@@ -434,6 +485,7 @@ def signal_detection(
         )
         signal_md = table_metadata(con, "marts", "signals", "detected_on, scope, scope_value")
         evidence_md = table_metadata(con, "marts", "signal_evidence", "signal_id, evidence_id")
+        models_md = table_metadata(con, "marts", "model_versions", "model")
     new = signals.filter(pl.col("status") == "new")
     summary = markdown_table(
         signals.group_by("method").agg(pl.len().alias("alarms")).sort("method").rows(),
@@ -450,6 +502,15 @@ def signal_detection(
         },
     )
     yield dg.MaterializeResult(asset_key=["marts", "signal_evidence"], metadata=evidence_md)
+    yield dg.MaterializeResult(
+        asset_key=["marts", "model_versions"],
+        metadata={
+            **models_md,
+            "versions": dg.MetadataValue.json(
+                {m: v["version"] for m, v in sorted(detections.models.items())}
+            ),
+        },
+    )
 
 
 def _narrative_alarms(
@@ -470,7 +531,13 @@ def _narrative_alarms(
     ).filter(pl.col("description").is_not_null())
     if frame.filter(pl.col("month") <= fit_until).height < 200:
         return
-    _, alarms = detect_new_modes(frame, fit_until, seed=int(settings.get("seed", 0)))
+    model, alarms = detect_new_modes(frame, fit_until, seed=int(settings.get("seed", 0)))
+    detections.fitted(
+        "narrative_topic_model",
+        model.version,
+        fit_until,
+        {**model.params, "documents": model.n_documents, "fit_until": fit_until},
+    )
     for r in alarms.iter_rows(named=True):
         month_end = (r["month"].replace(day=28) + dt.timedelta(days=4)).replace(
             day=1
@@ -508,7 +575,13 @@ def _service_alarms(
         if known.height < 200:
             continue
         features = serial_features(known)
-        _, scored = fit_isolation_forest(features, seed=int(settings.get("seed", 0)))
+        service_model, scored = fit_isolation_forest(features, seed=int(settings.get("seed", 0)))
+        detections.fitted(
+            "service_isolation_forest",
+            service_model.version,
+            n,
+            {**service_model.params, "serials": features.height},
+        )
         lot_map = serial_lot_map_from_lots(lots, features)
         cohorts = cohort_anomalies(scored, lot_map=lot_map, alpha=alpha)
         for r in cohorts.iter_rows(named=True):

@@ -80,3 +80,16 @@ SELECT service_id, serial_number, device_model, service_date, service_type, fail
 FROM staging.service
 WHERE service_date <= CAST($night AS DATE)
 """
+
+# The MAUDE reports behind each pair of the same window (evidence of a disproportionality signal).
+MAUDE_PAIR_REPORTS_SQL = """
+SELECT DISTINCT d.device_report_product_code AS product_code,
+       CAST(p.device_problem_code AS VARCHAR) AS problem_code, m.mdr_report_key
+FROM staging.maude_master m
+JOIN staging.maude_devices d USING (mdr_report_key)
+JOIN staging.maude_device_problems p USING (mdr_report_key)
+WHERE m.date_received <= CAST($night AS DATE)
+  AND m.date_received > CAST($window_start AS DATE)
+  AND d.device_report_product_code IN (SELECT product_code FROM staging.products)
+ORDER BY 1, 2, 3
+"""
