@@ -30,6 +30,8 @@ from scipy import stats
 from sklearn.decomposition import NMF
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
+from models.trends import fdr_adjust
+
 # IMDRF Annex A codes (2024 release) that do not describe a device problem. A complaint coded
 # with one of these, or with no code, is "not explained" by the coding:
 #   A22    Human-Device Interface Problem (category heading only)
@@ -219,20 +221,6 @@ def _add_months(month: dt.date, k: int) -> dt.date:
     return dt.date(m // 12, m % 12 + 1, 1)
 
 
-def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """BH-adjusted q-values (monotone, capped at 1)."""
-    p = np.asarray(p, dtype=float)
-    n = p.size
-    if n == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    ranked = p[order] * n / np.arange(1, n + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(n)
-    out[order] = np.minimum(q, 1.0)
-    return out
-
-
 def _is_generic(code: pl.Expr) -> pl.Expr:
     return code.is_null() | (code.str.strip_chars() == "") | code.is_in(list(GENERIC_PROBLEM_CODES))
 
@@ -306,7 +294,9 @@ def _monthly_tests(
     )
     qs = []
     for part in g.partition_by("month", maintain_order=True):
-        qs.append(part.with_columns(pl.Series("statistic", benjamini_hochberg(part["p_value"]))))
+        qs.append(
+            part.with_columns(pl.Series("statistic", fdr_adjust(part["p_value"].to_numpy())[0]))
+        )
     g = pl.concat(qs).with_columns(
         ((pl.col("statistic") <= alpha) & (pl.col("observed") >= min_count)).alias("alarm")
     )

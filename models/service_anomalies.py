@@ -25,6 +25,8 @@ import polars as pl
 from scipy import stats
 from sklearn.ensemble import IsolationForest
 
+from models.trends import fdr_adjust
+
 FEATURE_COLUMNS = (
     "repairs",
     "failures",
@@ -251,18 +253,6 @@ def serial_lot_map_from_lots(lots: pl.DataFrame, serials: pl.DataFrame) -> pl.Da
     return out.select("serial_number", "lot_number").sort("serial_number")
 
 
-def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    p = np.asarray(p, dtype=float)
-    n = p.size
-    if n == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    q = np.minimum.accumulate((p[order] * n / np.arange(1, n + 1))[::-1])[::-1]
-    out = np.empty(n)
-    out[order] = np.minimum(q, 1.0)
-    return out
-
-
 def cohort_anomalies(
     scored: pl.DataFrame,
     *,
@@ -314,7 +304,7 @@ def cohort_anomalies(
         (pl.col("observed") / pl.col("serials")).alias("share"),
         pl.Series("overall_share", rest_share),
         pl.Series("p_value", pval),
-        pl.Series("statistic", benjamini_hochberg(pval)),
+        pl.Series("statistic", fdr_adjust(pval)[0]),
         pl.lit(alpha).alias("threshold"),
     ).with_columns(
         ((pl.col("statistic") <= alpha) & (pl.col("observed") > pl.col("expected"))).alias(

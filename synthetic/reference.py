@@ -11,19 +11,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from assets.ingestion.reference import imdrf_field
+from assets.ingestion.reference import IMDRF_ANNEX_FILES, imdrf_field
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "assets" / "reference"
 
-_ANNEX_FILES = {
-    "A": "imdrf/annex_a_2024.json",
-    "B": "imdrf/annex_b.json",
-    "C": "imdrf/annex_c.json",
-    "D": "imdrf/annex_d.json",
-    "E": "imdrf/annex_e.json",
-    "F": "imdrf/annex_f.json",
-    "G": "imdrf/annex_g.json",
-}
+_ANNEX_FILES = IMDRF_ANNEX_FILES
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import pytest
 from models.narrative_topics import (
     GENERIC_PROBLEM_CODES,
     assign_topics,
-    benjamini_hochberg,
     detect_new_modes,
     emerging_topics,
     fit_topic_model,
@@ -27,6 +26,7 @@ from models.service_anomalies import (
     serial_lot_map_from_complaints,
     serial_lot_map_from_lots,
 )
+from models.trends import fdr_adjust
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,7 +108,7 @@ def test_topic_model_is_deterministic_and_versioned() -> None:
 
 
 def test_benjamini_hochberg_by_hand() -> None:
-    q = benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.5]))
+    q = fdr_adjust(np.array([0.01, 0.04, 0.03, 0.5]))[0]
     assert np.allclose(q, [0.04, 0.16 / 3, 0.16 / 3, 0.5])
 
 
