@@ -55,6 +55,15 @@ EXPECTED_GRAPH = {
     ),
     "marts/signal_evidence": ("signals", ["marts/signals"]),
     "marts/model_versions": ("signals", ["marts/signals"]),
+    "marts/vigilance_flags": (
+        "vigilance",
+        [
+            "staging/complaint_versions",
+            "staging/distribution",
+            "staging/products",
+            "staging/risk_register",
+        ],
+    ),
     "reports/pms_reports": ("reports", ["marts/complaint_rates", "staging/products"]),
 }
 

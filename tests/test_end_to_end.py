@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from pipelines.cli import main
@@ -267,3 +268,24 @@ def test_planted_signals_are_detected_without_look_ahead(night: dict) -> None:
     assert any(
         s[1] == service["scope_value"] and s[3] == "service_isolation_forest" for s in signals
     )
+
+
+def test_vigilance_flags_match_the_generator_truth(night: dict) -> None:
+    truth_path = night["landing"] / "_truth" / "reportability.csv"
+    truth = pl.read_csv(truth_path, infer_schema=False).with_columns(
+        pl.col("due_date").fill_null("")
+    )
+    with connect(night) as con:
+        flags = con.sql(
+            "SELECT complaint_id, regime, rule, coalesce(CAST(due_date AS VARCHAR), '') AS due, "
+            "status FROM marts.vigilance_flags WHERE regime IN ('FDA_MDR', 'EU_MDR')"
+        ).pl()
+    joined = truth.join(flags, on=["complaint_id", "regime"], how="left")
+    assert joined.filter(pl.col("rule_right").is_null()).height == 0
+    mismatched = joined.filter(
+        (pl.col("rule") != pl.col("rule_right"))
+        | (pl.col("due_date") != pl.col("due"))
+        | (pl.col("status") != pl.col("status_right"))
+    )
+    assert mismatched.height == 0, mismatched.head(5)
+    assert flags.height == truth.height  # and no reportability the truth does not have
