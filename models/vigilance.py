@@ -207,3 +207,94 @@ def vigilance_flags(
         "as_of": pl.Date,
     }
     return pl.DataFrame(rows, schema=schema).sort("complaint_id", "regime")
+
+
+COMPLIANCE_FLAGS = (
+    "no_reportability_evaluation",
+    "investigation_open_too_long",
+    "closed_without_conclusion",
+    "not_required_without_reason",
+    "submitted_late",
+    "decision_conflicts_with_rules",
+)
+
+
+def compliance_flags(
+    complaints: pl.DataFrame,
+    flags: pl.DataFrame,
+    as_of: dt.date,
+    *,
+    evaluation_limit_days: int = 5,
+    investigation_limit_days: int = 30,
+) -> pl.DataFrame:
+    """Complaint-handling findings (ISO 13485 8.2.2, 21 CFR 820.198) for current versions.
+
+    `complaints`: complaint_id, received_date, investigation_status,
+    investigation_conclusion_code, not_investigated_reason, reportability_decision.
+    `flags`: the vigilance flags of the same night (complaint_id, regime, rule, reportable,
+    status). A human "no" where a rule makes the complaint reportable is raised for review; a
+    rule never overrides the human decision.
+    """
+    c = complaints
+    age = (pl.lit(as_of) - pl.col("received_date")).dt.total_days()
+    decision = pl.col("reportability_decision")
+    found = [
+        c.filter(
+            (decision.is_null() | (decision == "pending")) & (age > evaluation_limit_days)
+        ).select(
+            "complaint_id",
+            flag=pl.lit("no_reportability_evaluation"),
+            detail=pl.format("no reportability decision {} days after awareness", age),
+        ),
+        c.filter(
+            pl.col("investigation_status").is_in(["open", "in_progress"])
+            & (age > investigation_limit_days)
+        ).select(
+            "complaint_id",
+            flag=pl.lit("investigation_open_too_long"),
+            detail=pl.format(
+                "investigation {} for {} days (limit {})",
+                pl.col("investigation_status"),
+                age,
+                pl.lit(investigation_limit_days),
+            ),
+        ),
+        c.filter(
+            (pl.col("investigation_status") == "closed")
+            & pl.col("investigation_conclusion_code").is_null()
+        ).select(
+            "complaint_id",
+            flag=pl.lit("closed_without_conclusion"),
+            detail=pl.lit("investigation closed without an IMDRF Annex D conclusion code"),
+        ),
+        c.filter(
+            (pl.col("investigation_status") == "not_required")
+            & pl.col("not_investigated_reason").is_null()
+        ).select(
+            "complaint_id",
+            flag=pl.lit("not_required_without_reason"),
+            detail=pl.lit("not investigated and no reason recorded"),
+        ),
+        flags.filter(pl.col("status") == "submitted_late").select(
+            "complaint_id",
+            flag=pl.lit("submitted_late"),
+            detail=pl.format("{} report under {} submitted late", pl.col("regime"), pl.col("rule")),
+        ),
+        flags.filter(pl.col("reportable"))
+        .join(c.filter(decision == "no").select("complaint_id"), on="complaint_id")
+        .select(
+            "complaint_id",
+            flag=pl.lit("decision_conflicts_with_rules"),
+            detail=pl.format(
+                "decided not reportable, but {} rule {} applies: review",
+                pl.col("regime"),
+                pl.col("rule"),
+            ),
+        ),
+    ]
+    return (
+        pl.concat(found, how="vertical_relaxed")
+        .with_columns(as_of=pl.lit(as_of))
+        .unique()
+        .sort("complaint_id", "flag", "detail")
+    )

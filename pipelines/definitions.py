@@ -23,7 +23,7 @@ from assets.quality.definitions import QUALITY_CHECKS
 from assets.reports.assets import pms_reports
 from assets.resources import LandingFolder, NightSettings, ReportFolder
 from assets.signals.assets import signal_detection
-from assets.vigilance.assets import vigilance_flags_asset
+from assets.vigilance.assets import compliance_flags_asset, vigilance_flags_asset
 from pipelines.jobs import pms_nightly
 from pipelines.schedules import build_nightly_schedule
 from pipelines.sensors import build_landing_sensor
@@ -42,6 +42,7 @@ ALL_ASSETS = [
     complaint_rates,
     signal_detection,
     vigilance_flags_asset,
+    compliance_flags_asset,
     pms_reports,
 ]
 

@@ -55,6 +55,7 @@ EXPECTED_GRAPH = {
     ),
     "marts/signal_evidence": ("signals", ["marts/signals"]),
     "marts/model_versions": ("signals", ["marts/signals"]),
+    "marts/compliance_flags": ("vigilance", ["marts/vigilance_flags"]),
     "marts/vigilance_flags": (
         "vigilance",
         [

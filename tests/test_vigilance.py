@@ -143,3 +143,43 @@ def test_reported_dates_decide_on_time_or_late() -> None:
 
 def test_every_rule_cites_its_source() -> None:
     assert all(r.source and r.clock_days > 0 for r in RULES.values())
+
+
+def test_complaint_handling_compliance_flags() -> None:
+    from models.vigilance import compliance_flags
+
+    complaints = pl.DataFrame(
+        {
+            "complaint_id": ["A", "B", "C", "D", "E"],
+            "received_date": [
+                D("2025-03-01"),
+                D("2025-03-18"),
+                D("2025-01-01"),
+                D("2025-03-01"),
+                D("2025-03-01"),
+            ],
+            "investigation_status": ["open", "open", "in_progress", "closed", "not_required"],
+            "investigation_conclusion_code": [None, None, None, None, None],
+            "not_investigated_reason": [None, None, None, None, None],
+            "reportability_decision": [None, "pending", "no", "yes", "no"],
+        }
+    )
+    vigilance = pl.DataFrame(
+        {
+            "complaint_id": ["C", "D"],
+            "regime": ["EU_MDR", "FDA_MDR"],
+            "rule": ["EU_87_3_15D", "FDA_803_50_30D"],
+            "reportable": [True, True],
+            "status": ["overdue", "submitted_late"],
+        }
+    )
+    found = compliance_flags(complaints, vigilance, D("2025-03-20"))
+    pairs = set(found.select("complaint_id", "flag").iter_rows())
+    assert pairs == {
+        ("A", "no_reportability_evaluation"),  # 19 days without a decision (limit 5)
+        ("C", "investigation_open_too_long"),  # 78 days in progress (limit 30)
+        ("C", "decision_conflicts_with_rules"),  # the human said no, EU 87(3) applies
+        ("D", "closed_without_conclusion"),
+        ("D", "submitted_late"),
+        ("E", "not_required_without_reason"),
+    }  # B: 2 days old, pending is still in time

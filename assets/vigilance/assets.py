@@ -8,7 +8,8 @@ from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from assets.metadata import markdown_table, table_metadata
 from assets.resources import NightSettings
 from assets.warehouse import query_frame, replace_table
-from models.vigilance import SERIOUS_SEVERITY, vigilance_flags
+from models.vigilance import SERIOUS_SEVERITY, compliance_flags, vigilance_flags
+from pipelines.settings import load_config
 
 VIGILANCE_OWNERS = ["team:regulatory-affairs"]
 
@@ -84,5 +85,55 @@ def vigilance_flags_asset(warehouse: DuckDBResource, night: NightSettings) -> dg
                     ["complaint", "regime", "rule", "due", "status", "days left"],
                 )
             ),
+        }
+    )
+
+
+@dg.asset(
+    key=["marts", "compliance_flags"],
+    group_name="vigilance",
+    owners=VIGILANCE_OWNERS,
+    kinds={"duckdb", "polars"},
+    deps=[dg.AssetKey(["marts", "vigilance_flags"])],
+    description=(
+        "Complaint-handling findings (ISO 13485 8.2.2, 21 CFR 820.198) as of the night: no "
+        "reportability evaluation within the configured days, investigations open past the "
+        "firm's limit, closed without a conclusion code, not investigated without a reason, "
+        "late submissions, and human 'not reportable' decisions that a rule contradicts (raised "
+        "for review, never overridden)."
+    ),
+)
+def compliance_flags_asset(warehouse: DuckDBResource, night: NightSettings) -> dg.MaterializeResult:
+    as_of = night.as_of_date()
+    limits = load_config().section("vigilance")
+    with warehouse.get_connection() as con:
+        complaints = query_frame(
+            con,
+            f"""
+            SELECT complaint_id, received_date, investigation_status,
+                   investigation_conclusion_code, not_investigated_reason,
+                   reportability_decision
+            FROM ({COMPLAINTS_AS_OF_SQL})
+            """,
+            {"as_of": as_of},
+        )
+        flags = query_frame(
+            con, "SELECT complaint_id, regime, rule, reportable, status FROM marts.vigilance_flags"
+        )
+        found = compliance_flags(
+            complaints,
+            flags,
+            as_of,
+            evaluation_limit_days=int(limits.get("evaluation_limit_days", 5)),
+            investigation_limit_days=int(limits.get("investigation_limit_days", 30)),
+        )
+        replace_table(con, "marts", "compliance_flags", found)
+        metadata = table_metadata(con, "marts", "compliance_flags", "complaint_id, flag")
+    counts = found.group_by("flag").agg(pl.len().alias("n")).sort("flag").rows()
+    return dg.MaterializeResult(
+        metadata={
+            **metadata,
+            "as_of": as_of.isoformat(),
+            "by_flag": dg.MetadataValue.md(markdown_table(counts, ["flag", "complaints"])),
         }
     )
