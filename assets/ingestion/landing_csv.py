@@ -188,23 +188,10 @@ def type_records(parsed: ParsedCsv, spec: SourceSpec) -> tuple[pl.DataFrame, lis
             )
         else:
             good.append((row_number, raw, fields))
-    known = [h for h in parsed.header if h in spec.column_names]
-    extra = [h for h in parsed.header if h not in spec.column_names]
-    index = {h: i for i, h in enumerate(parsed.header)}
-    data: dict[str, list[object]] = {
-        c: [fields[index[c]] if c in index else None for _, _, fields in good]
-        for c in spec.column_names
-    }
-    data["extra_fields"] = [
-        json.dumps({h: fields[index[h]] for h in extra}, ensure_ascii=False) if extra else None
-        for _, _, fields in good
-    ]
-    data["source_row"] = [row_number for row_number, _, _ in good]
-    data["__raw"] = [raw for _, raw, _ in good]
-    schema = {c: pl.String for c in spec.column_names}
-    schema |= {"extra_fields": pl.String, "source_row": pl.Int64, "__raw": pl.String}
-    frame = pl.DataFrame(data, schema=schema)
-    del known
+    raw_by_row = {row_number: raw for row_number, raw, _ in good}
+    frame = raw_frame(parsed, spec).with_columns(
+        __raw=pl.col("source_row").replace_strict(raw_by_row, return_dtype=pl.String)
+    )
     typed_cols, reason_cols = zip(
         *(_column_check(c, pl.col(c.name)) for c in spec.columns), strict=True
     )
@@ -256,7 +243,8 @@ def type_records(parsed: ParsedCsv, spec: SourceSpec) -> tuple[pl.DataFrame, lis
 
 
 def raw_frame(parsed: ParsedCsv, spec: SourceSpec) -> pl.DataFrame:
-    """Every well-shaped record as text, for the raw schema."""
+    """Every well-shaped record (as many fields as the header) as text: the contract's columns,
+    unknown columns as a JSON object in `extra_fields`, and `source_row`."""
     index = {h: i for i, h in enumerate(parsed.header)}
     width = len(parsed.header)
     shaped = [r for r in parsed.records if len(r[2]) == width]

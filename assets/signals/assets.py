@@ -429,7 +429,7 @@ def signal_detection(
         latest_own = pl.DataFrame()
         for n in nights:
             params = {"night": n}
-            complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, params)
+            complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, {"as_of": n})
             exposure = query_frame(con, FAMILY_EXPOSURE_SQL, params)
             _trend_alarms(detections, n, complaints, exposure, hazards, settings)
             _lot_alarms(
@@ -460,7 +460,7 @@ def signal_detection(
                 established,
                 query_frame(con, MAUDE_PAIR_REPORTS_SQL, window),
             )
-        final_complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, {"night": as_of})
+        final_complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, {"as_of": as_of})
         _narrative_alarms(detections, final_complaints, as_of, settings)
         _service_alarms(
             detections,

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-# Complaints as known on $night: the latest version updated by the end of that day, received by
-# then, with the family of the model.
-COMPLAINTS_KNOWN_ON_NIGHT_SQL = """
+from assets.marts.queries import COMPLAINTS_AS_OF_SQL
+
+# Complaints as known on a night ($as_of): the current version of that night (see
+# assets/marts/queries.py), with the family of the model.
+COMPLAINTS_KNOWN_ON_NIGHT_SQL = f"""
 SELECT c.complaint_id, c.received_date, date_trunc('month', c.received_date)::DATE AS month,
        c.device_model, p.device_family, c.lot_number, c.problem_code, c.patient_outcome,
        c.country, c.description
-FROM (
-    SELECT *, row_number() OVER (
-        PARTITION BY complaint_id ORDER BY updated_at DESC, source_file DESC, source_row DESC
-    ) AS version_rank
-    FROM staging.complaint_versions
-    WHERE updated_at < CAST($night AS DATE) + INTERVAL 1 DAY
-      AND received_date <= CAST($night AS DATE)
-) c
+FROM ({COMPLAINTS_AS_OF_SQL}) c
 JOIN staging.products p USING (device_model)
-WHERE c.version_rank = 1
 """
 
 # Unit-months in service per family and month, from shipments up to $night.
