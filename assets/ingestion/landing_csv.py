@@ -404,7 +404,7 @@ def judge_rows(
         for row, raw, _ in p.parsed.records
     }
     combined = pl.concat(frames, how="vertical")
-    _, rule_rejected, outcome = apply_row_rules(spec.name, combined, raw_by_row, rule_parameters)
+    rule_rejected, outcome = apply_row_rules(spec.name, combined, raw_by_row, rule_parameters)
     if outcome is not None and record_results:
         record_check_results(
             con,

@@ -78,16 +78,13 @@ def apply_row_rules(
     loaded: pl.DataFrame,
     raw_by_row: dict[tuple[str, int], str],
     parameters: dict[str, Any],
-) -> tuple[pl.DataFrame, list[tuple[str, RejectedRow]], SuiteOutcome | None]:
-    """(rows that pass, (file, row to quarantine) pairs, the suite outcome) for typed rows of
-    one or more files; `loaded` has `source_file` and `source_row`."""
+) -> tuple[list[tuple[str, RejectedRow]], SuiteOutcome | None]:
+    """((file, row to quarantine) pairs, the suite outcome) for typed rows of one or more
+    files; `loaded` has `source_file` and `source_row`. The caller removes the rejected rows."""
     suite = suite_for_source(source)
     if suite is None or loaded.is_empty():
-        return loaded, [], None
+        return [], None
     outcome = validate_frame(suite, loaded, parameters)
-    rejections = outcome.row_rejections()
-    if not rejections:
-        return loaded, [], outcome
     rejected = [
         (
             file_path,
@@ -99,14 +96,9 @@ def apply_row_rules(
                 recheck=True,
             ),
         )
-        for (file_path, row), reasons in sorted(rejections.items())
+        for (file_path, row), reasons in sorted(outcome.row_rejections().items())
     ]
-    failing = pl.DataFrame(
-        {"source_file": [f for f, _ in rejections], "source_row": [r for _, r in rejections]},
-        schema={"source_file": pl.String, "source_row": pl.Int64},
-    )
-    kept = loaded.join(failing, on=["source_file", "source_row"], how="anti")
-    return kept, rejected, outcome
+    return rejected, outcome
 
 
 def record_check_results(
