@@ -11,6 +11,9 @@ that failed, with a reason), ``marts`` (published results), ``audit`` (the evide
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -219,3 +222,38 @@ def query_frame(
 ) -> pl.DataFrame:
     """Run a (parameterised) query and return its whole result as a Polars frame."""
     return con.sql(sql, params=params).pl()
+
+
+@dataclass(frozen=True)
+class QuarantinedRecord:
+    file_path: str
+    row_number: int
+    reason: str
+    raw_record: str
+    fields: dict[str, str]  # the raw text by header name; empty when the header is unknown
+
+
+def unresolved_quarantined_records(
+    con: duckdb.DuckDBPyConnection, source: str
+) -> list[QuarantinedRecord]:
+    """Rows of `source` waiting in quarantine (no resolution yet), split by their file's header,
+    in file and row order."""
+    rows = con.execute(
+        """
+        SELECT q.file_path, q.row_number, q.reason, q.raw_record, q.header
+        FROM quarantine.rejected_rows q
+        WHERE q.source = ?
+          AND NOT EXISTS (SELECT 1 FROM quarantine.resolutions r
+              WHERE r.file_path = q.file_path AND r.sha256 = q.sha256
+                AND r.row_number = q.row_number)
+        ORDER BY q.file_path, q.row_number
+        """,
+        [source],
+    ).fetchall()
+    found = []
+    for file_path, row_number, reason, raw, header in rows:
+        values = next(csv.reader(io.StringIO(raw or "")), [])
+        names = json.loads(header) if header else []
+        fields = {name: value for name, value in zip(names, values, strict=False)}
+        found.append(QuarantinedRecord(file_path, int(row_number), reason, raw or "", fields))
+    return found

@@ -9,15 +9,28 @@ the criteria of its current version:
 - `serious_malfunction`: a malfunction whose problem code the family's risk register maps to a
   hazard of severity 4 or 5 ("would likely cause or contribute to a death or serious injury if it
   recurred");
+- `summary_malfunction`: a serious malfunction without death or serious injury, of a product
+  code FDA's classification file marks eligible for Voluntary Malfunction Summary Reporting, that
+  is not the first of its kind (the first complaint of a product code and problem code is a "new
+  type of malfunction" and is reported individually);
+- `non_serious_incident`: a malfunction, an injury or a health effect that meets no serious
+  criterion; `expected_side_effect`: a health effect the family's risk register quantifies;
 - criteria no complaint field carries (`remedial_action_required`,
   `serious_public_health_threat`) are decided by people or by signals and are never inferred.
 
-Of the rules a complaint meets in a regime, the one with the earliest due date governs. Day 0 is
+Each rule has a route: `individual` reports, `summary` reports that replace an individual rule
+when the firm has opted in (`opt_in`, e.g. `fda_vmsr_participant` in `[vigilance]`), `trend`
+(EU Art. 88: counted for trend reporting, not reported one by one) and `supplement` (new
+information after a report). Of the individual and summary rules a complaint meets in a regime,
+the one with the earliest due date governs; a trend rule applies only when none does, so a serious
+incident is never routed away from its own clock, even when it is an expected side-effect (the
+flag `expected_side_effect` tells the responsible person, who decides). Day 0 is
 `received_date`, the day of awareness. Adding a regime or a rule is a row in a table, not code.
 """
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime as dt
 from collections.abc import Iterable
@@ -26,6 +39,7 @@ from functools import cache
 from pathlib import Path
 
 import holidays
+import iso3166
 import polars as pl
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -39,8 +53,11 @@ class Rule:
     regime: str
     criteria: frozenset[str]
     clock_days: int
-    day_type: str  # calendar | work
+    day_type: str  # calendar | work | quarter_following_month_end | none
     holiday_calendar: str  # ISO country whose public holidays are skipped by work-day clocks
+    route: str  # individual | summary | trend | supplement
+    replaces: str  # the rule a summary rule stands in for when the firm has opted in
+    opt_in: str  # the [vigilance] setting that enables the rule; empty: always in force
     report: str
     source: str
 
@@ -64,6 +81,9 @@ def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
                 clock_days=int(r["clock_days"]),
                 day_type=r["day_type"],
                 holiday_calendar=r["holiday_calendar"],
+                route=r["route"],
+                replaces=r["replaces"],
+                opt_in=r["opt_in"],
                 report=r["report"],
                 source=r["source"],
             )
@@ -90,13 +110,25 @@ def _holidays(country: str, year: int) -> frozenset[dt.date]:
     return frozenset(holidays.country_holidays(country, years=year).keys())
 
 
-def due_date(received: dt.date, rule: Rule) -> dt.date:
+def due_date(received: dt.date, rule: Rule) -> dt.date | None:
     """Day 0 is `received`; calendar clocks count every day, work-day clocks skip weekends and
-    the public holidays of the rule's calendar (US federal holidays for FDA, by `holidays`)."""
+    the public holidays of the rule's calendar (US federal holidays for FDA, by `holidays`);
+    quarterly summaries are due on the last day of the month after the calendar quarter of
+    awareness; trend routing (`none`) has no clock of its own."""
     if rule.day_type == "calendar":
         return received + dt.timedelta(days=rule.clock_days)
+    if rule.day_type == "none":
+        return None
+    if rule.day_type == "quarter_following_month_end":
+        quarter_end_month = (received.month - 1) // 3 * 3 + 3
+        year, month = divmod(quarter_end_month, 12)
+        year, month = received.year + year, month + 1
+        return dt.date(year, month, calendar.monthrange(year, month)[1])
     if rule.day_type != "work":
-        raise ValueError(f"rule {rule.rule_id}: day_type must be calendar or work")
+        raise ValueError(
+            f"rule {rule.rule_id}: day_type must be calendar, work, "
+            f"quarter_following_month_end or none, found {rule.day_type!r}"
+        )
     day, counted = received, 0
     while counted < rule.clock_days:
         day += dt.timedelta(days=1)
@@ -106,12 +138,31 @@ def due_date(received: dt.date, rule: Rule) -> dt.date:
     return day
 
 
-def criteria_met(outcome: str | None, malfunction: bool | None, serious_hazard: bool) -> set[str]:
+SERIOUS_CRITERIA = frozenset({"death", "serious_injury", "serious_malfunction"})
+
+
+def criteria_met(
+    outcome: str | None,
+    malfunction: bool | None,
+    serious_hazard: bool,
+    *,
+    health_effect: bool = False,
+    expected_effect: bool = False,
+    vmsr_product_code: bool = False,
+    new_malfunction_type: bool = True,
+) -> set[str]:
+    """The reportability criteria one complaint version meets (see the module docstring)."""
     met = set()
     if outcome in ("death", "serious_injury"):
         met.add(outcome)
     if malfunction and serious_hazard:
         met.add("serious_malfunction")
+        if not met & {"death", "serious_injury"} and vmsr_product_code and not new_malfunction_type:
+            met.add("summary_malfunction")
+    if not met & SERIOUS_CRITERIA and (malfunction or outcome == "injury" or health_effect):
+        met.add("non_serious_incident")
+    if expected_effect:
+        met.add("expected_side_effect")
     return met
 
 
@@ -134,6 +185,68 @@ def applicable_regimes(
     ]
 
 
+def governing_rule(
+    met: set[str], regime: str, received: dt.date, rules: Iterable[Rule], opt_ins: frozenset[str]
+) -> tuple[Rule | None, dt.date | None]:
+    """The rule that decides a complaint's report in one regime, and its due date.
+
+    Individual and (opted-in) summary rules compete on the earliest due date, a summary rule
+    standing in for the rule it replaces; a trend rule applies only when neither does.
+    """
+    in_force = [
+        r
+        for r in rules
+        if r.regime == regime and r.criteria & met and (not r.opt_in or r.opt_in in opt_ins)
+    ]
+    replaced = {r.replaces for r in in_force if r.route == "summary" and r.replaces}
+    reporting = [
+        (due_date(received, r), r)
+        for r in in_force
+        if r.route in ("individual", "summary") and r.rule_id not in replaced
+    ]
+    if reporting:
+        due, rule = min(reporting, key=lambda x: (x[0], x[1].rule_id))
+        return rule, due
+    trend = sorted((r for r in in_force if r.route == "trend"), key=lambda r: r.rule_id)
+    return (trend[0], None) if trend else (None, None)
+
+
+FLAG_SCHEMA = {
+    "complaint_id": pl.String,
+    "regime": pl.String,
+    "report_kind": pl.String,
+    "rule": pl.String,
+    "route": pl.String,
+    "reportable": pl.Boolean,
+    "criteria_met": pl.String,
+    "vmsr_eligible": pl.Boolean,
+    "expected_side_effect": pl.Boolean,
+    "received_date": pl.Date,
+    "due_date": pl.Date,
+    "reported_date": pl.Date,
+    "status": pl.String,
+    "days_remaining": pl.Int64,
+    "data_state": pl.String,  # staged | quarantined (a row that failed the quality gate)
+    "as_of": pl.Date,
+}
+
+
+def new_malfunction_types(complaints: pl.DataFrame, serious_codes: pl.DataFrame) -> set[str]:
+    """Complaints that are the first serious malfunction of their product code and problem
+    code (by awareness date, then id): a new type of malfunction, never summary-reported."""
+    if "product_code" not in complaints.columns:
+        return set(complaints["complaint_id"].to_list())
+    serious = serious_codes.select("device_family", "problem_code").unique()
+    first = (
+        complaints.filter(pl.col("malfunction").fill_null(False))
+        .join(serious, on=["device_family", "problem_code"])
+        .sort("received_date", "complaint_id")
+        .group_by("product_code", "problem_code", maintain_order=True)
+        .first()
+    )
+    return set(first["complaint_id"].to_list())
+
+
 def vigilance_flags(
     complaints: pl.DataFrame,
     serious_codes: pl.DataFrame,
@@ -141,13 +254,210 @@ def vigilance_flags(
     as_of: dt.date,
     rules: tuple[Rule, ...] | None = None,
     regimes: tuple[Regime, ...] | None = None,
+    *,
+    vmsr_product_codes: Iterable[str] = (),
+    expected_effects: pl.DataFrame | None = None,
+    opt_ins: Iterable[str] = (),
 ) -> pl.DataFrame:
-    """One row per complaint and applicable regime.
+    """One row per complaint and applicable regime: the initial report's rule, due date, status.
 
     `complaints`: complaint_id, received_date, device_model, device_family, country,
-    patient_outcome, malfunction, problem_code, reported_date (current versions).
+    patient_outcome, malfunction, problem_code, reported_date (current versions), and optionally
+    product_code and health_effect_code.
     `serious_codes`: device_family, problem_code mapped to a hazard of severity >= 4.
     `markets`: device_model, country (where the model is shipped).
+    `vmsr_product_codes`: product codes eligible for FDA summary malfunction reporting.
+    `expected_effects`: device_family, health_effect_code the risk register quantifies.
+    `opt_ins`: the optional programmes the firm takes part in (rules' `opt_in`).
+    """
+    rules = rules or load_rules()
+    regimes = regimes or load_regimes()
+    opt = frozenset(opt_ins)
+    vmsr_codes = frozenset(vmsr_product_codes)
+    serious = {(f, c) for f, c in serious_codes.select("device_family", "problem_code").iter_rows()}
+    expected = (
+        {
+            (f, c)
+            for f, c in expected_effects.select("device_family", "health_effect_code").iter_rows()
+        }
+        if expected_effects is not None
+        else set()
+    )
+    new_types = new_malfunction_types(complaints, serious_codes)
+    model_markets: dict[str, set[str]] = {}
+    for model, country in markets.select("device_model", "country").iter_rows():
+        model_markets.setdefault(model, set()).add(country)
+    rows = []
+    for c in complaints.sort("complaint_id").iter_rows(named=True):
+        effect = c.get("health_effect_code")
+        met = criteria_met(
+            c["patient_outcome"],
+            c["malfunction"],
+            (c["device_family"], c["problem_code"]) in serious,
+            health_effect=effect is not None,
+            expected_effect=(c["device_family"], effect) in expected,
+            vmsr_product_code=c.get("product_code") in vmsr_codes,
+            new_malfunction_type=c["complaint_id"] in new_types,
+        )
+        for regime in applicable_regimes(
+            regimes, c["country"], model_markets.get(c["device_model"], set())
+        ):
+            rule, due = governing_rule(met, regime.regime, c["received_date"], rules, opt)
+            reportable = rule is not None and rule.route in ("individual", "summary")
+            rows.append(
+                {
+                    "complaint_id": c["complaint_id"],
+                    "regime": regime.regime,
+                    "report_kind": "initial",
+                    "rule": rule.rule_id if rule else "NOT_REPORTABLE",
+                    "route": rule.route if rule else "none",
+                    "reportable": reportable,
+                    "criteria_met": ";".join(sorted(met)),
+                    "vmsr_eligible": "summary_malfunction" in met
+                    and any(r.regime == regime.regime and r.route == "summary" for r in rules),
+                    "expected_side_effect": "expected_side_effect" in met,
+                    "received_date": c["received_date"],
+                    "due_date": due,
+                    "reported_date": c["reported_date"] if reportable else None,
+                    "status": flag_status(due, c["reported_date"], as_of),
+                    "days_remaining": (due - as_of).days if due else None,
+                    "data_state": "staged",
+                    "as_of": as_of,
+                }
+            )
+    return pl.DataFrame(rows, schema=FLAG_SCHEMA).sort("complaint_id", "regime")
+
+
+# Fields whose change after a report is new information for a supplemental report.
+MATERIAL_FIELDS = (
+    "event_date",
+    "lot_number",
+    "serial_number",
+    "udi_di",
+    "problem_code",
+    "health_effect_code",
+    "component_code",
+    "patient_outcome",
+    "malfunction",
+    "investigation_conclusion_code",
+)
+
+
+def supplemental_reports(
+    versions: pl.DataFrame,
+    flags: pl.DataFrame,
+    as_of: dt.date,
+    rules: tuple[Rule, ...] | None = None,
+) -> pl.DataFrame:
+    """Supplemental reports owed after an initial report (route `supplement`, e.g. 21 CFR
+    803.56): each version received after the report that changes a material field is new
+    information, day 0 of its own clock.
+
+    `versions`: every version known on the night: complaint_id, updated_at, the material fields
+    and `supplemental_reported_date` (the date a supplemental report was submitted, when the
+    complaint system records it). New information is covered by the first supplemental report
+    submitted on or after the day it was received (and by the night); until then it is open or
+    overdue. `flags`: the night's initial flags (complaint_id, regime, reportable,
+    reported_date).
+    """
+    rules = rules or load_rules()
+    supplement = {r.regime: r for r in rules if r.route == "supplement"}
+    reported = flags.filter(
+        pl.col("reportable")
+        & pl.col("reported_date").is_not_null()
+        & pl.col("regime").is_in(list(supplement))
+    ).select("complaint_id", "regime", "reported_date")
+    if reported.is_empty():
+        return pl.DataFrame(schema=FLAG_SCHEMA)
+    fields = [f for f in MATERIAL_FIELDS if f in versions.columns]
+    if "supplemental_reported_date" not in versions.columns:
+        versions = versions.with_columns(supplemental_reported_date=pl.lit(None, pl.Date))
+    ordered = (
+        versions.join(reported.select("complaint_id").unique(), on="complaint_id")
+        .sort("complaint_id", "updated_at")
+        .with_columns(info_date=pl.col("updated_at").cast(pl.Date))
+    )
+    changed = pl.concat_str(
+        [
+            pl.when(pl.col(f).ne_missing(pl.col(f).shift(1).over("complaint_id"))).then(pl.lit(f))
+            for f in fields
+        ],
+        separator=",",
+        ignore_nulls=True,
+    )
+    news = ordered.with_columns(changed=changed).filter(
+        pl.col("complaint_id").is_first_distinct().not_() & (pl.col("changed") != "")
+    )
+    rows = []
+    submissions: dict[str, list[dt.date]] = {}
+    for cid, sent in (
+        ordered.filter(pl.col("supplemental_reported_date") <= as_of)
+        .select("complaint_id", "supplemental_reported_date")
+        .iter_rows()
+    ):
+        submissions.setdefault(cid, []).append(sent)
+    for flag in reported.sort("complaint_id", "regime").iter_rows(named=True):
+        rule = supplement[flag["regime"]]
+        for new in news.filter(
+            (pl.col("complaint_id") == flag["complaint_id"])
+            & (pl.col("info_date") > flag["reported_date"])
+        ).iter_rows(named=True):
+            due = due_date(new["info_date"], rule)
+            sent = [s for s in submissions.get(flag["complaint_id"], []) if s >= new["info_date"]]
+            submitted = min(sent) if sent else None
+            rows.append(
+                {
+                    "complaint_id": flag["complaint_id"],
+                    "regime": flag["regime"],
+                    "report_kind": "supplemental",
+                    "rule": rule.rule_id,
+                    "route": rule.route,
+                    "reportable": True,
+                    "criteria_met": f"new_information:{new['changed']}",
+                    "vmsr_eligible": False,
+                    "expected_side_effect": False,
+                    "received_date": new["info_date"],
+                    "due_date": due,
+                    "reported_date": submitted,
+                    "status": flag_status(due, submitted, as_of),
+                    "days_remaining": (due - as_of).days if due else None,
+                    "data_state": "staged",
+                    "as_of": as_of,
+                }
+            )
+    return (
+        pl.DataFrame(rows, schema=FLAG_SCHEMA)
+        .unique(["complaint_id", "regime", "received_date"], keep="first", maintain_order=True)
+        .sort("complaint_id", "regime", "received_date")
+    )
+
+
+TRUE_TEXT = frozenset({"true", "t", "yes", "y", "1"})
+
+
+def _parse_date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat((text or "").strip()[:10])
+    except ValueError:
+        return None
+
+
+def quarantined_complaint_flags(
+    records: pl.DataFrame,
+    serious_codes: pl.DataFrame,
+    markets: pl.DataFrame,
+    as_of: dt.date,
+    rules: tuple[Rule, ...] | None = None,
+    regimes: tuple[Regime, ...] | None = None,
+) -> pl.DataFrame:
+    """The safety net under the quality gate: complaint rows waiting in quarantine that look
+    reportable, read as leniently as their raw text allows, with `data_state` 'quarantined'.
+
+    `records`: text columns as received (complaint_id, received_date, device_model,
+    device_family (null when the model is unknown), country, patient_outcome, malfunction,
+    problem_code), only rows whose information no staged version supersedes. Doubt counts
+    against delay: an unknown country or model puts the complaint under every regime; an
+    unreadable awareness date leaves the due date unknown and the flag open.
     """
     rules = rules or load_rules()
     regimes = regimes or load_regimes()
@@ -156,57 +466,54 @@ def vigilance_flags(
     for model, country in markets.select("device_model", "country").iter_rows():
         model_markets.setdefault(model, set()).add(country)
     rows = []
-    for c in complaints.sort("complaint_id").iter_rows(named=True):
-        met = criteria_met(
-            c["patient_outcome"],
-            c["malfunction"],
-            (c["device_family"], c["problem_code"]) in serious,
-        )
-        for regime in applicable_regimes(
-            regimes, c["country"], model_markets.get(c["device_model"], set())
-        ):
-            candidates = [
-                (due_date(c["received_date"], r), r)
-                for r in rules
-                if r.regime == regime.regime and r.criteria & met
-            ]
-            due, rule = (
-                min(candidates, key=lambda x: (x[0], x[1].rule_id))
-                if candidates
-                else (
-                    None,
-                    None,
-                )
+    for c in records.sort("complaint_id").iter_rows(named=True):
+        outcome = (c["patient_outcome"] or "").strip().lower()
+        malfunction = (c["malfunction"] or "").strip().lower() in TRUE_TEXT
+        code = (c["problem_code"] or "").strip().upper()
+        met = criteria_met(outcome, malfunction, (c["device_family"], code) in serious)
+        met &= SERIOUS_CRITERIA
+        if not met:
+            continue
+        country = (c["country"] or "").strip().upper()
+        model = (c["device_model"] or "").strip()
+        if model in model_markets and country in iso3166.countries_by_alpha2:
+            applicable = applicable_regimes(regimes, country, model_markets[model])
+        else:
+            applicable = list(regimes)
+        received = _parse_date(c["received_date"])
+        for regime in applicable:
+            rule, due = (
+                governing_rule(met, regime.regime, received, rules, frozenset())
+                if received
+                else governing_rule(met, regime.regime, as_of, rules, frozenset())
             )
+            if rule is None:
+                continue
             rows.append(
                 {
                     "complaint_id": c["complaint_id"],
                     "regime": regime.regime,
-                    "rule": rule.rule_id if rule else "NOT_REPORTABLE",
-                    "reportable": rule is not None,
+                    "report_kind": "initial",
+                    "rule": rule.rule_id,
+                    "route": rule.route,
+                    "reportable": True,
                     "criteria_met": ";".join(sorted(met)),
-                    "received_date": c["received_date"],
-                    "due_date": due,
-                    "reported_date": c["reported_date"] if rule else None,
-                    "status": flag_status(due, c["reported_date"], as_of),
-                    "days_remaining": (due - as_of).days if due else None,
+                    "vmsr_eligible": False,
+                    "expected_side_effect": False,
+                    "received_date": received,
+                    "due_date": due if received else None,
+                    "reported_date": None,
+                    "status": flag_status(due, None, as_of) if received else "open",
+                    "days_remaining": (due - as_of).days if received and due else None,
+                    "data_state": "quarantined",
                     "as_of": as_of,
                 }
             )
-    schema = {
-        "complaint_id": pl.String,
-        "regime": pl.String,
-        "rule": pl.String,
-        "reportable": pl.Boolean,
-        "criteria_met": pl.String,
-        "received_date": pl.Date,
-        "due_date": pl.Date,
-        "reported_date": pl.Date,
-        "status": pl.String,
-        "days_remaining": pl.Int64,
-        "as_of": pl.Date,
-    }
-    return pl.DataFrame(rows, schema=schema).sort("complaint_id", "regime")
+    return (
+        pl.DataFrame(rows, schema=FLAG_SCHEMA)
+        .sort("complaint_id", "regime", "due_date", nulls_last=False)
+        .unique(["complaint_id", "regime"], keep="first", maintain_order=True)
+    )
 
 
 COMPLIANCE_FLAGS = (
@@ -236,6 +543,8 @@ def compliance_flags(
     rule never overrides the human decision.
     """
     c = complaints
+    if "report_kind" not in flags.columns:
+        flags = flags.with_columns(report_kind=pl.lit("initial"))
     age = (pl.lit(as_of) - pl.col("received_date")).dt.total_days()
     decision = pl.col("reportability_decision")
     found = [
@@ -278,9 +587,14 @@ def compliance_flags(
         flags.filter(pl.col("status") == "submitted_late").select(
             "complaint_id",
             flag=pl.lit("submitted_late"),
-            detail=pl.format("{} report under {} submitted late", pl.col("regime"), pl.col("rule")),
+            detail=pl.format(
+                "{} {} report under {} submitted late",
+                pl.col("regime"),
+                pl.col("report_kind"),
+                pl.col("rule"),
+            ),
         ),
-        flags.filter(pl.col("reportable"))
+        flags.filter(pl.col("reportable") & (pl.col("report_kind") == "initial"))
         .join(c.filter(decision == "no").select("complaint_id"), on="complaint_id")
         .select(
             "complaint_id",

@@ -24,6 +24,8 @@ from assets.reports.assets import pms_reports
 from assets.resources import LandingFolder, NightSettings, ReportFolder
 from assets.signals.assets import signal_detection
 from assets.vigilance.assets import compliance_flags_asset, vigilance_flags_asset
+from assets.vigilance.risk import fsca_scope_asset, risk_feedback_asset
+from assets.vigilance.triage import triage_suggestions_asset
 from pipelines.jobs import pms_nightly
 from pipelines.schedules import build_nightly_schedule
 from pipelines.sensors import build_landing_sensor
@@ -42,7 +44,10 @@ ALL_ASSETS = [
     complaint_rates,
     signal_detection,
     vigilance_flags_asset,
+    triage_suggestions_asset,
     compliance_flags_asset,
+    risk_feedback_asset,
+    fsca_scope_asset,
     pms_reports,
 ]
 

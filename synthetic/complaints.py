@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from assets.ingestion.sources import COMPLAINTS
+from models.vigilance import MATERIAL_FIELDS  # what counts as new information (803.56)
 from synthetic import catalog, rules
 from synthetic.distribution import Calendar, Portfolio, Supply, units_in_service
 from synthetic.util import (
@@ -997,7 +998,74 @@ def version_frame(
         reported_date=_iso_expr("rep_day"),
         regulatory_report_id=pl.when(pl.col("reported")).then(pl.col("rid")).otherwise(pl.lit("")),
     )
-    return _apply_bad(out)
+    return _apply_bad(_supplemental_submissions(out, cal, seed))
+
+
+SUPPLEMENTAL_COLUMN = "supplemental_reported_date"  # an extra column of the complaint extract
+
+
+def _supplemental_submissions(out: pl.DataFrame, cal: Calendar, seed: int) -> pl.DataFrame:
+    """Versions that bring new information after the complaint was reported (`new_info`), and
+    the day the firm submitted the supplemental report for it: mostly within 30 days, some late,
+    a few never. The extract carries that date on the version that brought the information
+    (the complaint system fills it in when the supplement goes out)."""
+    rng = stream(seed, f"supplements-{int(out['ci'][0]) if out.height else 0}")
+    n = out.height
+    u = rng.random(n)
+    lag = np.where(u < 0.9, rng.integers(1, 26, n), np.where(u < 0.97, rng.integers(31, 75, n), -1))
+    first = pl.col("k") == pl.col("k").min().over("ci")
+    changed = pl.any_horizontal(
+        [pl.col(f).ne_missing(pl.col(f).shift(1).over("ci", order_by="k")) for f in MATERIAL_FIELDS]
+    )
+    sent = pl.col("day_v") + pl.col("lag")
+    return (
+        out.with_columns(lag=pl.Series(lag))
+        .with_columns(
+            new_info=~first
+            & changed
+            & (pl.col("rep_day") >= 0)
+            & (pl.col("day_v") > pl.col("rep_day"))
+        )
+        .with_columns(
+            sup_day=pl.when(pl.col("new_info") & (pl.col("lag") > 0) & (sent <= cal.extract_day))
+            .then(sent)
+            .otherwise(-1)
+        )
+        .with_columns(_iso_expr("sup_day").alias(SUPPLEMENTAL_COLUMN))
+        .drop("lag")
+    )
+
+
+def supplemental_truth(versions: pl.DataFrame, cal: Calendar) -> pl.DataFrame:
+    """Ground truth of the supplemental reports the versions call for, at the extract: each new
+    piece of information is covered by the first supplement submitted on or after its day."""
+    news = versions.filter(pl.col("new_info")).select("ci", "complaint_id", info="day_v")
+    sent = versions.filter(pl.col("sup_day") >= 0).select("ci", sent="sup_day")
+    covered = (
+        news.join(sent, on="ci", how="left")
+        .with_columns(sent=pl.when(pl.col("sent") >= pl.col("info")).then(pl.col("sent")))
+        .group_by("ci", "complaint_id", "info")
+        .agg(pl.col("sent").min())
+    )
+    due = pl.col("info") + 30
+    status = (
+        pl.when(pl.col("sent").is_null())
+        .then(pl.when(cal.extract_day > due).then(pl.lit("overdue")).otherwise(pl.lit("open")))
+        .when(pl.col("sent") <= due)
+        .then(pl.lit("submitted_on_time"))
+        .otherwise(pl.lit("submitted_late"))
+    )
+    return (
+        covered.with_columns(due=due, sent=pl.col("sent").fill_null(-1), status=status)
+        .select(
+            "complaint_id",
+            _iso_expr("info").alias("info_date"),
+            _iso_expr("due").alias("due_date"),
+            _iso_expr("sent").alias(SUPPLEMENTAL_COLUMN),
+            "status",
+        )
+        .sort("complaint_id", "info_date")
+    )
 
 
 def _apply_bad(df: pl.DataFrame) -> pl.DataFrame:

@@ -21,6 +21,7 @@ from synthetic import catalog, maude, narratives, service
 from synthetic.complaints import (
     BAD_KINDS,
     COMPLAINT_COLUMNS,
+    SUPPLEMENTAL_COLUMN,
     CodeTables,
     Complaints,
     choose_bad_rows,
@@ -29,6 +30,7 @@ from synthetic.complaints import (
     plan_signals,
     serial_series,
     simulate,
+    supplemental_truth,
     truth_frame,
     version_frame,
 )
@@ -346,12 +348,17 @@ def _write_complaints(
                         "kind": kind,
                     }
                 )
-            write_csv(part.select(COMPLAINT_COLUMNS), path, append=done > 0)
+            write_csv(part.select(*COMPLAINT_COLUMNS, SUPPLEMENTAL_COLUMN), path, append=done > 0)
             written[fname] = done + part.height
         n_versions += vf.height
 
         truth = truth_frame(cs, idx, ct, cal)
         write_csv(truth, out / "_truth" / "reportability.csv", append=ci > 0)
+        write_csv(
+            supplemental_truth(vf, cal),
+            out / "_truth" / "supplemental_reports.csv",
+            append=ci > 0,
+        )
         pii = (
             narr.pii.with_columns(complaint_id=cid_series(cs, idx[narr.pii["row"].to_numpy()]))
             .select("complaint_id", "pii_type", "text")
@@ -360,7 +367,7 @@ def _write_complaints(
         write_csv(pii, out / "_truth" / "pii.csv", append=ci > 0)
         ours.append(maude.our_reports(cs, idx, narr, cal, pf, sup, ct))
     # every nightly extract delivers its file, even when nothing changed that day or month
-    empty = pl.DataFrame(schema=dict.fromkeys(COMPLAINT_COLUMNS, pl.String))
+    empty = pl.DataFrame(schema=dict.fromkeys((*COMPLAINT_COLUMNS, SUPPLEMENTAL_COLUMN), pl.String))
     expected = [f"complaints_{cal.month_label(m)}" for m in range(cal.n_months)]
     expected += [
         f"complaints_{date_of(d).isoformat()}" for d in range(daily_from, cal.extract_day + 1)

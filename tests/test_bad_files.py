@@ -467,3 +467,38 @@ def test_corpus_covers_at_least_25_kinds() -> None:
         "openFDA missing nested fields",
     }
     assert len(kinds | extra) >= 25
+
+
+def test_a_death_waiting_in_quarantine_keeps_its_regulatory_clock(warehouse) -> None:
+    """The quality gate must not stop a reporting clock: a death whose row is quarantined (here
+    for a model typo) still gets a vigilance flag, until a staged version supersedes it."""
+    import datetime as dt
+
+    import polars as pl
+
+    from assets.vigilance.assets import quarantined_complaints
+    from models.vigilance import quarantined_complaint_flags
+
+    con, landing = warehouse
+    row = complaint("C-9", device_model="IP 100", patient_outcome="death", country="FR")
+    put(landing, "complaints/a.csv", HEADER + "\n" + row + "\n")
+    night(con, landing)
+    as_of = dt.date(2025, 3, 20)
+    waiting = quarantined_complaints(con, as_of)
+    assert waiting["complaint_id"].to_list() == ["C-9"]
+    no_codes = pl.DataFrame(schema={"device_family": pl.String, "problem_code": pl.String})
+    no_markets = pl.DataFrame(schema={"device_model": pl.String, "country": pl.String})
+    flags = quarantined_complaint_flags(waiting, no_codes, no_markets, as_of)
+    eu = flags.filter(pl.col("regime") == "EU_MDR").to_dicts()[0]
+    assert (eu["rule"], eu["due_date"], eu["status"]) == (
+        "EU_87_5_10D",
+        dt.date(2025, 3, 11),
+        "overdue",
+    )
+    # the corrected row arrives as a later version: the staged version now carries the clock
+    fixed = complaint(
+        "C-9", patient_outcome="death", country="FR", updated_at="2025-03-05T10:00:00"
+    )
+    put(landing, "complaints/b.csv", HEADER + "\n" + fixed + "\n")
+    night(con, landing, run_id="night-2")
+    assert quarantined_complaints(con, as_of).is_empty()

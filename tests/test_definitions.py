@@ -55,10 +55,37 @@ EXPECTED_GRAPH = {
     ),
     "marts/signal_evidence": ("signals", ["marts/signals"]),
     "marts/model_versions": ("signals", ["marts/signals"]),
-    "marts/compliance_flags": ("vigilance", ["marts/vigilance_flags"]),
+    "marts/compliance_flags": (
+        "vigilance",
+        ["marts/triage_suggestions", "marts/vigilance_flags"],
+    ),
+    "marts/triage_suggestions": (
+        "vigilance",
+        ["marts/vigilance_flags", "staging/complaint_versions", "staging/products"],
+    ),
+    "marts/risk_feedback": (
+        "vigilance",
+        [
+            "marts/units_in_service",
+            "staging/complaint_versions",
+            "staging/products",
+            "staging/risk_register",
+        ],
+    ),
+    "marts/fsca_scope": (
+        "vigilance",
+        [
+            "marts/signals",
+            "reference/code_tables",
+            "staging/distribution",
+            "staging/lots",
+            "staging/products",
+        ],
+    ),
     "marts/vigilance_flags": (
         "vigilance",
         [
+            "reference/code_tables",
             "staging/complaint_versions",
             "staging/distribution",
             "staging/products",

@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from pipelines.cli import main
 
 pytestmark = pytest.mark.e2e
@@ -277,8 +278,10 @@ def test_vigilance_flags_match_the_generator_truth(night: dict) -> None:
     )
     with connect(night) as con:
         flags = con.sql(
-            "SELECT complaint_id, regime, rule, coalesce(CAST(due_date AS VARCHAR), '') AS due, "
-            "status FROM marts.vigilance_flags WHERE regime IN ('FDA_MDR', 'EU_MDR')"
+            "SELECT complaint_id, regime, "
+            "CASE WHEN route = 'trend' THEN 'NOT_REPORTABLE' ELSE rule END AS rule, "
+            "coalesce(CAST(due_date AS VARCHAR), '') AS due, status FROM marts.vigilance_flags "
+            "WHERE regime IN ('FDA_MDR', 'EU_MDR') AND report_kind = 'initial'"
         ).pl()
     joined = truth.join(flags, on=["complaint_id", "regime"], how="left")
     assert joined.filter(pl.col("rule_right").is_null()).height == 0
@@ -289,3 +292,82 @@ def test_vigilance_flags_match_the_generator_truth(night: dict) -> None:
     )
     assert mismatched.height == 0, mismatched.head(5)
     assert flags.height == truth.height  # and no reportability the truth does not have
+
+
+def test_supplemental_reports_match_the_generator_truth(night: dict) -> None:
+    """Every FDA supplemental report the generator's versions call for (21 CFR 803.56), with its
+    due date and status, and nothing else."""
+    truth_dir = night["landing"] / "_truth"
+    fda_reportable = (
+        pl.read_csv(truth_dir / "reportability.csv", infer_schema=False)
+        .filter((pl.col("regime") == "FDA_MDR") & (pl.col("reportable") == "true"))
+        .select("complaint_id")
+    )
+    truth = pl.read_csv(truth_dir / "supplemental_reports.csv", infer_schema=False).join(
+        fda_reportable, on="complaint_id"
+    )
+    with connect(night) as con:
+        flags = con.sql(
+            "SELECT complaint_id, CAST(received_date AS VARCHAR) AS info_date, "
+            "CAST(due_date AS VARCHAR) AS due, status FROM marts.vigilance_flags "
+            "WHERE report_kind = 'supplemental' AND regime = 'FDA_MDR'"
+        ).pl()
+    assert truth.height > 0
+    joined = truth.join(flags, on=["complaint_id", "info_date"], how="left")
+    assert joined.filter(pl.col("due").is_null()).height == 0, joined.head(5)
+    mismatched = joined.filter(
+        (pl.col("due_date") != pl.col("due")) | (pl.col("status") != pl.col("status_right"))
+    )
+    assert mismatched.height == 0, mismatched.head(5)
+    assert flags.height == truth.height
+
+
+def test_every_undecided_complaint_has_a_triage_suggestion(night: dict) -> None:
+    with connect(night) as con:
+        missing = con.execute(
+            f"""
+            SELECT count(*) FROM ({COMPLAINTS_AS_OF_SQL}) c
+            WHERE coalesce(c.reportability_decision, '') IN ('', 'pending')
+              AND c.complaint_id NOT IN (SELECT complaint_id FROM marts.triage_suggestions)
+            """,
+            {"as_of": "2026-10-31"},
+        ).fetchall()[0][0]
+        outcomes = {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT predicted_outcome FROM marts.triage_suggestions"
+            ).fetchall()
+        }
+        bounds = con.execute(
+            "SELECT min(p_reportable), max(p_reportable), count(DISTINCT model_version) "
+            "FROM marts.triage_suggestions"
+        ).fetchall()[0]
+    assert missing == 0
+    assert outcomes <= {"death", "serious_injury", "injury", "none"}
+    assert 0 <= bounds[0] <= bounds[1] <= 1 and bounds[2] == 1
+
+
+def test_advisory_scope_of_the_planted_component_lot(night: dict) -> None:
+    """The planted bad supplier lot's signal lists exactly the production lots built with it,
+    with units by country."""
+    truth = night["landing"] / "_truth" / "signals.csv"
+    planted = pl.read_csv(truth, infer_schema=False).filter(pl.col("kind") == "bad_component_lot")
+    component = planted["scope_value"][0]
+    with connect(night) as con:
+        lots = con.execute(
+            "SELECT DISTINCT lot_number FROM staging.lots "
+            "WHERE list_contains(string_split(component_lots, ';'), ?)",
+            [component],
+        ).fetchall()
+        scope = con.execute(
+            "SELECT DISTINCT lot_number FROM marts.fsca_scope "
+            "WHERE method = 'supplier_lot_poisson' AND scope_value = ? AND NOT candidate",
+            [component],
+        ).fetchall()
+        units = con.execute(
+            "SELECT sum(units_shipped), count(DISTINCT country) FROM marts.fsca_scope "
+            "WHERE scope_value = ? AND NOT candidate",
+            [component],
+        ).fetchall()[0]
+    assert sorted(scope) == sorted(lots) and len(lots) >= 2
+    assert units[0] > 0 and units[1] >= 2

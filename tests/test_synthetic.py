@@ -63,7 +63,8 @@ CONTRACT = {
     "risk_register.csv": list(RISK_REGISTER.column_names),
     "lots": list(LOTS.column_names),
     "distribution": list(DISTRIBUTION.column_names),
-    "complaints": list(COMPLAINTS.column_names),
+    # the contract's columns, then one extra the contract allows: supplemental report dates
+    "complaints": [*COMPLAINTS.column_names, "supplemental_reported_date"],
     "service": list(SERVICE.column_names),
 }
 

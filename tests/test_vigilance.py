@@ -40,6 +40,13 @@ RULES = {r.rule_id: r for r in load_rules()}
         ("EU_87_4_2D", "2025-12-31", "2026-01-02"),
         ("HC_CMDR_59_10D", "2025-03-25", "2025-04-04"),
         ("HC_CMDR_59_30D", "2025-03-25", "2025-04-24"),
+        # VMSR: the quarter's summaries are due on the last day of the following month
+        ("FDA_VMSR_QUARTERLY", "2025-01-01", "2025-04-30"),
+        ("FDA_VMSR_QUARTERLY", "2025-03-31", "2025-04-30"),
+        ("FDA_VMSR_QUARTERLY", "2025-04-01", "2025-07-31"),
+        ("FDA_VMSR_QUARTERLY", "2024-08-15", "2024-10-31"),
+        ("FDA_VMSR_QUARTERLY", "2025-12-31", "2026-01-31"),  # Q4 is due in the next year
+        ("FDA_803_56_30D", "2024-01-31", "2024-03-01"),  # supplemental, over a leap day
     ],
 )
 def test_due_dates(rule: str, received: str, due: str) -> None:
@@ -95,7 +102,10 @@ def test_death_in_the_eea_of_a_us_marketed_device() -> None:
 def test_serious_injury_and_non_serious_injury() -> None:
     assert flags_for(patient_outcome="serious_injury")["EU_MDR"]["rule"] == "EU_87_3_15D"
     injury = flags_for(patient_outcome="injury")
-    assert {f["rule"] for f in injury.values()} == {"NOT_REPORTABLE"}
+    assert injury["FDA_MDR"]["rule"] == "NOT_REPORTABLE"
+    assert injury["EU_MDR"]["rule"] == "EU_88_TREND"  # counted for Art. 88 trend reporting
+    assert injury["EU_MDR"]["route"] == "trend"
+    assert not injury["EU_MDR"]["reportable"] and injury["EU_MDR"]["due_date"] is None
     assert {f["status"] for f in injury.values()} == {"not_reportable"}
 
 
@@ -104,7 +114,8 @@ def test_malfunction_is_reportable_only_with_a_serious_hazard() -> None:
     assert serious["EU_MDR"]["rule"] == "EU_87_3_15D"
     assert serious["FDA_MDR"]["rule"] == "FDA_803_50_30D"
     minor = flags_for(malfunction=True, problem_code="A0999", country="IT")
-    assert minor["EU_MDR"]["rule"] == "NOT_REPORTABLE"
+    assert minor["EU_MDR"]["rule"] == "EU_88_TREND"  # a non-serious incident
+    assert minor["FDA_MDR"]["rule"] == "NOT_REPORTABLE"
     assert flags_for(malfunction=False, problem_code="A0701")["FDA_MDR"]["rule"] == (
         "NOT_REPORTABLE"
     )
@@ -128,7 +139,7 @@ def test_health_canada_regime_added_as_rows_only() -> None:
 def test_escalation_by_a_later_version_moves_the_rule_and_the_clock() -> None:
     before = flags_for(patient_outcome="injury", country="FR")
     after = flags_for(patient_outcome="death", country="FR")
-    assert before["EU_MDR"]["rule"] == "NOT_REPORTABLE"
+    assert before["EU_MDR"]["rule"] == "EU_88_TREND"
     assert after["EU_MDR"]["rule"] == "EU_87_5_10D"
     assert after["EU_MDR"]["due_date"] == D("2025-03-13")
 
@@ -142,7 +153,9 @@ def test_reported_dates_decide_on_time_or_late() -> None:
 
 
 def test_every_rule_cites_its_source() -> None:
-    assert all(r.source and r.clock_days > 0 for r in RULES.values())
+    assert all(r.source and r.route for r in RULES.values())
+    assert all(r.clock_days > 0 for r in RULES.values() if r.day_type in ("calendar", "work"))
+    assert all(r.replaces in RULES for r in RULES.values() if r.replaces)
 
 
 def test_complaint_handling_compliance_flags() -> None:
@@ -183,3 +196,181 @@ def test_complaint_handling_compliance_flags() -> None:
         ("D", "submitted_late"),
         ("E", "not_required_without_reason"),
     }  # B: 2 days old, pending is still in time
+
+
+# Voluntary Malfunction Summary Reporting: product code eligibility, first of its kind, opt-in.
+def vmsr_flags(*rows: dict, opt_ins: tuple[str, ...] = ("fda_vmsr_participant",)) -> dict:
+    base = {
+        "received_date": D("2025-02-10"),
+        "device_model": "P1",
+        "device_family": "Pumps",
+        "product_code": "DQA",
+        "country": "US",
+        "patient_outcome": "none",
+        "malfunction": True,
+        "problem_code": "A0701",
+        "health_effect_code": None,
+        "reported_date": None,
+    }
+    frame = pl.DataFrame([base | r for r in rows])
+    flags = vigilance_flags(
+        frame, SERIOUS_CODES, MARKETS, D("2025-03-20"), vmsr_product_codes={"DQA"}, opt_ins=opt_ins
+    )
+    return {r["complaint_id"]: r for r in flags.filter(pl.col("regime") == "FDA_MDR").to_dicts()}
+
+
+def test_vmsr_eligible_malfunction_goes_to_the_quarterly_summary() -> None:
+    flags = vmsr_flags(
+        {"complaint_id": "FIRST", "received_date": D("2025-01-05")},
+        {"complaint_id": "LATER"},
+    )
+    # the first serious malfunction of DQA/A0701 is a new type: an individual 30-day report
+    assert flags["FIRST"]["rule"] == "FDA_803_50_30D"
+    assert not flags["FIRST"]["vmsr_eligible"]
+    assert flags["LATER"]["rule"] == "FDA_VMSR_QUARTERLY"
+    assert flags["LATER"]["route"] == "summary"
+    assert flags["LATER"]["due_date"] == D("2025-04-30")
+    assert flags["LATER"]["status"] == "open"
+
+
+def test_vmsr_not_for_ineligible_codes_deaths_or_firms_not_taking_part() -> None:
+    first = {"complaint_id": "FIRST", "received_date": D("2025-01-05")}
+    ineligible = vmsr_flags(
+        first,
+        {"complaint_id": "X", "product_code": "FRN"},
+        {"complaint_id": "Y", "product_code": "FRN", "received_date": D("2025-02-11")},
+    )
+    # FRN (infusion pump) is Ineligible in the FDA classification file
+    assert ineligible["Y"]["rule"] == "FDA_803_50_30D"
+    death = vmsr_flags(first, {"complaint_id": "D", "patient_outcome": "death"})
+    assert death["D"]["rule"] == "FDA_803_50_30D" and not death["D"]["vmsr_eligible"]
+    not_enrolled = vmsr_flags(first, {"complaint_id": "LATER"}, opt_ins=())
+    assert not_enrolled["LATER"]["rule"] == "FDA_803_50_30D"
+    assert not_enrolled["LATER"]["vmsr_eligible"]  # eligible, shown, but not taken up
+    assert not_enrolled["LATER"]["due_date"] == D("2025-03-12")
+
+
+def test_expected_side_effects_route_to_trend_reporting_unless_serious() -> None:
+    expected = pl.DataFrame({"device_family": ["Pumps"], "health_effect_code": ["E0123"]})
+
+    def eu(**c: object) -> dict:
+        row = {
+            "complaint_id": "C-1",
+            "received_date": D("2025-03-03"),
+            "device_model": "P1",
+            "device_family": "Pumps",
+            "country": "DE",
+            "patient_outcome": "injury",
+            "malfunction": False,
+            "problem_code": None,
+            "health_effect_code": "E0123",
+            "reported_date": None,
+        } | c
+        flags = vigilance_flags(
+            pl.DataFrame([row]), SERIOUS_CODES, MARKETS, D("2025-03-20"), expected_effects=expected
+        )
+        return flags.filter(pl.col("regime") == "EU_MDR").to_dicts()[0]
+
+    assert eu()["rule"] == "EU_88_TREND" and eu()["expected_side_effect"]
+    assert "expected_side_effect" in eu()["criteria_met"]
+    serious = eu(patient_outcome="serious_injury")
+    assert serious["rule"] == "EU_87_3_15D"  # never routed away from its own clock
+    assert serious["expected_side_effect"] and serious["status"] == "overdue"
+    assert not eu(health_effect_code="E9999")["expected_side_effect"]
+
+
+def test_supplemental_reports_follow_new_information() -> None:
+    from models.vigilance import supplemental_reports
+
+    def version(cid: str, updated: str, **fields: object) -> dict:
+        return {
+            "complaint_id": cid,
+            "updated_at": dt.datetime.fromisoformat(updated),
+            "patient_outcome": "serious_injury",
+            "investigation_conclusion_code": None,
+            "supplemental_reported_date": None,
+        } | fields
+
+    versions = pl.DataFrame(
+        [
+            version("ON", "2025-01-10T09:00"),
+            version("ON", "2025-02-01T09:00", investigation_conclusion_code="D0101"),
+            version(
+                "ON",
+                "2025-02-20T09:00",
+                investigation_conclusion_code="D0101",
+                supplemental_reported_date=D("2025-02-25"),
+            ),
+            version("LATE", "2025-01-10T09:00"),
+            version(
+                "LATE",
+                "2025-01-20T09:00",
+                patient_outcome="death",
+                supplemental_reported_date=D("2025-03-01"),
+            ),
+            version("OPEN", "2025-01-10T09:00"),
+            version("OPEN", "2025-03-10T09:00", investigation_conclusion_code="D0202"),
+            version("NOTHING", "2025-01-10T09:00"),
+            version("NOTHING", "2025-02-10T09:00"),  # no material field changed
+            version("BEFORE", "2025-01-10T09:00"),
+            version("BEFORE", "2025-01-11T09:00", investigation_conclusion_code="D0101"),
+        ]
+    ).with_columns(pl.col("supplemental_reported_date").cast(pl.Date))
+    flags = pl.DataFrame(
+        {
+            "complaint_id": ["ON", "LATE", "OPEN", "NOTHING", "BEFORE", "ON"],
+            "regime": ["FDA_MDR"] * 5 + ["EU_MDR"],
+            "reportable": [True] * 6,
+            "reported_date": [D("2025-01-15")] * 4 + [D("2025-01-12"), D("2025-01-15")],
+        }
+    )
+    found = supplemental_reports(versions, flags, D("2025-03-20"))
+    rows = {r["complaint_id"]: r for r in found.to_dicts()}
+    assert set(rows) == {"ON", "LATE", "OPEN"}  # EU has no supplement rule; BEFORE predates
+    assert rows["ON"]["due_date"] == D("2025-03-03") and rows["ON"]["status"] == (
+        "submitted_on_time"
+    )
+    assert rows["LATE"]["due_date"] == D("2025-02-19") and rows["LATE"]["status"] == (
+        "submitted_late"
+    )
+    assert rows["LATE"]["criteria_met"] == "new_information:patient_outcome"
+    assert rows["OPEN"]["due_date"] == D("2025-04-09")  # 10 March + 30 days
+    assert rows["OPEN"]["status"] == "open" and rows["OPEN"]["days_remaining"] == 20
+    assert set(found["report_kind"]) == {"supplemental"}
+
+
+def test_reportable_complaints_waiting_in_quarantine_still_get_a_clock() -> None:
+    from models.vigilance import quarantined_complaint_flags
+
+    def record(cid: str, **fields: str | None) -> dict:
+        return {
+            "complaint_id": cid,
+            "received_date": "2025-03-03",
+            "device_model": "P1",
+            "device_family": "Pumps",
+            "country": "DE",
+            "patient_outcome": "death",
+            "malfunction": "false",
+            "problem_code": "",
+        } | fields
+
+    records = pl.DataFrame(
+        [
+            record("DEATH"),  # quarantined for some other column: the clock still runs
+            record("TYPO", device_model="P-1", device_family=None),  # unknown model: every regime
+            record("NODATE", received_date="03/03/2025"),  # unreadable awareness date
+            record("MINOR", patient_outcome="injury"),  # not reportable: stays with the data team
+            record("MALF", patient_outcome="none", malfunction="Y", problem_code="a0701"),
+        ]
+    )
+    found = quarantined_complaint_flags(records, SERIOUS_CODES, MARKETS, D("2025-03-20"))
+    rows = {(r["complaint_id"], r["regime"]): r for r in found.to_dicts()}
+    assert set(found["data_state"]) == {"quarantined"}
+    assert rows[("DEATH", "EU_MDR")]["rule"] == "EU_87_5_10D"
+    assert rows[("DEATH", "EU_MDR")]["status"] == "overdue"
+    assert rows[("DEATH", "FDA_MDR")]["due_date"] == D("2025-04-02")
+    assert {r for c, r in rows if c == "TYPO"} == {"EU_MDR", "FDA_MDR", "HC_CMDR"}
+    assert rows[("NODATE", "EU_MDR")]["status"] == "open"
+    assert rows[("NODATE", "EU_MDR")]["due_date"] is None
+    assert not any(c == "MINOR" for c, _ in rows)
+    assert rows[("MALF", "EU_MDR")]["rule"] == "EU_87_3_15D"  # 'Y' and a lower-case code read

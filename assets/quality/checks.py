@@ -17,7 +17,7 @@ from dagster_duckdb import DuckDBResource
 from assets.quality.gx_suites import SuiteOutcome, suite_definition, validate_frame
 from assets.quality.row_rules import record_check_results, row_rule_parameters
 from assets.resources import NightSettings
-from assets.warehouse import ensure_warehouse, query_frame
+from assets.warehouse import ensure_warehouse, query_frame, unresolved_quarantined_records
 from pipelines.settings import load_config
 
 OPEN_ENDED_NIGHT = dt.date(9999, 12, 30)
@@ -329,32 +329,18 @@ def models_with_complaints_have_shipments(
 def no_serious_complaint_waits_in_quarantine(
     context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource
 ):
-    import csv
-    import io
-
     with warehouse.get_connection() as con:
         ensure_warehouse(con)
-        rows = con.execute(
-            """
-            SELECT q.file_path, q.row_number, q.header, q.raw_record, q.reason
-            FROM quarantine.rejected_rows q
-            WHERE q.source = 'complaint_versions'
-              AND NOT EXISTS (SELECT 1 FROM quarantine.resolutions r
-                  WHERE r.file_path = q.file_path AND r.sha256 = q.sha256
-                    AND r.row_number = q.row_number)
-            ORDER BY q.file_path, q.row_number
-            """
-        ).fetchall()
         serious = []
-        for file_path, row_number, header, raw, reason in rows:
-            fields = next(csv.reader(io.StringIO(raw)), [])
-            names = json.loads(header) if header else []
-            record = dict(zip(names, fields, strict=False))
-            outcome = record.get("patient_outcome", "").strip().lower()
+        for q in unresolved_quarantined_records(con, "complaint_versions"):
+            outcome = q.fields.get("patient_outcome", "").strip().lower()
+            text = q.raw_record.lower()
             if outcome in {"death", "serious_injury"} or (
-                not names and ("death" in raw.lower() or "serious_injury" in raw.lower())
+                not q.fields and ("death" in text or "serious_injury" in text)
             ):
-                serious.append((file_path, row_number, record.get("complaint_id", "?"), reason))
+                serious.append(
+                    (q.file_path, q.row_number, q.fields.get("complaint_id", "?"), q.reason)
+                )
         _record(
             con,
             suite="table_rules",

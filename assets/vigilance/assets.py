@@ -7,8 +7,16 @@ from dagster_duckdb import DuckDBResource
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from assets.metadata import markdown_table, table_metadata
 from assets.resources import NightSettings
-from assets.warehouse import query_frame, replace_table
-from models.vigilance import SERIOUS_SEVERITY, compliance_flags, vigilance_flags
+from assets.warehouse import query_frame, replace_table, unresolved_quarantined_records
+from models.triage import review_flags
+from models.vigilance import (
+    SERIOUS_SEVERITY,
+    compliance_flags,
+    load_rules,
+    quarantined_complaint_flags,
+    supplemental_reports,
+    vigilance_flags,
+)
 from pipelines.settings import load_config
 
 VIGILANCE_OWNERS = ["team:regulatory-affairs"]
@@ -18,6 +26,69 @@ SELECT DISTINCT device_family, trim(unnest(string_split(problem_codes, ';'))) AS
 FROM staging.risk_register
 WHERE severity >= $serious AND problem_codes IS NOT NULL
 """
+
+EXPECTED_EFFECTS_SQL = """
+SELECT DISTINCT device_family,
+       trim(unnest(string_split(health_effect_codes, ';'))) AS health_effect_code
+FROM staging.risk_register
+WHERE expected_rate IS NOT NULL AND health_effect_codes IS NOT NULL
+"""
+
+VMSR_PRODUCT_CODES_SQL = """
+SELECT product_code FROM reference.fda_product_codes
+WHERE summary_malfunction_reporting = 'Eligible' ORDER BY product_code
+"""
+
+# Every version known on the night; a supplemental report's submission date is an optional
+# column of the complaint extract, kept in extra_fields.
+VERSIONS_AS_OF_SQL = """
+SELECT complaint_id, updated_at, event_date, lot_number, serial_number, udi_di, problem_code,
+       health_effect_code, component_code, patient_outcome, malfunction,
+       investigation_conclusion_code,
+       TRY_CAST(json_extract_string(extra_fields, '$.supplemental_reported_date') AS DATE)
+           AS supplemental_reported_date
+FROM staging.complaint_versions
+WHERE updated_at < CAST($as_of AS DATE) + INTERVAL 1 DAY
+  AND received_date <= CAST($as_of AS DATE)
+"""
+
+QUARANTINE_FIELDS = (
+    "complaint_id",
+    "received_date",
+    "updated_at",
+    "device_model",
+    "country",
+    "patient_outcome",
+    "malfunction",
+    "problem_code",
+)
+
+
+def quarantined_complaints(con, as_of) -> pl.DataFrame:
+    """Quarantined complaint rows whose information no staged version known on the night
+    supersedes, as text, with the family of their model when it is known."""
+    records = pl.DataFrame(
+        [
+            {name: q.fields.get(name) for name in QUARANTINE_FIELDS}
+            for q in unresolved_quarantined_records(con, "complaint_versions")
+        ],
+        schema=dict.fromkeys(QUARANTINE_FIELDS, pl.String),
+    )
+    staged = query_frame(
+        con,
+        f"SELECT complaint_id, updated_at AS staged_at FROM ({COMPLAINTS_AS_OF_SQL})",
+        {"as_of": as_of},
+    )
+    families = query_frame(con, "SELECT device_model, device_family FROM staging.products")
+    received = pl.col("received_date").str.slice(0, 10).str.to_date(strict=False)
+    updated = pl.col("updated_at").str.to_datetime(strict=False)
+    return (
+        records.filter(received.is_null() | (received <= as_of))
+        .join(staged, on="complaint_id", how="left")
+        .filter(pl.col("staged_at").is_null() | updated.is_null() | (updated > pl.col("staged_at")))
+        .join(families, on="device_model", how="left")
+    )
+
 
 MARKETS_SQL = """
 SELECT DISTINCT device_model, country FROM staging.distribution
@@ -35,38 +106,70 @@ WHERE ship_date <= CAST($as_of AS DATE) AND units > 0
         dg.AssetKey(["staging", "risk_register"]),
         dg.AssetKey(["staging", "distribution"]),
         dg.AssetKey(["staging", "products"]),
+        dg.AssetKey(["reference", "code_tables"]),
     ],
     description=(
         "Per complaint (current version as of the night) and regulatory regime: the rule that "
-        "makes it reportable (config/vigilance_rules.csv, each rule citing its source), due "
+        "makes it reportable (config/vigilance_rules.csv, each rule citing its source), route "
+        "(individual report, FDA summary malfunction report, EU Art. 88 trend reporting), due "
         "date, status (open, submitted_on_time, submitted_late, overdue, not_reportable) and "
-        "days remaining. Regimes apply by event country or by the model's markets "
-        "(config/vigilance_regimes.csv)."
+        "days remaining; plus the supplemental reports new information calls for after a "
+        "report (report_kind 'supplemental'), and complaint rows that look reportable while they "
+        "wait in quarantine (data_state 'quarantined'), so no clock stops at the quality gate. "
+        "Regimes apply by event country or by the model's "
+        "markets (config/vigilance_regimes.csv)."
     ),
 )
 def vigilance_flags_asset(warehouse: DuckDBResource, night: NightSettings) -> dg.MaterializeResult:
     as_of = night.as_of_date()
+    settings = load_config().section("vigilance")
+    rules = load_rules()
+    opt_ins = sorted({r.opt_in for r in rules if r.opt_in and settings.get(r.opt_in, False)})
     with warehouse.get_connection() as con:
         complaints = query_frame(
             con,
             f"""
-            SELECT c.complaint_id, c.received_date, c.device_model, p.device_family, c.country,
-                   c.patient_outcome, c.malfunction, c.problem_code, c.reported_date
+            SELECT c.complaint_id, c.received_date, c.device_model, p.device_family,
+                   p.product_code, c.country, c.patient_outcome, c.malfunction, c.problem_code,
+                   c.health_effect_code, c.reported_date
             FROM ({COMPLAINTS_AS_OF_SQL}) c LEFT JOIN staging.products p USING (device_model)
             """,
             {"as_of": as_of},
         )
-        flags = vigilance_flags(
+        initial = vigilance_flags(
             complaints,
             query_frame(con, SERIOUS_CODES_SQL, {"serious": SERIOUS_SEVERITY}),
             query_frame(con, MARKETS_SQL, {"as_of": as_of}),
             as_of,
+            rules,
+            vmsr_product_codes=query_frame(con, VMSR_PRODUCT_CODES_SQL)["product_code"],
+            expected_effects=query_frame(con, EXPECTED_EFFECTS_SQL),
+            opt_ins=opt_ins,
+        )
+        supplemental = supplemental_reports(
+            query_frame(con, VERSIONS_AS_OF_SQL, {"as_of": as_of}), initial, as_of, rules
+        )
+        waiting = quarantined_complaint_flags(
+            quarantined_complaints(con, as_of),
+            query_frame(con, SERIOUS_CODES_SQL, {"serious": SERIOUS_SEVERITY}),
+            query_frame(con, MARKETS_SQL, {"as_of": as_of}),
+            as_of,
+            rules,
+        )
+        flags = pl.concat([initial, supplemental, waiting]).sort(
+            "complaint_id", "regime", "report_kind", "received_date"
         )
         replace_table(con, "marts", "vigilance_flags", flags)
-        metadata = table_metadata(con, "marts", "vigilance_flags", "complaint_id, regime")
+        metadata = table_metadata(
+            con, "marts", "vigilance_flags", "complaint_id, regime, report_kind, received_date"
+        )
     counts = (
-        flags.group_by("regime", "status").agg(pl.len().alias("n")).sort("regime", "status").rows()
+        flags.group_by("regime", "report_kind", "status")
+        .agg(pl.len().alias("n"))
+        .sort("regime", "report_kind", "status")
+        .rows()
     )
+    routes = flags.group_by("regime", "route").agg(pl.len().alias("n")).sort("regime", "route")
     urgent = flags.filter(pl.col("status").is_in(["overdue", "open"])).sort("due_date")
     return dg.MaterializeResult(
         metadata={
@@ -74,15 +177,28 @@ def vigilance_flags_asset(warehouse: DuckDBResource, night: NightSettings) -> dg
             "as_of": as_of.isoformat(),
             "overdue": int(flags.filter(pl.col("status") == "overdue").height),
             "open": int(flags.filter(pl.col("status") == "open").height),
-            "by_status": dg.MetadataValue.md(markdown_table(counts, ["regime", "status", "n"])),
+            "programmes_opted_in": ", ".join(opt_ins) or "none",
+            "reportable_rows_in_quarantine": int(waiting.height),
+            "by_status": dg.MetadataValue.md(
+                markdown_table(counts, ["regime", "report", "status", "n"])
+            ),
+            "by_route": dg.MetadataValue.md(
+                markdown_table(routes.rows(), ["regime", "route", "n"])
+            ),
             "open_and_overdue_by_due_date": dg.MetadataValue.md(
                 markdown_table(
                     urgent.select(
-                        "complaint_id", "regime", "rule", "due_date", "status", "days_remaining"
+                        "complaint_id",
+                        "regime",
+                        "report_kind",
+                        "rule",
+                        "due_date",
+                        "status",
+                        "days_remaining",
                     )
                     .head(20)
                     .rows(),
-                    ["complaint", "regime", "rule", "due", "status", "days left"],
+                    ["complaint", "regime", "report", "rule", "due", "status", "days left"],
                 )
             ),
         }
@@ -94,13 +210,16 @@ def vigilance_flags_asset(warehouse: DuckDBResource, night: NightSettings) -> dg
     group_name="vigilance",
     owners=VIGILANCE_OWNERS,
     kinds={"duckdb", "polars"},
-    deps=[dg.AssetKey(["marts", "vigilance_flags"])],
+    deps=[
+        dg.AssetKey(["marts", "vigilance_flags"]),
+        dg.AssetKey(["marts", "triage_suggestions"]),
+    ],
     description=(
         "Complaint-handling findings (ISO 13485 8.2.2, 21 CFR 820.198) as of the night: no "
         "reportability evaluation within the configured days, investigations open past the "
         "firm's limit, closed without a conclusion code, not investigated without a reason, "
-        "late submissions, and human 'not reportable' decisions that a rule contradicts (raised "
-        "for review, never overridden)."
+        "late submissions, and human 'not reportable' decisions that a rule or the triage model "
+        "contradicts (raised for review, never overridden)."
     ),
 )
 def compliance_flags_asset(warehouse: DuckDBResource, night: NightSettings) -> dg.MaterializeResult:
@@ -118,7 +237,9 @@ def compliance_flags_asset(warehouse: DuckDBResource, night: NightSettings) -> d
             {"as_of": as_of},
         )
         flags = query_frame(
-            con, "SELECT complaint_id, regime, rule, reportable, status FROM marts.vigilance_flags"
+            con,
+            "SELECT complaint_id, regime, report_kind, rule, reportable, status "
+            "FROM marts.vigilance_flags",
         )
         found = compliance_flags(
             complaints,
@@ -126,6 +247,22 @@ def compliance_flags_asset(warehouse: DuckDBResource, night: NightSettings) -> d
             as_of,
             evaluation_limit_days=int(limits.get("evaluation_limit_days", 5)),
             investigation_limit_days=int(limits.get("investigation_limit_days", 30)),
+        )
+        suggestions = query_frame(
+            con,
+            "SELECT complaint_id, likely_reportable, p_reportable, model_version "
+            "FROM marts.triage_suggestions",
+        )
+        found = (
+            pl.concat(
+                [
+                    found,
+                    review_flags(suggestions, complaints).with_columns(as_of=pl.lit(as_of)),
+                ],
+                how="vertical_relaxed",
+            )
+            .unique()
+            .sort("complaint_id", "flag", "detail")
         )
         replace_table(con, "marts", "compliance_flags", found)
         metadata = table_metadata(con, "marts", "compliance_flags", "complaint_id, flag")

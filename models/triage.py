@@ -1,0 +1,572 @@
+"""Complaint triage: outcome severity, p(reportable) and an IMDRF Annex A code suggestion.
+
+A suggestion never overrides a human decision. It helps order the work of complaints that have no
+reportability decision yet, and raises a review flag where the model calls a complaint likely
+reportable that a human decided was not (``review_flags``).
+
+How it is trained (``fit_triage``), on the firm's own decided complaints (reportability decision
+'yes' or 'no'), sorted by complaint id:
+
+* Features: TF-IDF of the narrative (word 1-2-grams, sublinear tf, capped vocabulary) plus one-hot
+  structured intake fields (malfunction, device family, source, health-effect and problem codes).
+  The patient outcome is never a feature: it is what the outcome model predicts, and the rules
+  derive reportability from it.
+* Classifier: logistic regression (``class_weight='balanced'``, fixed ``random_state``: deaths are
+  rare), wrapped in ``CalibratedClassifierCV`` (sigmoid by default, stratified k-fold with a fixed
+  seed) so that the probabilities are calibrated on data the regression was not fitted on.
+* Outcome model: death / serious_injury / injury / none, on decided complaints whose recorded
+  outcome is known (not 'unknown').
+* Reportability model: binary, label = the rule-derived reportability (reportable in any regime in
+  ``marts.vigilance_flags``), falling back to the human decision where a complaint has no rule row.
+  Not the human decision itself: the rules are the reviewed, cited regulatory criteria, whereas a
+  model trained to imitate the human decisions would learn their errors and so tend to agree with
+  exactly the wrong 'no' decisions the review flag is meant to catch.
+* Problem-code suggester: the same features without the problem code, to the complaint's IMDRF
+  Annex A code, on complaints that carry one (codes seen fewer than ``min_code_count`` times are
+  left out: they cannot be calibrated by k-fold); returns the top code and its probability.
+
+The operating threshold on p(reportable) is chosen on out-of-fold predictions of the training
+data (never on the data it is then applied to) as the highest threshold that keeps the recall of
+reportable complaints at or above ``target_recall``: for triage a missed reportable event
+(a late or missing MDR/vigilance report) costs far more than reviewing a false alarm, so recall
+is fixed first and precision is whatever the highest such threshold gives. Decided complaints are
+scored out of fold too, so that a review flag on a human 'no' never comes from a model that has
+seen that complaint's label.
+
+``evaluate_on_maude`` measures the same recipe (text only) on 1,995 real FDA MAUDE reports.
+
+Deterministic: fixed seeds, explicit sorts; ``TriageModel.version`` is a hash of the training
+data, the parameters and the scikit-learn version, so the same inputs give the same version and
+the same predictions.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import sklearn
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+from threadpoolctl import threadpool_limits
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+OUTCOMES: tuple[str, ...] = ("death", "serious_injury", "injury", "none")
+TEXT_COLUMN = "description"
+CATEGORICAL_COLUMNS: tuple[str, ...] = (
+    "malfunction",
+    "device_family",
+    "source",
+    "health_effect_code",
+    "problem_code",
+)
+REVIEW_FLAG = "triage_suggests_reportable"
+MAUDE_CLASSES: tuple[str, ...] = ("death", "injury", "malfunction")
+MAUDE_REPORTABLE: tuple[str, ...] = ("death", "injury")
+# Bump when the recipe changes in a way the parameters do not show (features, solver, labels).
+RECIPE = "tfidf-word12+onehot/logreg-balanced/calibrated-cv/rule-label/v1"
+
+
+SUGGESTION_SCHEMA: dict[str, pl.DataType] = {
+    "complaint_id": pl.Utf8(),
+    "predicted_outcome": pl.Utf8(),
+    "p_reportable": pl.Float64(),
+    "likely_reportable": pl.Boolean(),
+    "suggested_problem_code": pl.Utf8(),
+    "problem_code_probability": pl.Float64(),
+    "model_version": pl.Utf8(),
+    **{f"p_{name}": pl.Float64() for name in OUTCOMES},
+    "scored_out_of_fold": pl.Boolean(),
+    "operating_threshold": pl.Float64(),
+}
+
+
+@dataclass(frozen=True)
+class TriageParams:
+    """Hyperparameters and operating choices (config/pipeline.toml ``[triage]``)."""
+
+    target_recall: float = 0.95
+    seed: int = 0
+    calibration: str = "sigmoid"  # or "isotonic"
+    cv_folds: int = 5
+    max_features: int = 20000
+    ngram_max: int = 2
+    min_df: int = 2
+    c: float = 4.0
+    max_iter: int = 2000
+    min_code_count: int = 10
+    code_cv_folds: int = 3
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> TriageParams:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in section.items() if k in known})
+
+
+@dataclass
+class TriageModel:
+    outcome: Pipeline
+    reportable: Pipeline
+    problem_code: Pipeline | None
+    threshold: float
+    version: str
+    params: TriageParams
+    training: dict[str, Any] = field(default_factory=dict)
+    # out-of-fold p(reportable) of every training complaint: complaint_id -> probability
+    oof_p_reportable: dict[str, float] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# building blocks
+
+
+def _single_threaded(function: Callable[P, R]) -> Callable[P, R]:
+    """Run with one BLAS/OpenMP thread: sparse logistic regression gains nothing from more, a
+    loaded machine loses 10-20x to oversubscription, and one thread keeps float sums in the same
+    order, so predictions are identical from run to run."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with threadpool_limits(limits=1):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+def _as_pandas(frame: pl.DataFrame, categorical: Sequence[str]) -> pd.DataFrame:
+    data: dict[str, list[str]] = {
+        TEXT_COLUMN: [t or "" for t in frame[TEXT_COLUMN].cast(pl.Utf8).to_list()]
+    }
+    for column in categorical:
+        values = frame[column].cast(pl.Utf8).to_list() if column in frame.columns else []
+        data[column] = [v if v not in (None, "") else "(none)" for v in values] or [
+            "(none)"
+        ] * frame.height
+    return pd.DataFrame(data)
+
+
+def make_classifier(
+    params: TriageParams, categorical: Sequence[str], folds: int, binary: bool = False
+) -> Pipeline:
+    """TF-IDF text + one-hot fields -> calibrated, class-balanced logistic regression
+    (liblinear for a binary target, multinomial lbfgs otherwise)."""
+    transformers: list[tuple[str, Any, Any]] = [
+        (
+            "text",
+            TfidfVectorizer(
+                ngram_range=(1, params.ngram_max),
+                sublinear_tf=True,
+                min_df=params.min_df,
+                max_features=params.max_features,
+                lowercase=True,
+                strip_accents="unicode",
+                dtype=np.float64,
+            ),
+            TEXT_COLUMN,
+        )
+    ]
+    if categorical:
+        transformers.append(("fields", OneHotEncoder(handle_unknown="ignore"), list(categorical)))
+    regression = LogisticRegression(
+        C=params.c,
+        class_weight="balanced",
+        max_iter=params.max_iter,
+        random_state=params.seed,
+        solver="liblinear" if binary else "lbfgs",
+    )
+    calibrated = CalibratedClassifierCV(
+        regression,
+        method=params.calibration,
+        cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=params.seed),
+    )
+    return Pipeline([("features", ColumnTransformer(transformers)), ("model", calibrated)])
+
+
+def _folds(labels: Sequence[Any], wanted: int) -> int:
+    counts: dict[Any, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    smallest = min(counts.values()) if counts else 0
+    if smallest < 2:
+        raise ValueError(f"every class needs at least 2 examples, got {sorted(counts.items())}")
+    return max(2, min(wanted, smallest))
+
+
+def _fit(
+    pipeline: Pipeline,
+    x: pd.DataFrame,
+    y: np.ndarray,
+    params: TriageParams,
+    oof_folds: int | None = None,
+) -> np.ndarray | None:
+    """Fit `pipeline` in place; with `oof_folds`, also return out-of-fold probabilities.
+
+    The text and one-hot features are fitted once on all rows (label-free: vocabulary and idf
+    only), then the calibrated classifier is cross-validated and fitted on them: the same model as
+    refitting the features per fold, at a fraction of the cost."""
+    features = pipeline.named_steps["features"]
+    matrix = features.fit_transform(x)
+    classifier = pipeline.named_steps["model"]
+    oof = None
+    if oof_folds is not None:
+        oof = cross_val_predict(
+            clone(classifier),
+            matrix,
+            y,
+            cv=StratifiedKFold(n_splits=oof_folds, shuffle=True, random_state=params.seed),
+            method="predict_proba",
+        )
+    classifier.fit(matrix, y)
+    return oof
+
+
+def choose_threshold(
+    scores: Sequence[float], labels: Sequence[int | bool], target_recall: float
+) -> float:
+    """Highest threshold t such that predicting positive for score >= t keeps the recall of the
+    positives >= target_recall. With scores [0.9, 0.8, 0.3, 0.2], labels [1, 1, 1, 0] and target
+    1.0 this is 0.3 (all three positives need to be kept); with target 0.6 it is 0.8."""
+    if not 0.0 < target_recall <= 1.0:
+        raise ValueError("target_recall must be in (0, 1]")
+    positives = sorted((float(s) for s, y in zip(scores, labels, strict=True) if y), reverse=True)
+    if not positives:
+        raise ValueError("no positive examples to set a recall threshold on")
+    needed = max(1, math.ceil(target_recall * len(positives) - 1e-9))
+    return positives[needed - 1]
+
+
+def model_version(fingerprint: str, params: TriageParams) -> str:
+    """`triage-<sha256[:12]>` over the training data fingerprint, parameters and sklearn version."""
+    payload = json.dumps(
+        {
+            "data": fingerprint,
+            "params": asdict(params),
+            "recipe": RECIPE,
+            "sklearn": sklearn.__version__,
+        },
+        sort_keys=True,
+    )
+    return "triage-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
+
+
+def data_fingerprint(frame: pl.DataFrame, columns: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for row in frame.select(columns).sort(columns[0]).iter_rows():
+        digest.update(json.dumps(row, default=str).encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# training and prediction on the firm's complaints
+
+
+def training_labels(frame: pl.DataFrame) -> pl.DataFrame:
+    """Decided complaints with a `reportable_label`: the rule-derived reportability
+    (`rule_reportable`) where known, else the human decision."""
+    decision = pl.col("reportability_decision").str.to_lowercase().str.strip_chars()
+    rule = (
+        pl.col("rule_reportable")
+        if "rule_reportable" in frame.columns
+        else pl.lit(None, dtype=pl.Boolean)
+    )
+    return (
+        frame.filter(decision.is_in(["yes", "no"]))
+        .with_columns(reportable_label=pl.coalesce(rule, decision == "yes").cast(pl.Int8))
+        .sort("complaint_id")
+    )
+
+
+@_single_threaded
+def fit_triage(frame: pl.DataFrame, params: TriageParams | None = None) -> TriageModel:
+    """Fit the three models on the decided complaints of `frame`.
+
+    `frame` columns: complaint_id, description, patient_outcome, reportability_decision and the
+    CATEGORICAL_COLUMNS; optionally rule_reportable (bool, reportable in any regime)."""
+    params = params or TriageParams()
+    decided = training_labels(frame)
+    categorical = [c for c in CATEGORICAL_COLUMNS if c in frame.columns]
+
+    # reportability: calibrated binary model, threshold from out-of-fold predictions
+    y_rep = decided["reportable_label"].to_numpy()
+    folds = _folds(y_rep.tolist(), params.cv_folds)
+    reportable = make_classifier(params, categorical, folds, binary=True)
+    oof = _fit(reportable, _as_pandas(decided, categorical), y_rep, params, oof_folds=folds)
+    assert oof is not None
+    oof = oof[:, 1]
+    threshold = choose_threshold(oof.tolist(), y_rep.tolist(), params.target_recall)
+    predicted = oof >= threshold
+
+    # outcome severity
+    known = decided.filter(pl.col("patient_outcome").is_in(list(OUTCOMES)))
+    y_out = known["patient_outcome"].to_numpy()
+    outcome = make_classifier(params, categorical, _folds(y_out.tolist(), params.cv_folds))
+    _fit(outcome, _as_pandas(known, categorical), y_out, params)
+
+    # IMDRF Annex A problem code from the narrative and the other fields
+    code_fields = [c for c in categorical if c != "problem_code"]
+    coded = frame.filter(pl.col("problem_code").is_not_null() & (pl.col("problem_code") != ""))
+    counts = coded.group_by("problem_code").len().filter(pl.col("len") >= params.min_code_count)
+    coded = coded.filter(pl.col("problem_code").is_in(counts["problem_code"].to_list())).sort(
+        "complaint_id"
+    )
+    code_model: Pipeline | None = None
+    if counts.height >= 2:
+        y_code = coded["problem_code"].to_numpy()
+        code_model = make_classifier(
+            params, code_fields, _folds(y_code.tolist(), params.code_cv_folds)
+        )
+        _fit(code_model, _as_pandas(coded, code_fields), y_code, params)
+
+    fingerprint_columns = [
+        "complaint_id",
+        TEXT_COLUMN,
+        "patient_outcome",
+        "reportability_decision",
+        *categorical,
+        *(["rule_reportable"] if "rule_reportable" in frame.columns else []),
+    ]
+    version = model_version(data_fingerprint(frame, fingerprint_columns), params)
+    training = {
+        "n_train_reportable": int(decided.height),
+        "n_reportable": int(y_rep.sum()),
+        "n_train_outcome": int(known.height),
+        "n_train_problem_code": int(coded.height),
+        "n_problem_codes": int(counts.height),
+        "threshold": float(threshold),
+        "oof_recall_at_threshold": float(recall_score(y_rep, predicted, zero_division=0)),
+        "oof_precision_at_threshold": float(precision_score(y_rep, predicted, zero_division=0)),
+        "oof_flagged_share": float(predicted.mean()),
+        "calibration_folds": int(folds),
+    }
+    return TriageModel(
+        outcome=outcome,
+        reportable=reportable,
+        problem_code=code_model,
+        threshold=float(threshold),
+        version=version,
+        params=params,
+        training=training,
+        oof_p_reportable=dict(zip(decided["complaint_id"].to_list(), oof.tolist(), strict=True)),
+    )
+
+
+@_single_threaded
+def predict_triage(model: TriageModel, frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per complaint of `frame`: predicted outcome and its probabilities, p_reportable,
+    likely_reportable (p_reportable >= the operating threshold), the suggested problem code and
+    its probability, and the model version. A complaint the model was trained on gets its
+    out-of-fold p_reportable (`scored_out_of_fold`), so a flag never echoes its own label."""
+    frame = frame.sort("complaint_id")
+    categorical = [c for c in CATEGORICAL_COLUMNS if c in frame.columns]
+    x = _as_pandas(frame, categorical)
+    ids = frame["complaint_id"].to_list()
+    outcome_p = model.outcome.predict_proba(x)
+    classes = [str(c) for c in model.outcome.classes_]
+    columns: dict[str, Any] = {"complaint_id": ids}
+    probs = {name: np.zeros(frame.height) for name in OUTCOMES}
+    for i, name in enumerate(classes):
+        probs[name] = outcome_p[:, i]
+    order = np.array(OUTCOMES)
+    stacked = np.column_stack([probs[name] for name in OUTCOMES])
+    columns["predicted_outcome"] = order[stacked.argmax(axis=1)].tolist()
+    in_sample = model.reportable.predict_proba(x)[:, 1]
+    oof = [model.oof_p_reportable.get(i) for i in ids]
+    columns["p_reportable"] = [
+        float(o) if o is not None else float(p) for o, p in zip(oof, in_sample, strict=True)
+    ]
+    columns["scored_out_of_fold"] = [o is not None for o in oof]
+    columns["likely_reportable"] = [p >= model.threshold for p in columns["p_reportable"]]
+    for name in OUTCOMES:
+        columns[f"p_{name}"] = probs[name].tolist()
+    if model.problem_code is not None:
+        code_fields = [c for c in categorical if c != "problem_code"]
+        code_p = model.problem_code.predict_proba(_as_pandas(frame, code_fields))
+        code_classes = np.array([str(c) for c in model.problem_code.classes_])
+        best = code_p.argmax(axis=1)
+        columns["suggested_problem_code"] = code_classes[best].tolist()
+        columns["problem_code_probability"] = code_p[np.arange(frame.height), best].tolist()
+    else:
+        columns["suggested_problem_code"] = [None] * frame.height
+        columns["problem_code_probability"] = [None] * frame.height
+    columns["operating_threshold"] = [model.threshold] * frame.height
+    columns["model_version"] = [model.version] * frame.height
+    return pl.DataFrame(columns).select(list(SUGGESTION_SCHEMA)).cast(SUGGESTION_SCHEMA)
+
+
+def unscored(frame: pl.DataFrame, reason: str) -> pl.DataFrame:
+    """The suggestion table for complaints that could not be scored (e.g. no model could be
+    trained yet): one row per complaint, no prediction, `model_version` says why."""
+    ids = sorted(frame["complaint_id"].to_list())
+    return (
+        pl.DataFrame({"complaint_id": ids, "model_version": [f"untrained: {reason}"] * len(ids)})
+        .select(
+            [
+                pl.col(name)
+                if name in ("complaint_id", "model_version")
+                else pl.lit(None, dtype).alias(name)
+                for name, dtype in SUGGESTION_SCHEMA.items()
+            ]
+        )
+        .cast(SUGGESTION_SCHEMA)
+    )
+
+
+def review_flags(suggestions: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
+    """Complaints the model calls likely reportable that a human decided were not ('no').
+
+    `suggestions`: complaint_id, likely_reportable, p_reportable (+ model_version, optional);
+    `decisions`: complaint_id, reportability_decision. The human decision stands; the flag only
+    asks for a second look. Columns: complaint_id, flag, detail."""
+    schema = {"complaint_id": pl.Utf8, "flag": pl.Utf8, "detail": pl.Utf8}
+    if suggestions.is_empty() or decisions.is_empty():
+        return pl.DataFrame(schema=schema)
+    version = (
+        pl.col("model_version")
+        if "model_version" in suggestions.columns
+        else pl.lit("triage model", dtype=pl.Utf8)
+    )
+    said_no = decisions.filter(
+        pl.col("reportability_decision").str.to_lowercase().str.strip_chars() == "no"
+    ).select("complaint_id")
+    return (
+        suggestions.filter(pl.col("likely_reportable").fill_null(False))
+        .join(said_no, on="complaint_id", how="inner")
+        .select(
+            "complaint_id",
+            pl.lit(REVIEW_FLAG).alias("flag"),
+            pl.format(
+                "human decision 'no' but {} gives p(reportable) = {} (likely reportable)",
+                version,
+                pl.col("p_reportable").round(3),
+            ).alias("detail"),
+        )
+        .unique("complaint_id", keep="first")
+        .sort("complaint_id")
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation on real MAUDE narratives
+
+
+def load_maude(path: Path | str) -> pl.DataFrame:
+    """The MAUDE web reports with `event_type` in death/injury/malfunction ('Other' dropped) and
+    `text` = event description + manufacturer narrative. 'Patient Problem' is left out: its
+    codes (e.g. 'Death', 'No Clinical Signs, Symptoms or Conditions') partly restate the
+    event type, i.e. leak the label."""
+    raw = pl.read_csv(path, infer_schema_length=0)
+    event = (
+        pl.col("Event Type")
+        .str.replace_all("\u00a0", " ")
+        .str.replace(r"(?i)^\s*event type\s*", "")
+        .str.strip_chars()
+        .str.to_lowercase()
+    )
+    return (
+        raw.with_columns(
+            event_type=event,
+            text=pl.concat_str(
+                [
+                    pl.col("Event Description").fill_null(""),
+                    pl.col("Manufacturer Narrative").fill_null(""),
+                ],
+                separator=" ",
+            ),
+            report_id=pl.col("MDRFOI ID"),
+        )
+        .filter(pl.col("event_type").is_in(list(MAUDE_CLASSES)))
+        .select("report_id", "event_type", "text")
+        .sort("report_id")
+    )
+
+
+@_single_threaded
+def evaluate_on_maude(
+    path: Path | str, params: TriageParams | None = None, cross_validate: bool = True
+) -> dict[str, Any]:
+    """Outcome model recipe (text only) on real MAUDE reports: stratified 25% hold-out; the
+    threshold on p(death) + p(injury) is chosen on out-of-fold predictions of the training part
+    (recall of death + injury >= target_recall) and then applied to the hold-out. With
+    `cross_validate`, also the 5-fold macro-F1 (mean, sd) over all reports."""
+    params = params or TriageParams()
+    data = load_maude(path)
+    x = pd.DataFrame({TEXT_COLUMN: data["text"].to_list()})
+    y = np.array(data["event_type"].to_list())
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=0.25, stratify=y, random_state=params.seed
+    )
+    folds = _folds(y_train.tolist(), params.cv_folds)
+    model = make_classifier(params, [], folds)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=params.seed)
+    oof = cross_val_predict(model, x_train, y_train, cv=splitter, method="predict_proba")
+    classes = sorted(set(y_train.tolist()))  # sklearn orders classes like this
+    rep_idx = [classes.index(c) for c in MAUDE_REPORTABLE]
+    is_rep_train = np.isin(y_train, MAUDE_REPORTABLE)
+    threshold = choose_threshold(
+        oof[:, rep_idx].sum(axis=1).tolist(), is_rep_train.tolist(), params.target_recall
+    )
+    model.fit(x_train, y_train)
+    proba = model.predict_proba(x_test)
+    predicted = np.array(classes)[proba.argmax(axis=1)]
+    score = proba[:, rep_idx].sum(axis=1)
+    is_rep = np.isin(y_test, MAUDE_REPORTABLE)
+    flagged = score >= threshold
+
+    cv_f1: list[float] = []
+    outer = StratifiedKFold(n_splits=5, shuffle=True, random_state=params.seed)
+    for train_idx, test_idx in outer.split(x, y) if cross_validate else []:
+        fold_model = make_classifier(params, [], _folds(y[train_idx].tolist(), params.cv_folds))
+        fold_model.fit(x.iloc[train_idx], y[train_idx])
+        cv_f1.append(
+            float(f1_score(y[test_idx], fold_model.predict(x.iloc[test_idx]), average="macro"))
+        )
+
+    matrix = confusion_matrix(y_test, predicted, labels=list(MAUDE_CLASSES))
+    return {
+        "n_reports": len(y),
+        "n_per_class": {c: int((y == c).sum()) for c in MAUDE_CLASSES},
+        "n_test": len(y_test),
+        "n_test_per_class": {c: int((y_test == c).sum()) for c in MAUDE_CLASSES},
+        "threshold": float(threshold),
+        "oof_recall_death_injury_train": float(
+            recall_score(is_rep_train, oof[:, rep_idx].sum(axis=1) >= threshold)
+        ),
+        "macro_f1": float(f1_score(y_test, predicted, average="macro")),
+        "f1_per_class": {
+            c: float(v)
+            for c, v in zip(
+                MAUDE_CLASSES,
+                f1_score(y_test, predicted, labels=list(MAUDE_CLASSES), average=None),
+                strict=True,
+            )
+        },
+        "recall_death_injury": float(recall_score(is_rep, flagged)),
+        "precision_death_injury": float(precision_score(is_rep, flagged, zero_division=0)),
+        "flagged_share": float(flagged.mean()),
+        "recall_death_at_threshold": float(flagged[y_test == "death"].mean()),
+        "confusion_matrix": {
+            "labels": list(MAUDE_CLASSES),
+            "rows_true_cols_predicted": matrix.astype(int).tolist(),
+        },
+        "cv_macro_f1_mean": float(np.mean(cv_f1)) if cv_f1 else None,
+        "cv_macro_f1_sd": float(np.std(cv_f1, ddof=1)) if cv_f1 else None,
+    }
