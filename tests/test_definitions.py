@@ -92,7 +92,22 @@ EXPECTED_GRAPH = {
             "staging/risk_register",
         ],
     ),
-    "reports/pms_reports": ("reports", ["marts/complaint_rates", "staging/products"]),
+    "reports/pms_reports": (
+        "reports",
+        [
+            "marts/complaint_rates",
+            "marts/compliance_flags",
+            "marts/fsca_scope",
+            "marts/risk_feedback",
+            "marts/signals",
+            "marts/triage_suggestions",
+            "marts/units_in_service",
+            "marts/vigilance_flags",
+            "reference/code_tables",
+            "staging/complaint_versions",
+            "staging/products",
+        ],
+    ),
 }
 
 

@@ -169,12 +169,13 @@ def test_reports_are_published_and_reproducible(night: dict) -> None:
     with connect(night) as con:
         families = con.execute("SELECT count(DISTINCT device_family) FROM staging.products")
         n_families = families.fetchall()[0][0]
-    family_reports = [r for r in manifest["reports"] if r["path"] != "index.html"]
+    family_reports = [r for r in manifest["reports"] if "device_family" in r]
     assert len(family_reports) == n_families
+    assert {r["path"] for r in manifest["reports"]} >= {"index.html", "vigilance.html"}
     for entry in manifest["reports"]:
         assert sha256(reports / entry["path"]) == entry["sha256"]
     index = (reports / "index.html").read_text()
-    for entry in family_reports:
+    for entry in [*family_reports, {"path": "vigilance.html"}]:
         assert f'href="{entry["path"]}"' in index
     for name, data in night["first_reports"].items():
         if name != "manifest.json":
@@ -371,3 +372,84 @@ def test_advisory_scope_of_the_planted_component_lot(night: dict) -> None:
         ).fetchall()[0]
     assert sorted(scope) == sorted(lots) and len(lots) >= 2
     assert units[0] > 0 and units[1] >= 2
+
+
+def test_reports_open_offline_in_headless_chromium(night: dict) -> None:
+    """Every page loads in a real Chromium with no console error and no request leaving the
+    file; tables have header cells; every Plotly chart is drawn. Screenshots of the vigilance page
+    and a report are kept beside the reports for a person to look at."""
+    from tests.browser import visit
+
+    reports: Path = night["reports"]
+    pages = sorted(reports.glob("*.html"))
+    report = next(p for p in pages if p.name.startswith("psur_"))
+    shots = {
+        reports / "vigilance.html": reports.parent / "vigilance.png",
+        report: reports.parent / "report.png",
+    }
+    visits = visit(pages, shots)
+    assert {v.path.name for v in visits} >= {"index.html", "vigilance.html", report.name}
+    for v in visits:
+        assert v.console_errors == [], (v.path.name, v.console_errors)
+        assert v.external_requests == [], (v.path.name, v.external_requests)
+        assert v.tables > 0 and v.tables_without_header == 0, v.path.name
+        assert v.rendered_charts == v.chart_divs, v.path.name
+    family_pages = [v for v in visits if v.path.name.startswith(("psur_", "pms-report_"))]
+    assert family_pages and all(v.chart_divs >= 4 for v in family_pages)
+    assert all(shot.stat().st_size > 50_000 for shot in shots.values())
+
+
+def test_each_report_has_a_reproducible_pdf(night: dict) -> None:
+    from tests.browser import chromium_or_skip
+
+    chromium_or_skip()
+    manifest = json.loads((night["reports"] / "manifest.json").read_text())
+    pdfs = [r for r in manifest["reports"] if r["path"].endswith(".pdf")]
+    htmls = [r for r in manifest["reports"] if r["path"].startswith(("psur_", "pms-report_"))]
+    assert len(pdfs) == len([h for h in htmls if h["path"].endswith(".html")]) > 0
+    for entry in pdfs:
+        data = (night["reports"] / entry["path"]).read_bytes()
+        assert (
+            data.startswith(b"%PDF-")
+            and data.count(b"/Type /Page\n")
+            + data.count(b"/Type /Page>>")
+            + data.count(b"/Type /Page ")
+            >= 2
+        )
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+        assert data == night["first_reports"][entry["path"]]  # byte-identical on the rerun
+
+
+def test_no_planted_personal_data_reaches_a_report(night: dict) -> None:
+    """Every personal detail the generator planted in narratives is absent from every published
+    file: names token by token as whole words, phone numbers digits-only too."""
+    import re
+
+    from assets.reports.render import plotly_js
+
+    planted = pl.read_csv(night["landing"] / "_truth" / "pii.csv", infer_schema=False)
+    library = plotly_js()  # the embedded plotly.js itself holds no data
+    published = {
+        p.name: p.read_text(encoding="utf-8", errors="replace").replace(library, "")
+        for p in night["reports"].iterdir()
+        if p.suffix in (".html", ".json")
+    }
+    texts = "\n".join(published.values())
+    lowered = texts.lower()
+    numbers = {re.sub(r"\D", "", m) for m in re.findall(r"[+(]?\d[\d\s().\-/]{5,}\d", texts)}
+    leaks = []
+    for pii_type, text in planted.select("pii_type", "text").unique().iter_rows():
+        if pii_type == "name":
+            tokens = [t for t in re.findall(r"[^\W\d_]{3,}", text)]
+            found = [t for t in tokens if re.search(rf"\b{re.escape(t)}\b", texts)]
+            if found and len(found) == len(tokens):
+                leaks.append((pii_type, text))
+        elif pii_type == "phone":
+            number = re.sub(r"\D", "", text)
+            if text.lower() in lowered or any(number in n for n in numbers if len(number) >= 7):
+                leaks.append((pii_type, text))
+        elif len(text) >= 6 and text.lower() in lowered:
+            leaks.append((pii_type, text))
+    assert "vigilance.html" in published
+    assert "[NAME]" in published["vigilance.html"]  # narratives are shown, redacted
+    assert leaks == []

@@ -9,7 +9,9 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets.metadata import markdown_table
-from assets.reports import render
+from assets.reports import charts, render, sections
+from assets.reports.pdf import find_chromium, print_to_pdf
+from assets.reports.vigilance_page import render_vigilance_page, vigilance_page_context
 from assets.resources import NightSettings, ReportFolder
 from assets.warehouse import query_frame
 from pipelines.settings import code_version, load_config
@@ -36,12 +38,29 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     group_name="reports",
     owners=REPORT_OWNERS,
     kinds={"html", "plotly"},
-    deps=[dg.AssetKey(["marts", "complaint_rates"]), dg.AssetKey(["staging", "products"])],
+    deps=[
+        dg.AssetKey(["marts", "complaint_rates"]),
+        dg.AssetKey(["marts", "compliance_flags"]),
+        dg.AssetKey(["marts", "fsca_scope"]),
+        dg.AssetKey(["marts", "risk_feedback"]),
+        dg.AssetKey(["marts", "signals"]),
+        dg.AssetKey(["marts", "triage_suggestions"]),
+        dg.AssetKey(["marts", "units_in_service"]),
+        dg.AssetKey(["marts", "vigilance_flags"]),
+        dg.AssetKey(["reference", "code_tables"]),
+        dg.AssetKey(["staging", "complaint_versions"]),
+        dg.AssetKey(["staging", "products"]),
+    ],
     description=(
         "The published PMS reports: one self-contained HTML report per device family and "
-        "period (PSUR for EU class IIa-III, PMS report for class I) with a Plotly rate chart, "
-        "`index.html` linking them, and `manifest.json` with the sha256 of every report and "
-        "input file, the code version and the configuration hash."
+        "period (PSUR for EU class IIa-III, PMS report for class I) in MDCG 2022-21 order: "
+        "sales and exposure by region, serious incidents, trend signals, FSCA scope, complaint "
+        "rates with control limits, Pareto and lot heatmap, MAUDE comparison, risk-file "
+        "feedback and a data-quality annex, with Plotly charts, each also printed to PDF by "
+        "headless Chromium; `vigilance.html`, the page read first each morning (open and overdue "
+        "reports, quarantined reportables, trend-report candidates, new signals, review queue; "
+        "narratives redacted); `index.html` linking them, and `manifest.json` with the sha256 "
+        "of every report and input file, the code version and the configuration hash."
     ),
 )
 def pms_reports(
@@ -68,14 +87,20 @@ def pms_reports(
             """,
         )
         quality_checks = [
-            dict(zip(("table", "check", "severity", "passed", "failing_rows"), row, strict=True))
+            dict(
+                zip(
+                    ("suite", "table", "check", "severity", "passed", "failing_rows"),
+                    row,
+                    strict=True,
+                )
+            )
             for row in con.execute(
                 """
-                SELECT table_name, check_name, severity, success,
+                SELECT suite, table_name, check_name, severity, success,
                        coalesce(unexpected_count, 0)
                 FROM audit.check_results
                 WHERE run_id = ? AND checked_on = 'staged table'
-                ORDER BY success, table_name, check_name
+                ORDER BY success, suite, table_name, check_name
                 """,
                 [context.run.run_id],
             ).fetchall()
@@ -118,6 +143,7 @@ def pms_reports(
     digest = render.inputs_digest(input_files)
     evidence = {
         "quality_checks": quality_checks,
+        "quality_groups": sections.group_checks(quality_checks),
         "quarantine_summary": quarantine_summary,
         "as_of": as_of.isoformat(),
         "code_version": version,
@@ -165,8 +191,11 @@ def pms_reports(
             pl.col("month") >= pl.lit(end).dt.offset_by(f"-{chart_months - 1}mo").dt.truncate("1mo")
         )
         file_name = f"{render.slug(report_type)}_{render.slug(family)}_{start}_{end}.html"
+        with warehouse.get_connection() as con:
+            section_data = family_sections(con, as_of, family, start, end, shown, config)
         html = render.render_family_report(
             {
+                **section_data,
                 "device_family": family,
                 "eu_class": eu_class,
                 "report_type": report_type,
@@ -174,7 +203,6 @@ def pms_reports(
                 "period_end": end.isoformat(),
                 "devices": family_devices.to_dicts(),
                 "summary": summary,
-                "rate_chart": render.rate_chart(shown, div_id=f"rate-chart-{render.slug(family)}"),
                 **evidence,
             }
         )
@@ -206,14 +234,39 @@ def pms_reports(
                 "period_end": end.isoformat(),
             }
         )
+    with warehouse.get_connection() as con:
+        vigilance = vigilance_page_context(con, as_of)
+    vigilance_data = write_atomically(
+        root / VIGILANCE_PAGE, render_vigilance_page({**vigilance, **evidence})
+    )
+    pdfs = print_pdfs(root, index_rows, as_of, config.section("reports"))
+    for row in index_rows:
+        row["pdf"] = pdfs.get(row["path"], {}).get("path")
     index_data = write_atomically(
-        root / "index.html", render.render_index({"reports": index_rows, **evidence})
+        root / "index.html",
+        render.render_index(
+            {
+                "reports": index_rows,
+                "vigilance_page": VIGILANCE_PAGE,
+                "vigilance": vigilance["counts"],
+                "pdf_note": pdfs.get("", {}).get("note", ""),
+                **evidence,
+            }
+        ),
     )
     manifest = {
         **evidence,
         "run_id": context.run.run_id,
+        "redaction_version": vigilance["redaction_version"],
+        "pdf": pdfs.get("", {}).get("note", "printed by headless Chromium"),
         "reports": [
             *manifest_reports,
+            *[
+                {"path": pdf["path"], "sha256": pdf["sha256"], "pdf_of": html_path}
+                for html_path, pdf in sorted(pdfs.items())
+                if html_path
+            ],
+            {"path": VIGILANCE_PAGE, "sha256": render.sha256_bytes(vigilance_data)},
             {"path": "index.html", "sha256": render.sha256_bytes(index_data)},
         ],
         "input_files": input_files,
@@ -232,13 +285,107 @@ def pms_reports(
         ],
         ["device family", "report", "from", "to", "complaints"],
     )
+    counts = vigilance["counts"]
+    night_summary = (
+        f"**Vigilance as of {as_of.isoformat()}**: {counts['overdue']} overdue, "
+        f"{counts['due_7_days']} due within 7 days, {counts['open']} open, "
+        f"{counts['supplemental_due']} supplemental reports due, "
+        f"{counts['quarantined_reportables']} reportable complaints waiting in quarantine, "
+        f"{counts['new_signals']} new signals tonight. "
+        f"Read `{(root / VIGILANCE_PAGE).resolve()}` first."
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(manifest_reports),
             "index": dg.MetadataValue.path(str((root / "index.html").resolve())),
+            "vigilance_page": dg.MetadataValue.path(str((root / VIGILANCE_PAGE).resolve())),
+            "vigilance": dg.MetadataValue.md(night_summary),
+            "overdue_reports": int(counts["overdue"]),
+            "reportables_in_quarantine": int(counts["quarantined_reportables"]),
             "summary": dg.MetadataValue.md(
                 f"**PMS reports as of {as_of.isoformat()}** (code {version})\n\n{table}"
             ),
+            "pdf": pdfs.get("", {}).get("note", f"{len(pdfs)} PDFs printed by headless Chromium"),
             "as_of": as_of.isoformat(),
         }
     )
+
+
+VIGILANCE_PAGE = "vigilance.html"
+
+
+def print_pdfs(
+    root: Path, index_rows: list[dict[str, Any]], as_of: Any, settings: dict[str, Any]
+) -> dict[str, dict[str, str]]:
+    """A PDF beside each family report (`[reports] pdf`, on by default). Keyed by the HTML
+    file; the key "" carries a note when no PDF could be printed."""
+    if not settings.get("pdf", True):
+        return {"": {"note": "not produced: [reports] pdf = false"}}
+    chromium = find_chromium()
+    if chromium is None:
+        return {"": {"note": "not produced: no Chromium found (apt install chromium)"}}
+    printed = {}
+    for row in index_rows:
+        pdf_name = Path(row["path"]).with_suffix(".pdf").name
+        data = print_to_pdf(root / row["path"], root / pdf_name, as_of, chromium)
+        printed[row["path"]] = {"path": pdf_name, "sha256": render.sha256_bytes(data)}
+    return printed
+
+
+def family_sections(
+    con: Any,
+    as_of: Any,
+    family: str,
+    start: Any,
+    end: Any,
+    shown_rates: pl.DataFrame,
+    config: Any,
+) -> dict[str, Any]:
+    """Data and charts of the MDCG 2022-21 sections of one family report."""
+    slug = render.slug(family)
+    eea = sections.eea_countries()
+    devices = sections.device_description(con, family)
+    sales = sections.sales_by_region_year(con, family, end, eea)
+    serious = sections.serious_incidents(con, as_of, family, start, end, eea)
+    timeliness = sections.reporting_timeliness(con, as_of, family, start, end)
+    trends = sections.trend_signals(con, family, start, end)
+    fscas = sections.fsca_signals(con, family, start, end)
+    pareto = sections.complaint_pareto(con, as_of, family, start, end)
+    lots = sections.lot_problem_matrix(con, as_of, family, start, end)
+    thresholds = {
+        k: float(v) for k, v in config.section("signals").get("disproportionality", {}).items()
+    }
+    disprop = sections.disproportionality(
+        con, sorted({d["product_code"] for d in devices if d["product_code"]}), thresholds
+    )
+    risks = sections.risk_feedback(con, family)
+    comparison = sections.period_comparison(con, family, start, end)
+    marks = sections.signal_months(con, family, end)
+    shown_start = shown_rates["month"].min() if not shown_rates.is_empty() else None
+    marks = [m for m in marks if shown_start is None or m["month"] >= shown_start]
+    return {
+        "device_description": devices,
+        "sales": sales,
+        "in_service_end": sections.in_service_at_end(con, family, end, eea),
+        "sales_chart": charts.units_by_region_chart(sales, div_id=f"sales-chart-{slug}"),
+        "serious": serious,
+        "timeliness": timeliness,
+        "trends": trends,
+        "fscas": fscas,
+        "pareto": pareto[:20],
+        "pareto_codes": len(pareto),
+        "pareto_chart": charts.pareto_chart(pareto, div_id=f"pareto-chart-{slug}")
+        if pareto
+        else "",
+        "lots": lots,
+        "lot_chart": charts.lot_heatmap(lots, div_id=f"lot-chart-{slug}") if lots["lots"] else "",
+        "rate_chart": charts.control_chart(shown_rates, marks, start, div_id=f"rate-chart-{slug}"),
+        "thresholds": thresholds,
+        "disproportionality": disprop,
+        "risks": risks,
+        "comparison": comparison,
+        "conclusions": sections.conclusion_points(timeliness, trends, fscas, risks, comparison),
+        "statements": sections.summary_statements(
+            serious, timeliness, trends, fscas, risks, disprop, comparison
+        ),
+    }

@@ -24,13 +24,27 @@ EU_CLASS_ORDER = {"I": 1, "IIa": 2, "IIb": 3, "III": 4}
 PALETTE = ("#0b5cad", "#c2410c", "#15803d", "#7c3aed", "#b91c1c", "#0f766e")
 
 
+def num(value: Any, digits: int = 0) -> str:
+    """Numbers for the report tables: thousands separators, fixed digits, '' for missing."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return ""
+        if value in (float("inf"), float("-inf")):
+            return "∞" if value > 0 else "-∞"
+    return f"{value:,.{digits}f}"
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         keep_trailing_newline=True,
     )
+    env.filters["num"] = num
+    return env
 
 
 @lru_cache(maxsize=1)

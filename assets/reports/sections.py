@@ -1,0 +1,718 @@
+"""Data for the sections of a PSUR / PMS report (MDCG 2022-21 order).
+
+Plain functions: a DuckDB connection, the as-of date, the device family and the reporting period
+in, lists of plain dicts out, every list in a fixed order so the rendered report is deterministic.
+Each function names the warehouse table it reads in its docstring; the template repeats it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import duckdb
+
+from assets.marts.queries import COMPLAINTS_AS_OF_SQL
+
+REGIONS = ("EEA", "TR", "XI", "rest of world")
+# Serious incidents: an EU_MDR flag routed to an individual report (MDR Art. 87) or an FDA MDR
+# initial report that is reportable (21 CFR 803); a complaint counts once.
+SERIOUS_FLAG_SQL = """
+    (f.regime = 'EU_MDR' AND f.route = 'individual')
+    OR (f.regime = 'FDA_MDR' AND f.reportable AND f.report_kind = 'initial')
+"""
+TIMELINESS = (
+    ("submitted_on_time", "on time"),
+    ("submitted_late", "late"),
+    ("overdue", "overdue"),
+    ("open", "open (not yet due)"),
+)
+
+
+def eea_countries() -> frozenset[str]:
+    """Countries of the EU_MDR regime in config/vigilance_regimes.csv (EU 27 + IS, LI, NO)."""
+    from models.vigilance import load_regimes
+
+    for regime in load_regimes():
+        if regime.regime == "EU_MDR":
+            return regime.countries
+    return frozenset()
+
+
+def region_of(country: str | None, eea: frozenset[str]) -> str:
+    """EEA, TR (Turkey), XI (Northern Ireland, only when the data carries the code 'XI') or rest
+    of world. Great Britain ('GB') is rest of world."""
+    if country in eea:
+        return "EEA"
+    if country == "TR":
+        return "TR"
+    if country == "XI":
+        return "XI"
+    return "rest of world"
+
+
+def _complaints_cte() -> str:
+    return (
+        f"WITH c AS ({COMPLAINTS_AS_OF_SQL}), fam AS (SELECT device_model, device_family "
+        "FROM staging.products)"
+    )
+
+
+def _month_floor(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+# --- 2. Device description -----------------------------------------------------------------
+
+
+def device_description(con: duckdb.DuckDBPyConnection, family: str) -> list[dict[str, Any]]:
+    """Models of the family with FDA product code, FDA device name, EU and US class.
+    Source: staging.products, reference.fda_product_codes."""
+    cols = (
+        "device_model",
+        "product_code",
+        "device_name",
+        "eu_class",
+        "us_class",
+        "implantable",
+        "launch_date",
+        "description",
+    )
+    rows = con.execute(
+        """
+        SELECT p.device_model, p.product_code, f.device_name, p.eu_class, p.us_class,
+               p.implantable, p.launch_date, p.description
+        FROM staging.products p
+        LEFT JOIN reference.fda_product_codes f USING (product_code)
+        WHERE p.device_family = $family
+        ORDER BY p.device_model
+        """,
+        {"family": family},
+    ).fetchall()
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+# --- 3. Sales volume and population exposed -----------------------------------------------
+
+
+def sales_by_region_year(
+    con: duckdb.DuckDBPyConnection,
+    family: str,
+    period_end: dt.date,
+    eea: frozenset[str],
+) -> list[dict[str, Any]]:
+    """Units shipped per calendar year up to the period end, split EEA / TR / XI / rest of world,
+    with the worldwide total. Source: marts.units_in_service."""
+    rows = con.execute(
+        """
+        SELECT year(month) AS year, country, sum(units_shipped)
+        FROM marts.units_in_service
+        WHERE device_family = $family AND month <= $end
+        GROUP BY ALL ORDER BY year, country
+        """,
+        {"family": family, "end": _month_floor(period_end)},
+    ).fetchall()
+    by_year: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(REGIONS, 0))
+    for year, country, units in rows:
+        by_year[int(year)][region_of(country, eea)] += int(units or 0)
+    return [
+        {"year": year, **by_year[year], "worldwide": sum(by_year[year].values())}
+        for year in sorted(by_year)
+    ]
+
+
+def in_service_at_end(
+    con: duckdb.DuckDBPyConnection,
+    family: str,
+    period_end: dt.date,
+    eea: frozenset[str],
+) -> list[dict[str, Any]]:
+    """Units in service at the end of the period's last month per model and region.
+    Source: marts.units_in_service (units_in_service_end)."""
+    rows = con.execute(
+        """
+        SELECT device_model, country, sum(units_in_service_end)
+        FROM marts.units_in_service
+        WHERE device_family = $family AND month = $month
+        GROUP BY ALL ORDER BY device_model, country
+        """,
+        {"family": family, "month": _month_floor(period_end)},
+    ).fetchall()
+    by_model: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(REGIONS, 0))
+    for model, country, units in rows:
+        by_model[model][region_of(country, eea)] += int(units or 0)
+    return [
+        {"device_model": model, **by_model[model], "worldwide": sum(by_model[model].values())}
+        for model in sorted(by_model)
+    ]
+
+
+# --- 4. Serious incidents ---------------------------------------------------------------------
+
+
+def _serious_rows(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    family: str,
+    start: dt.date,
+    end: dt.date,
+) -> list[tuple[str, int, str | None, str | None]]:
+    """(complaint_id, year received, problem_code, country) of each serious incident once."""
+    return con.execute(
+        f"""
+        {_complaints_cte()}
+        SELECT DISTINCT c.complaint_id, year(c.received_date), c.problem_code, c.country
+        FROM marts.vigilance_flags f
+        JOIN c USING (complaint_id)
+        JOIN fam ON fam.device_model = c.device_model
+        WHERE fam.device_family = $family
+          AND c.received_date BETWEEN $start AND $end
+          AND ({SERIOUS_FLAG_SQL})
+        ORDER BY c.complaint_id
+        """,
+        {"as_of": as_of, "family": family, "start": start, "end": end},
+    ).fetchall()
+
+
+def serious_incidents(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    family: str,
+    start: dt.date,
+    end: dt.date,
+    eea: frozenset[str],
+) -> dict[str, Any]:
+    """Serious incidents received in the period (EU_MDR individual route or FDA MDR reportable
+    initial report; each complaint once) by IMDRF problem code × year and region × year.
+    Sources: marts.vigilance_flags, staging.complaint_versions (as of), reference.imdrf_terms."""
+    rows = _serious_rows(con, as_of, family, start, end)
+    years = sorted({int(r[1]) for r in rows}) or list(range(start.year, end.year + 1))
+    terms = dict(
+        con.execute("SELECT code, term FROM reference.imdrf_terms WHERE annex = 'A'").fetchall()
+    )
+    by_code: dict[str, dict[int, int]] = defaultdict(lambda: dict.fromkeys(years, 0))
+    by_region: dict[str, dict[int, int]] = {r: dict.fromkeys(years, 0) for r in REGIONS}
+    for _, year, code, country in rows:
+        by_code[code or "(none)"][int(year)] += 1
+        by_region[region_of(country, eea)][int(year)] += 1
+    code_rows = [
+        {
+            "code": code,
+            "term": terms.get(code, ""),
+            "counts": [counts[y] for y in years],
+            "total": sum(counts.values()),
+        }
+        for code, counts in by_code.items()
+    ]
+    code_rows.sort(key=lambda r: (-r["total"], r["code"]))
+    region_rows = [
+        {
+            "region": region,
+            "counts": [by_region[region][y] for y in years],
+            "total": sum(by_region[region].values()),
+        }
+        for region in REGIONS
+    ]
+    return {"years": years, "total": len(rows), "by_code": code_rows, "by_region": region_rows}
+
+
+def reporting_timeliness(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    family: str,
+    start: dt.date,
+    end: dt.date,
+) -> list[dict[str, Any]]:
+    """Reportable flags of complaints received in the period per regime and report kind: on time,
+    late, overdue, open. Source: marts.vigilance_flags."""
+    rows = con.execute(
+        f"""
+        {_complaints_cte()}
+        SELECT f.regime, f.report_kind, f.status, count(*)
+        FROM marts.vigilance_flags f
+        JOIN c USING (complaint_id)
+        JOIN fam ON fam.device_model = c.device_model
+        WHERE fam.device_family = $family AND f.reportable
+          AND c.received_date BETWEEN $start AND $end
+        GROUP BY ALL ORDER BY ALL
+        """,
+        {"as_of": as_of, "family": family, "start": start, "end": end},
+    ).fetchall()
+    table: dict[tuple[str, str], dict[str, int]] = defaultdict(
+        lambda: {s: 0 for s, _ in TIMELINESS}
+    )
+    for regime, kind, status, n in rows:
+        if status in table[(regime, kind)]:
+            table[(regime, kind)][status] += int(n)
+    return [
+        {
+            "regime": regime,
+            "report_kind": kind,
+            **table[(regime, kind)],
+            "total": sum(table[(regime, kind)].values()),
+        }
+        for regime, kind in sorted(table)
+    ]
+
+
+# --- 5. Trend reports -----------------------------------------------------------------------
+
+
+def trend_signals(
+    con: duckdb.DuckDBPyConnection, family: str, start: dt.date, end: dt.date
+) -> list[dict[str, Any]]:
+    """Signals of the family-level methods detected in the period, with the hazard or IMDRF
+    term of the signalled code. Sources: marts.signals, marts.risk_feedback,
+    reference.imdrf_terms."""
+    cols = (
+        "signal_id",
+        "detected_on",
+        "method",
+        "code",
+        "label",
+        "observed",
+        "expected",
+        "statistic",
+        "threshold",
+        "status",
+    )
+    rows = con.execute(
+        """
+        SELECT s.signal_id, s.detected_on, s.method, s.code,
+               coalesce(h.hazard, t.term, '') AS label,
+               s.observed, s.expected, s.statistic, s.threshold, s.status
+        FROM marts.signals s
+        LEFT JOIN (SELECT DISTINCT hazard_id, hazard FROM marts.risk_feedback) h
+          ON h.hazard_id = s.code
+        LEFT JOIN (SELECT code, min(term) AS term FROM reference.imdrf_terms GROUP BY code) t
+          ON t.code = s.code
+        WHERE s.scope = 'device_family' AND s.scope_value = $family
+          AND s.detected_on BETWEEN $start AND $end
+        ORDER BY s.detected_on, s.method, s.code, s.signal_id
+        """,
+        {"family": family, "start": start, "end": end},
+    ).fetchall()
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def signal_months(
+    con: duckdb.DuckDBPyConnection, family: str, end: dt.date
+) -> list[dict[str, Any]]:
+    """Month (first day) of every family-level signal up to `end`, with its methods and codes,
+    for the markers of the control chart. Source: marts.signals."""
+    rows = con.execute(
+        """
+        SELECT date_trunc('month', detected_on)::DATE AS month,
+               string_agg(DISTINCT method || ' ' || code, '; ' ORDER BY method || ' ' || code)
+        FROM marts.signals
+        WHERE scope = 'device_family' AND scope_value = $family AND detected_on <= $end
+        GROUP BY 1 ORDER BY 1
+        """,
+        {"family": family, "end": end},
+    ).fetchall()
+    return [{"month": m, "label": label} for m, label in rows]
+
+
+# --- 6. FSCAs ---------------------------------------------------------------------------------
+
+
+def fsca_signals(
+    con: duckdb.DuckDBPyConnection, family: str, start: dt.date, end: dt.date
+) -> list[dict[str, Any]]:
+    """Lot signals of the family detected in the period with the lots, countries and units an
+    FSCA would concern (models.fsca.fsca_summary). Source: marts.fsca_scope."""
+    import polars as pl
+
+    from models.fsca import fsca_summary
+
+    cursor = con.execute(
+        """
+        SELECT * FROM marts.fsca_scope
+        WHERE device_family = $family AND detected_on BETWEEN $start AND $end
+        ORDER BY signal_id, lot_number, country
+        """,
+        {"family": family, "start": start, "end": end},
+    )
+    scope = pl.DataFrame(cursor.fetchall(), schema=[d[0] for d in cursor.description], orient="row")
+    if scope.is_empty():
+        return []
+    return fsca_summary(scope).to_dicts()
+
+
+# --- 7. Complaints: this period against the preceding one ---------------------------------
+
+
+def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of as many whole months just before [start, end]."""
+    months = (end.year * 12 + end.month) - (start.year * 12 + start.month) + 1
+    first = start.year * 12 + start.month - 1 - months
+    return dt.date(first // 12, first % 12 + 1, 1), start - dt.timedelta(days=1)
+
+
+def period_comparison(
+    con: duckdb.DuckDBPyConnection, family: str, start: dt.date, end: dt.date
+) -> list[dict[str, Any]]:
+    """Complaint rate per 1,000 unit-months of each model in the period and in the preceding
+    period of the same length, with exact Poisson 95% intervals and whether the intervals
+    overlap. Source: marts.complaint_rates."""
+    from assets.reports.render import poisson_interval_rates
+
+    prev_start, prev_end = previous_period(start, end)
+    rows = con.execute(
+        """
+        SELECT device_model,
+               sum(complaints) FILTER (WHERE month BETWEEN $ps AND $pe),
+               sum(units_in_service) FILTER (WHERE month BETWEEN $ps AND $pe),
+               sum(complaints) FILTER (WHERE month BETWEEN $s AND $e),
+               sum(units_in_service) FILTER (WHERE month BETWEEN $s AND $e)
+        FROM marts.complaint_rates
+        WHERE device_family = $family
+        GROUP BY device_model ORDER BY device_model
+        """,
+        {"family": family, "ps": prev_start, "pe": prev_end, "s": start, "e": end},
+    ).fetchall()
+    out = []
+    for model, pc, pu, c, u in rows:
+        pc, pu, c, u = int(pc or 0), float(pu or 0), int(c or 0), float(u or 0)
+        (plo, lo), (phi, hi) = poisson_interval_rates([pc, c], [pu, u])
+        rate = c * 1000 / u if u else None
+        prev = pc * 1000 / pu if pu else None
+        if rate is None or prev is None or None in (lo, hi, plo, phi):
+            change = "no exposure in one of the periods"
+        elif lo > phi:  # type: ignore[operator]
+            change = "higher (intervals do not overlap)"
+        elif hi < plo:  # type: ignore[operator]
+            change = "lower (intervals do not overlap)"
+        else:
+            change = "intervals overlap"
+        out.append(
+            {
+                "device_model": model,
+                "previous_start": prev_start,
+                "previous_end": prev_end,
+                "previous_rate": prev,
+                "previous_lower": plo,
+                "previous_upper": phi,
+                "rate": rate,
+                "lower": lo,
+                "upper": hi,
+                "change": change,
+            }
+        )
+    return out
+
+
+# --- 7. Complaints: Pareto and lots -----------------------------------------------------------
+
+
+def pareto(counts: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Sort (code, count) by count descending (code ascending on ties) and add the cumulative
+    share in percent."""
+    ordered = sorted(((c, int(n)) for c, n in counts if n), key=lambda x: (-x[1], x[0]))
+    total = sum(n for _, n in ordered)
+    out, running = [], 0
+    for code, n in ordered:
+        running += n
+        out.append({"code": code, "count": n, "cumulative_pct": 100.0 * running / total})
+    return out
+
+
+def complaint_pareto(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    family: str,
+    start: dt.date,
+    end: dt.date,
+) -> list[dict[str, Any]]:
+    """Complaints received in the period per IMDRF problem code, Pareto-ordered, with the term.
+    Sources: staging.complaint_versions (as of), reference.imdrf_terms."""
+    rows = con.execute(
+        f"""
+        {_complaints_cte()}
+        SELECT coalesce(c.problem_code, '(none)'), count(*)
+        FROM c JOIN fam ON fam.device_model = c.device_model
+        WHERE fam.device_family = $family AND c.received_date BETWEEN $start AND $end
+        GROUP BY 1
+        """,
+        {"as_of": as_of, "family": family, "start": start, "end": end},
+    ).fetchall()
+    terms = dict(
+        con.execute("SELECT code, term FROM reference.imdrf_terms WHERE annex = 'A'").fetchall()
+    )
+    return [{**r, "term": terms.get(r["code"], "")} for r in pareto(rows)]
+
+
+def lot_problem_matrix(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    family: str,
+    start: dt.date,
+    end: dt.date,
+    top_lots: int = 15,
+    top_codes: int = 10,
+) -> dict[str, Any]:
+    """Complaint counts of the period for the `top_lots` lots with most complaints × the
+    `top_codes` most frequent problem codes among them (ties broken by name).
+    Source: staging.complaint_versions (as of)."""
+    rows = con.execute(
+        f"""
+        {_complaints_cte()}
+        SELECT c.lot_number, coalesce(c.problem_code, '(none)'), count(*)
+        FROM c JOIN fam ON fam.device_model = c.device_model
+        WHERE fam.device_family = $family AND c.received_date BETWEEN $start AND $end
+          AND c.lot_number IS NOT NULL
+        GROUP BY 1, 2 ORDER BY 1, 2
+        """,
+        {"as_of": as_of, "family": family, "start": start, "end": end},
+    ).fetchall()
+    lot_totals: dict[str, int] = defaultdict(int)
+    for lot, _, n in rows:
+        lot_totals[lot] += int(n)
+    lots = [lot for lot, _ in sorted(lot_totals.items(), key=lambda x: (-x[1], x[0]))][:top_lots]
+    code_totals: dict[str, int] = defaultdict(int)
+    for lot, code, n in rows:
+        if lot in lots:
+            code_totals[code] += int(n)
+    codes = [c for c, _ in sorted(code_totals.items(), key=lambda x: (-x[1], x[0]))][:top_codes]
+    cell = {(lot, code): int(n) for lot, code, n in rows}
+    return {
+        "lots": lots,
+        "codes": codes,
+        "z": [[cell.get((lot, code), 0) for code in codes] for lot in lots],
+        "lot_totals": [lot_totals[lot] for lot in lots],
+    }
+
+
+# --- 8. Comparison with similar devices -----------------------------------------------------
+
+
+def disproportionality(
+    con: duckdb.DuckDBPyConnection,
+    product_codes: Sequence[str],
+    thresholds: dict[str, float],
+    limit: int = 15,
+) -> list[dict[str, Any]]:
+    """MAUDE disproportionality (PRR, ROR, IC, EB05) of the family's product codes, highest EB05
+    first, with the measures above their threshold (the signal_* columns of the mart, computed
+    with config/pipeline.toml [signals.disproportionality]; `thresholds` is kept for display).
+    Sources: marts.maude_disproportionality, reference.fda_device_problem_codes (term if
+    available)."""
+    if not product_codes:
+        return []
+    cols = (
+        "product_code",
+        "problem_code",
+        "n11",
+        "expected",
+        "prr",
+        "prr_chi2",
+        "ror_lower",
+        "ic025",
+        "eb05",
+        "signal_prr",
+        "signal_ror",
+        "signal_ic",
+        "signal_mgps",
+        "window_months",
+    )
+    present = {
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'marts' AND table_name = 'maude_disproportionality'"
+        ).fetchall()
+    }
+    if not set(cols) <= present:  # no MAUDE data landed: the table holds no pairs
+        return []
+    rows = con.execute(
+        f"""
+        SELECT {", ".join(cols)}
+        FROM marts.maude_disproportionality
+        WHERE list_contains($codes, product_code)
+        ORDER BY eb05 DESC NULLS LAST, prr DESC NULLS LAST, product_code, problem_code
+        LIMIT {int(limit)}
+        """,
+        {"codes": sorted(product_codes)},
+    ).fetchall()
+    out = [dict(zip(cols, r, strict=True)) for r in rows]
+    terms = {
+        str(code): text
+        for code, text in con.execute(
+            "SELECT device_problem_code, description FROM reference.fda_device_problem_codes"
+        ).fetchall()
+    }
+    for r in out:
+        r["term"] = terms.get(str(r["problem_code"]), "")
+        r["measures"] = " ".join(
+            name
+            for name, flag in (
+                ("PRR", r["signal_prr"]),
+                ("ROR", r["signal_ror"]),
+                ("IC", r["signal_ic"]),
+                ("EB05", r["signal_mgps"]),
+            )
+            if flag
+        )
+        r["above"] = bool(r["measures"])
+    return out
+
+
+# --- 9. Risk-file feedback --------------------------------------------------------------------
+
+
+def risk_feedback(con: duckdb.DuckDBPyConnection, family: str) -> list[dict[str, Any]]:
+    """Observed hazard rates against the risk file for both windows. Source: marts.risk_feedback."""
+    cols = (
+        "hazard_id",
+        "hazard",
+        "harm",
+        "severity",
+        "expected_rate",
+        "window_name",
+        "occurrences",
+        "units_in_service_years",
+        "observed_rate_per_1000_per_year",
+        "ci_lower",
+        "ci_upper",
+        "update_required",
+        "observed_max_severity",
+        "severity_exceeded",
+        "finding",
+    )
+    rows = con.execute(
+        f"""
+        SELECT {", ".join(cols)} FROM marts.risk_feedback
+        WHERE device_family = $family
+        ORDER BY hazard_id, window_name DESC
+        """,
+        {"family": family},
+    ).fetchall()
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+# --- 10. Data-quality annex -------------------------------------------------------------------
+
+
+def group_checks(checks: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Check results grouped by (suite, table) with passed/failed counts; failed checks listed
+    one by one. Each check: suite, table, check, severity, passed, failing_rows."""
+    groups: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"passed": 0, "failed": 0})
+    for c in checks:
+        groups[(c["suite"], c["table"])]["passed" if c["passed"] else "failed"] += 1
+    failed = sorted(
+        (c for c in checks if not c["passed"]),
+        key=lambda c: (c["suite"], c["table"], c["check"]),
+    )
+    return {
+        "groups": [{"suite": s, "table": t, **groups[(s, t)]} for s, t in sorted(groups)],
+        "failed": failed,
+    }
+
+
+# --- 1 and 11. Executive summary and conclusions -------------------------------------------
+
+
+def summary_statements(
+    serious: dict[str, Any],
+    timeliness: Sequence[dict[str, Any]],
+    trends: Sequence[dict[str, Any]],
+    fscas: Sequence[dict[str, Any]],
+    risks: Sequence[dict[str, Any]],
+    disprop: Sequence[dict[str, Any]],
+    comparison: Sequence[dict[str, Any]] = (),
+) -> list[str]:
+    """Factual sentences from the section data, no judgement of benefit-risk."""
+    out = [
+        f"{serious['total']} serious incident(s) received in the period "
+        "(" + ", ".join(f"{r['region']}: {r['total']}" for r in serious["by_region"]) + ")."
+    ]
+    overdue = sum(r["overdue"] for r in timeliness)
+    late = sum(r["submitted_late"] for r in timeliness)
+    total = sum(r["total"] for r in timeliness)
+    out.append(
+        f"{total} regulatory report(s) due for complaints of the period: {late} submitted late, "
+        f"{overdue} overdue at the data cut-off."
+    )
+    if trends:
+        codes = sorted({f"{t['code']}" for t in trends})
+        out.append(
+            f"{len(trends)} trend signal(s) from the statistical methods in the period, on "
+            f"{', '.join(codes)}."
+        )
+    else:
+        out.append("No trend signal on the device family in the period.")
+    if fscas:
+        units = sum(int(f["units_net"] or 0) for f in fscas)
+        out.append(
+            f"{len(fscas)} lot signal(s) with a possible FSCA scope in the period, "
+            f"{units:,} units net in the field in the signalled lots."
+        )
+    else:
+        out.append("No lot signal (possible FSCA) in the period.")
+    update = sorted({r["hazard_id"] for r in risks if r["update_required"]})
+    exceeded = sorted({r["hazard_id"] for r in risks if r["severity_exceeded"]})
+    out.append(
+        f"Risk file: {len(update)} hazard(s) flagged for update "
+        f"({', '.join(update) or 'none'}); observed severity above the assumed one for "
+        f"{len(exceeded)} hazard(s) ({', '.join(exceeded) or 'none'})."
+    )
+    for r in comparison:
+        if r["rate"] is not None and r["previous_rate"] is not None:
+            out.append(
+                f"{r['device_model']}: {r['rate']:.3f} complaints per 1,000 unit-months in the "
+                f"period against {r['previous_rate']:.3f} in the preceding period "
+                f"({r['change']})."
+            )
+    above = [d for d in disprop if d["above"]]
+    out.append(
+        f"MAUDE comparison: {len(above)} product code × problem code pair(s) of the listed ones "
+        "above a disproportionality threshold."
+    )
+    return out
+
+
+def conclusion_points(
+    timeliness: Sequence[dict[str, Any]],
+    trends: Sequence[dict[str, Any]],
+    fscas: Sequence[dict[str, Any]],
+    risks: Sequence[dict[str, Any]],
+    comparison: Sequence[dict[str, Any]] = (),
+) -> list[str]:
+    """The data items of the report that ask for a decision by the responsible person, as
+    factual sentences (what the data shows, not what to conclude), in a fixed order."""
+    out = []
+    overdue = [r for r in timeliness if r["overdue"]]
+    if overdue:
+        out.append(
+            "Regulatory reports overdue at the data cut-off: "
+            + ", ".join(f"{r['regime']} {r['report_kind']} {r['overdue']}" for r in overdue)
+            + "."
+        )
+    for r in risks:
+        if r["update_required"] and r["window_name"] == "trailing_12_months":
+            out.append(f"Risk file, {r['hazard_id']} {r['hazard']}: {r['finding']}")
+    exceeded = sorted({f"{r['hazard_id']} {r['hazard']}" for r in risks if r["severity_exceeded"]})
+    if exceeded:
+        out.append("Observed harm severity above the risk file for: " + "; ".join(exceeded) + ".")
+    by_code: dict[str, list[str]] = defaultdict(list)
+    for t in trends:
+        by_code[f"{t['code']} {t['label']}".strip()].append(f"{t['method']} {t['detected_on']}")
+    for code in sorted(by_code):
+        out.append(f"Trend signal on {code}: " + ", ".join(by_code[code]) + ".")
+    for f in fscas:
+        out.append(
+            f"Lot signal {f['signal_id']} ({f['scope_value']}, {f['code']} {f['code_term'] or ''})"
+            f": {int(f['units_net'] or 0):,} units net in the field in "
+            f"{len([c for c in (f['countries'] or '').split(';') if c])} countries."
+        )
+    for r in comparison:
+        if r["change"].startswith("higher"):
+            out.append(
+                f"{r['device_model']}: complaint rate higher than in the preceding period "
+                f"({r['previous_rate']:.3f} to {r['rate']:.3f} per 1,000 unit-months)."
+            )
+    if not out:
+        out.append("No overdue report, risk-file update, trend or lot signal in the data.")
+    return out

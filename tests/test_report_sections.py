@@ -1,0 +1,270 @@
+"""Section data and charts of the PSUR / PMS report on a tiny hand-made warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import duckdb
+import polars as pl
+import pytest
+
+from assets.reports import charts, sections
+
+EEA = frozenset({"DE", "FR"})
+D = dt.date
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    c = duckdb.connect(":memory:")
+    for schema in ("marts", "staging", "reference"):
+        c.execute(f"CREATE SCHEMA {schema}")
+    c.execute(
+        """
+        CREATE TABLE marts.units_in_service (device_family VARCHAR, device_model VARCHAR,
+            country VARCHAR, month DATE, units_shipped BIGINT, units_returned BIGINT,
+            units_in_service_end BIGINT, units_in_service DOUBLE);
+        INSERT INTO marts.units_in_service VALUES
+            ('Fam', 'M1', 'DE', '2024-03-01', 100, 0, 100, 50),
+            ('Fam', 'M1', 'TR', '2024-05-01', 20, 0, 20, 10),
+            ('Fam', 'M1', 'US', '2024-07-01', 50, 0, 50, 25),
+            ('Fam', 'M1', 'DE', '2025-02-01', 30, 5, 125, 110),
+            ('Fam', 'M1', 'TR', '2025-02-01', 0, 0, 20, 20),
+            ('Fam', 'M1', 'US', '2025-02-01', 10, 0, 60, 55),
+            ('Fam', 'M1', 'FR', '2025-06-01', 999, 0, 999, 500),
+            ('Other', 'X', 'DE', '2024-03-01', 7, 0, 7, 3);
+        CREATE TABLE staging.products (device_model VARCHAR, device_family VARCHAR);
+        INSERT INTO staging.products VALUES ('M1', 'Fam'), ('X', 'Other');
+        CREATE TABLE staging.complaint_versions (complaint_id VARCHAR, received_date DATE,
+            updated_at TIMESTAMP, device_model VARCHAR, lot_number VARCHAR, country VARCHAR,
+            problem_code VARCHAR, source_file VARCHAR, source_row BIGINT);
+        INSERT INTO staging.complaint_versions VALUES
+            ('C1', '2024-06-01', '2024-06-01', 'M1', 'L1', 'DE', 'A01', 'f', 1),
+            ('C2', '2024-07-01', '2024-07-01', 'M1', 'L1', 'TR', 'A02', 'f', 2),
+            ('C3', '2025-01-10', '2025-01-10', 'M1', 'L2', 'US', 'A01', 'f', 3),
+            -- C3 re-coded later: the as-of version counts
+            ('C3', '2025-01-10', '2025-01-20', 'M1', 'L2', 'US', 'A02', 'f', 4),
+            ('C4', '2025-01-15', '2025-01-15', 'M1', 'L2', 'DE', 'A01', 'f', 5),
+            ('C5', '2025-01-20', '2025-01-20', 'X', 'L9', 'DE', 'A01', 'f', 6);
+        CREATE TABLE marts.vigilance_flags (complaint_id VARCHAR, regime VARCHAR,
+            report_kind VARCHAR, route VARCHAR, reportable BOOLEAN, status VARCHAR);
+        INSERT INTO marts.vigilance_flags VALUES
+            ('C1', 'EU_MDR', 'initial', 'individual', true, 'submitted_on_time'),
+            ('C1', 'FDA_MDR', 'initial', 'individual', true, 'submitted_late'),
+            ('C2', 'EU_MDR', 'initial', 'trend', false, 'not_reportable'),
+            ('C3', 'FDA_MDR', 'initial', 'individual', true, 'overdue'),
+            ('C3', 'FDA_MDR', 'supplemental', 'individual', true, 'open'),
+            ('C4', 'EU_MDR', 'initial', 'none', false, 'not_reportable'),
+            ('C5', 'EU_MDR', 'initial', 'individual', true, 'submitted_on_time');
+        CREATE TABLE reference.imdrf_terms (annex VARCHAR, code VARCHAR, term VARCHAR);
+        INSERT INTO reference.imdrf_terms VALUES ('A', 'A01', 'First'), ('A', 'A02', 'Second');
+        """
+    )
+    return c
+
+
+def test_region_of() -> None:
+    assert sections.region_of("DE", EEA) == "EEA"
+    assert sections.region_of("TR", EEA) == "TR"
+    assert sections.region_of("XI", EEA) == "XI"
+    assert sections.region_of("GB", EEA) == "rest of world"
+    assert sections.region_of(None, EEA) == "rest of world"
+
+
+def test_eea_countries_from_the_regime_file() -> None:
+    eea = sections.eea_countries()
+    assert {"DE", "FR", "NO", "IS", "LI"} <= eea
+    assert not {"TR", "GB", "US", "CH"} & eea
+
+
+def test_sales_by_region_and_year(con: duckdb.DuckDBPyConnection) -> None:
+    # Period ends 2025-03-31: the FR shipment of June 2025 and the other family are out.
+    rows = sections.sales_by_region_year(con, "Fam", D(2025, 3, 31), EEA)
+    assert rows == [
+        {"year": 2024, "EEA": 100, "TR": 20, "XI": 0, "rest of world": 50, "worldwide": 170},
+        {"year": 2025, "EEA": 30, "TR": 0, "XI": 0, "rest of world": 10, "worldwide": 40},
+    ]
+    end = sections.in_service_at_end(con, "Fam", D(2025, 2, 28), EEA)
+    assert end == [
+        {
+            "device_model": "M1",
+            "EEA": 125,
+            "TR": 20,
+            "XI": 0,
+            "rest of world": 60,
+            "worldwide": 205,
+        }
+    ]
+
+
+def test_serious_incidents_count_each_complaint_once(con: duckdb.DuckDBPyConnection) -> None:
+    out = sections.serious_incidents(
+        con, D(2025, 12, 31), "Fam", D(2024, 1, 1), D(2025, 12, 31), EEA
+    )
+    # C1: EU individual and FDA initial -> once; C2 trend, C4 none -> not serious;
+    # C3 FDA initial reportable (code A02 in its latest version); C5 other family.
+    assert out["total"] == 2
+    assert out["years"] == [2024, 2025]
+    assert out["by_code"] == [
+        {"code": "A01", "term": "First", "counts": [1, 0], "total": 1},
+        {"code": "A02", "term": "Second", "counts": [0, 1], "total": 1},
+    ]
+    regions = {r["region"]: r["counts"] for r in out["by_region"]}
+    assert regions == {"EEA": [1, 0], "TR": [0, 0], "XI": [0, 0], "rest of world": [0, 1]}
+    # As of 2025-01-15 the re-coding of C3 is not known yet.
+    early = sections.serious_incidents(
+        con, D(2025, 1, 15), "Fam", D(2024, 1, 1), D(2025, 12, 31), EEA
+    )
+    assert [r["code"] for r in early["by_code"]] == ["A01"]
+    assert early["by_code"][0]["total"] == 2
+
+
+def test_reporting_timeliness(con: duckdb.DuckDBPyConnection) -> None:
+    rows = sections.reporting_timeliness(
+        con, D(2025, 12, 31), "Fam", D(2024, 1, 1), D(2025, 12, 31)
+    )
+    got = {(r["regime"], r["report_kind"]): r for r in rows}
+    assert set(got) == {("EU_MDR", "initial"), ("FDA_MDR", "initial"), ("FDA_MDR", "supplemental")}
+    assert got[("EU_MDR", "initial")]["submitted_on_time"] == 1
+    assert got[("FDA_MDR", "initial")]["submitted_late"] == 1
+    assert got[("FDA_MDR", "initial")]["overdue"] == 1
+    assert got[("FDA_MDR", "supplemental")]["open"] == 1
+    assert got[("FDA_MDR", "initial")]["total"] == 2
+
+
+def test_pareto_cumulative_share() -> None:
+    rows = sections.pareto([("B", 2), ("A", 5), ("C", 2), ("D", 1), ("E", 0)])
+    assert [r["code"] for r in rows] == ["A", "B", "C", "D"]  # ties by code, zero dropped
+    assert [r["count"] for r in rows] == [5, 2, 2, 1]
+    assert [r["cumulative_pct"] for r in rows] == pytest.approx([50.0, 70.0, 90.0, 100.0])
+
+
+def test_complaint_pareto_and_lot_matrix(con: duckdb.DuckDBPyConnection) -> None:
+    rows = sections.complaint_pareto(con, D(2025, 12, 31), "Fam", D(2024, 1, 1), D(2025, 12, 31))
+    assert [(r["code"], r["count"], r["term"]) for r in rows] == [
+        ("A01", 2, "First"),
+        ("A02", 2, "Second"),
+    ]
+    m = sections.lot_problem_matrix(
+        con, D(2025, 12, 31), "Fam", D(2024, 1, 1), D(2025, 12, 31), top_lots=1
+    )
+    # L1 and L2 both have 2 complaints: the tie goes to the first name.
+    assert m["lots"] == ["L1"]
+    assert m["codes"] == ["A01", "A02"]
+    assert m["z"] == [[1, 1]]
+
+
+def test_u_chart_limits_worked_example() -> None:
+    # Baseline: 10 complaints over 5,000 unit-months -> u-bar = 2 per 1,000 units per month.
+    # Month with 2,000 units in service: n = 2, UCL = 2 + 3 * sqrt(2 / 2) = 5.
+    # Month with 500 units: n = 0.5, UCL = 2 + 3 * sqrt(4) = 8. No exposure: no limit.
+    u_bar, ucl = charts.u_chart_limits(10, 5000, [2000, 500, 0])
+    assert u_bar == pytest.approx(2.0)
+    assert ucl[0] == pytest.approx(5.0)
+    assert ucl[1] == pytest.approx(8.0)
+    assert ucl[2] is None
+    assert charts.u_chart_limits(0, 0, [100]) == (0.0, [None])
+    assert math.isclose(charts.u_chart_limits(1, 1000, [1000], sigmas=2)[1][0], 3.0)
+
+
+def test_group_checks() -> None:
+    checks = [
+        {
+            "suite": "s",
+            "table": "t1",
+            "check": "b",
+            "severity": "warning",
+            "passed": False,
+            "failing_rows": 3,
+        },
+        {
+            "suite": "s",
+            "table": "t1",
+            "check": "a",
+            "severity": "critical",
+            "passed": True,
+            "failing_rows": 0,
+        },
+        {
+            "suite": "r",
+            "table": "t2",
+            "check": "c",
+            "severity": "warning",
+            "passed": True,
+            "failing_rows": 0,
+        },
+    ]
+    out = sections.group_checks(checks)
+    assert out["groups"] == [
+        {"suite": "r", "table": "t2", "passed": 1, "failed": 0},
+        {"suite": "s", "table": "t1", "passed": 1, "failed": 1},
+    ]
+    assert [c["check"] for c in out["failed"]] == ["b"]
+
+
+def _rates() -> pl.DataFrame:
+    months = [D(2024, m, 1) for m in range(1, 7)]
+    return pl.DataFrame(
+        {
+            "device_model": ["M1"] * 6,
+            "month": months,
+            "complaints": [2, 2, 2, 2, 2, 9],
+            "units_in_service": [1000.0] * 6,
+            "rate_per_1000": [2.0, 2.0, 2.0, 2.0, 2.0, 9.0],
+            "rate_ci_lower": [0.2] * 6,
+            "rate_ci_upper": [7.0] * 6,
+        }
+    )
+
+
+def test_charts_are_deterministic_divs() -> None:
+    signals = [{"month": D(2024, 6, 1), "label": "cusum HZ-1"}]
+    first = charts.control_chart(_rates(), signals, D(2024, 6, 1), div_id="rate-chart-fam")
+    again = charts.control_chart(_rates(), signals, D(2024, 6, 1), div_id="rate-chart-fam")
+    assert first == again
+    assert 'id="rate-chart-fam"' in first
+    assert "M1 UCL (3σ)" in first or "M1 UCL (3\\u03c3)" in first
+    assert "family signal" in first
+    assert "<script src" not in first  # plotly.js is embedded once by the page
+    pareto = charts.pareto_chart(sections.pareto([("A", 3), ("B", 1)]), div_id="pareto-fam")
+    assert 'id="pareto-fam"' in pareto and "cumulative %" in pareto
+    sales = charts.units_by_region_chart(
+        [{"year": 2024, "EEA": 1, "TR": 2, "XI": 0, "rest of world": 3, "worldwide": 6}],
+        div_id="sales-fam",
+    )
+    assert 'id="sales-fam"' in sales
+
+
+def test_previous_period() -> None:
+    assert sections.previous_period(D(2025, 10, 1), D(2026, 9, 30)) == (
+        D(2024, 10, 1),
+        D(2025, 9, 30),
+    )
+    assert sections.previous_period(D(2025, 1, 1), D(2025, 3, 31)) == (
+        D(2024, 10, 1),
+        D(2024, 12, 31),
+    )
+
+
+def test_period_comparison(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        CREATE TABLE marts.complaint_rates (device_family VARCHAR, device_model VARCHAR,
+            month DATE, complaints BIGINT, units_in_service DOUBLE);
+        INSERT INTO marts.complaint_rates VALUES
+            ('Fam', 'M1', '2024-12-01', 10, 10000), ('Fam', 'M1', '2025-01-01', 100, 10000),
+            ('Fam', 'M2', '2024-12-01', 10, 10000), ('Fam', 'M2', '2025-01-01', 11, 10000);
+        """
+    )
+    rows = sections.period_comparison(con, "Fam", D(2025, 1, 1), D(2025, 1, 31))
+    m1, m2 = rows
+    assert (m1["previous_rate"], m1["rate"]) == (pytest.approx(1.0), pytest.approx(10.0))
+    assert m1["change"].startswith("higher")
+    assert m2["change"] == "intervals overlap"
+    points = sections.conclusion_points([], [], [], [], rows)
+    assert points == [
+        "M1: complaint rate higher than in the preceding period "
+        "(1.000 to 10.000 per 1,000 unit-months)."
+    ]
+    assert sections.conclusion_points([], [], [], [])[0].startswith("No overdue report")

@@ -1,0 +1,242 @@
+"""The vigilance page: open reports in order, redacted narratives, quarantine, empty sections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import duckdb
+import polars as pl
+import pytest
+
+from assets.reports.vigilance_page import render_vigilance_page, vigilance_page_context
+from models.redaction import leaks
+
+AS_OF = dt.date(2026, 10, 31)
+NARRATIVE = "Call Mrs. Jane Doe on +44 20 7946 0958, MRN 4471923. Pump alarm failed in infusion."
+
+
+def _flag(cid, status, due, *, state="staged", kind="initial", route="individual", regime="EU_MDR"):
+    received = due - dt.timedelta(days=15)
+    return {
+        "complaint_id": cid,
+        "regime": regime,
+        "report_kind": kind,
+        "rule": "EU_MDR_87_SERIOUS_15D",
+        "route": route,
+        "reportable": status != "not_reportable",
+        "criteria_met": "serious_injury",
+        "vmsr_eligible": False,
+        "expected_side_effect": False,
+        "received_date": received,
+        "due_date": due,
+        "reported_date": None,
+        "status": status,
+        "days_remaining": (due - AS_OF).days,
+        "data_state": state,
+        "as_of": AS_OF,
+    }
+
+
+def _complaint(cid, description, model="Infusa VP300", country="DE", code="A0401"):
+    return {
+        "complaint_id": cid,
+        "received_date": dt.date(2026, 10, 1),
+        "updated_at": dt.datetime(2026, 10, 1, 8),
+        "device_model": model,
+        "country": country,
+        "problem_code": code,
+        "description": description,
+        "source_file": "complaints.csv",
+        "source_row": 1,
+    }
+
+
+def _write(con, name, rows, schema=None):
+    frame = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    con.register("frame", frame)
+    con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+    con.unregister("frame")
+
+
+def _build(path, *, quarantined=True, signals=True):
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA staging; CREATE SCHEMA marts")
+    flags = [
+        _flag("CMP-3", "open", dt.date(2026, 11, 3)),
+        _flag("CMP-1", "overdue", dt.date(2026, 10, 20)),
+        _flag("CMP-2", "overdue", dt.date(2026, 10, 5)),
+        _flag("CMP-4", "open", dt.date(2026, 11, 20), kind="supplemental"),
+        _flag("CMP-5", "submitted_on_time", dt.date(2026, 10, 1)),
+        _flag("CMP-6", "not_reportable", dt.date(2026, 10, 1)),
+        _flag("CMP-7", "open", dt.date(2026, 11, 9), route="trend"),
+    ]
+    if quarantined:
+        flags.append(_flag("CMP-Q", "open", dt.date(2026, 11, 12), state="quarantined"))
+    _write(con, "marts.vigilance_flags", flags)
+    complaints = [
+        _complaint("CMP-1", NARRATIVE),
+        _complaint("CMP-2", "Occlusion alarm; no harm. Reported by Dr. Hans Becker."),
+        _complaint("CMP-3", "Battery drained early."),
+        _complaint("CMP-4", "Follow-up received."),
+        _complaint("CMP-7", "Repeated free-flow event.", code="A0401"),
+        _complaint("CMP-Q", "Quarantined narrative: pump stopped."),
+    ]
+    _write(con, "staging.complaint_versions", complaints)
+    _write(
+        con,
+        "staging.products",
+        [{"device_model": "Infusa VP300", "device_family": "Infusa"}],
+    )
+    _write(
+        con,
+        "marts.compliance_flags",
+        [
+            {"complaint_id": "CMP-2", "flag": "submitted_late", "detail": "x", "as_of": AS_OF},
+            {"complaint_id": "CMP-3", "flag": "submitted_late", "detail": "x", "as_of": AS_OF},
+        ],
+    )
+    _write(
+        con,
+        "marts.triage_suggestions",
+        [],
+        schema={
+            "complaint_id": pl.String,
+            "human_decision": pl.String,
+            "predicted_outcome": pl.String,
+            "p_reportable": pl.Float64,
+            "likely_reportable": pl.Boolean,
+            "suggested_problem_code": pl.String,
+            "model_version": pl.String,
+        },
+    )
+    signal_schema = {
+        "signal_id": pl.String,
+        "scope": pl.String,
+        "scope_value": pl.String,
+        "code": pl.String,
+        "method": pl.String,
+        "period_start": pl.Date,
+        "period_end": pl.Date,
+        "detected_on": pl.Date,
+        "observed": pl.Float64,
+        "expected": pl.Float64,
+        "statistic": pl.Float64,
+        "threshold": pl.Float64,
+        "status": pl.String,
+        "as_of": pl.Date,
+    }
+    sig_rows = []
+    if signals:
+        sig_rows = [
+            (
+                "SIG-1",
+                "device_family",
+                "Infusa",
+                "HZ-INF-01",
+                "cusum",
+                dt.date(2026, 1, 1),
+                dt.date(2026, 9, 1),
+                AS_OF,
+                20.0,
+                9.0,
+                5.1,
+                4.0,
+                "new",
+                AS_OF,
+            )
+        ]
+    _write(con, "marts.signals", sig_rows, schema=signal_schema)
+    _write(
+        con,
+        "marts.risk_feedback",
+        [
+            {
+                "hazard_id": "HZ-INF-01",
+                "device_family": "Infusa",
+                "hazard": "Free flow",
+                "problem_codes": "A0401",
+                "window_name": "trailing_12_months",
+                "update_required": False,
+                "severity_exceeded": False,
+                "finding": "consistent with the risk file estimate",
+                "as_of": AS_OF,
+            }
+        ],
+    )
+    return con
+
+
+@pytest.fixture
+def page(tmp_path):
+    con = _build(tmp_path / "w.duckdb")
+    ctx = vigilance_page_context(con, AS_OF)
+    con.close()
+    return ctx, render_vigilance_page(ctx)
+
+
+def test_overdue_first_then_by_due_date(page):
+    ctx, html = page
+    ids = [r["complaint_id"] for r in ctx["open_rows"]]
+    assert ids == ["CMP-2", "CMP-1", "CMP-3", "CMP-7", "CMP-Q", "CMP-4"]
+    positions = [html.index(f">{cid}<") for cid in ["CMP-2", "CMP-1", "CMP-3", "CMP-4"]]
+    assert positions == sorted(positions)
+    assert ctx["counts"]["overdue"] == 2
+    assert ctx["counts"]["supplemental_due"] == 1
+    assert ctx["counts"]["due_7_days"] == 1  # CMP-3 (3 Nov); CMP-7 (9 Nov) is after 7 Nov
+
+
+def test_narrative_is_redacted(page):
+    _, html = page
+    assert "Jane" not in html and "Doe" not in html and "Becker" not in html
+    digits = re.sub(r"\D", "", html)
+    assert "2079460958" not in digits and "4471923" not in html
+    assert "[NAME]" in html and "[PHONE]" in html
+    assert "Pump alarm failed" in html
+    planted = [
+        ("CMP-1", "name", "Jane Doe"),
+        ("CMP-1", "phone", "+44 20 7946 0958"),
+        ("CMP-1", "mrn", "4471923"),
+        ("CMP-2", "name", "Hans Becker"),
+    ]
+    assert leaks({"CMP-1": html, "CMP-2": html}, planted) == []
+
+
+def test_quarantined_section_lists_the_row(page):
+    ctx, html = page
+    assert [r["complaint_id"] for r in ctx["quarantined_rows"]] == ["CMP-Q"]
+    section = html[html.index('id="quarantine"') : html.index('id="trend"')]
+    assert "CMP-Q" in section and "None tonight" not in section
+
+
+def test_trend_candidate_and_new_signal(page):
+    ctx, html = page
+    assert [(t["device_family"], t["hazard_id"]) for t in ctx["trend_candidates"]] == [
+        ("Infusa", "HZ-INF-01")
+    ]
+    assert ctx["trend_candidates"][0]["trend_complaints"] == 1
+    assert ctx["counts"]["new_signals"] == 1
+    assert "SIG-1" in html and "responsible person" in html
+
+
+def test_empty_sections_say_so(tmp_path):
+    con = _build(tmp_path / "w.duckdb", quarantined=False, signals=False)
+    ctx = vigilance_page_context(con, AS_OF)
+    html = render_vigilance_page(ctx)
+    quarantine = html[html.index('id="quarantine"') : html.index('id="trend"')]
+    assert "None tonight" in quarantine
+    assert ctx["trend_candidates"] == [] and ctx["new_signals"] == []
+    signals = html[html.index('id="signals"') : html.index('id="review"')]
+    assert "None tonight" in signals and "No open signals" in signals
+    assert "the triage model agrees with every human decision" in html
+    assert "no lot or component-lot signal" in html  # no fsca_scope table at all
+
+
+def test_deterministic_and_offline(tmp_path, page):
+    _, html = page
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    again = render_vigilance_page(vigilance_page_context(con, AS_OF))
+    assert again.encode() == html.encode()
+    assert not re.search(r"(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", html, re.I)
+    assert "<script" not in html.lower() and "@import" not in html
+    assert html.count("<table") == html.count("<thead>") > 0
