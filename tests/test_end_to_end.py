@@ -7,10 +7,17 @@ version replaces the current one, and that the reports are reproducible byte for
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import duckdb
@@ -64,6 +71,10 @@ def run(landing: Path, warehouse: Path, reports: Path) -> None:
 def night(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("e2e")
     landing, warehouse, reports = base / "landing", base / "wh" / "pms.duckdb", base / "reports"
+    dagster_home = base / "dagster_home"  # a real instance, so the webserver sees the runs
+    dagster_home.mkdir()
+    previous_home = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
     assert main(["generate", "--out", str(landing), "--seed", str(SEED), "--scale", "demo"]) == 0
     run(landing, warehouse, reports)
     first_reports = {p.name: p.read_bytes() for p in reports.iterdir()}
@@ -73,10 +84,15 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             0
         ][0]
     run(landing, warehouse, reports)
+    if previous_home is None:
+        os.environ.pop("DAGSTER_HOME", None)
+    else:
+        os.environ["DAGSTER_HOME"] = previous_home
     return {
         "landing": landing,
         "warehouse": warehouse,
         "reports": reports,
+        "dagster_home": dagster_home,
         "first_reports": first_reports,  # type: ignore[dict-item]
         "first_audit": first_audit,  # type: ignore[dict-item]
         "first_versions": first_versions,  # type: ignore[dict-item]
@@ -453,3 +469,102 @@ def test_no_planted_personal_data_reaches_a_report(night: dict) -> None:
     assert "vigilance.html" in published
     assert "[NAME]" in published["vigilance.html"]  # narratives are shown, redacted
     assert leaks == []
+
+
+ASSET_GRAPH_QUERY = """
+{ assetNodes {
+    assetKey { path }
+    description
+    owners { __typename ... on TeamAssetOwner { team } ... on UserAssetOwner { email } }
+    assetMaterializations(limit: 1) { runId }
+    assetChecksOrError { ... on AssetChecks { checks {
+        name executionForLatestMaterialization { status } } } }
+} }
+"""
+
+
+def graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer = json.loads(response.read())
+    assert "errors" not in answer, answer["errors"]
+    return answer["data"]
+
+
+def test_dagster_webserver_shows_every_asset_documented_owned_and_materialised(
+    night: dict,
+) -> None:
+    """The real webserver on the night's instance and warehouse (127.0.0.1, a free port): every
+    asset has a description, an owner and a materialisation, every check ran; a Chromium
+    screenshot of the asset graph is kept for a person to look at."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = os.environ | {
+        "DAGSTER_HOME": str(night["dagster_home"]),
+        "PMS_LANDING": str(night["landing"]),
+        "PMS_WAREHOUSE": str(night["warehouse"]),
+        "PMS_REPORTS": str(night["reports"]),
+        "PMS_AS_OF": AS_OF,
+    }
+    webserver = Path(sys.executable).parent / "dagster-webserver"
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen(
+        [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5):
+                    break
+            except OSError:
+                assert server.poll() is None, "dagster-webserver exited"
+                assert time.monotonic() < deadline, "dagster-webserver did not start in 120 s"
+                time.sleep(1)
+        nodes = graphql(port, ASSET_GRAPH_QUERY)["assetNodes"]
+        keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
+        assert {"reports/pms_reports", "marts/vigilance_flags", "marts/triage_suggestions"} <= keys
+        undocumented = [
+            "/".join(n["assetKey"]["path"]) for n in nodes if not (n["description"] or "").strip()
+        ]
+        assert undocumented == []
+        assert not [n["assetKey"] for n in nodes if not n["owners"]]
+        assert not [n["assetKey"] for n in nodes if not n["assetMaterializations"]]
+        checks = [c for n in nodes for c in n["assetChecksOrError"].get("checks", [])]
+        assert len(checks) >= 20
+        assert all(c["executionForLatestMaterialization"] for c in checks)
+
+        from tests.browser import chromium_or_skip
+
+        chromium = chromium_or_skip()
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+        from playwright.sync_api import sync_playwright
+
+        from tests.browser import LAUNCH_ARGS
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            base_url = f"http://127.0.0.1:{port}"
+            page.goto(f"{base_url}/locations/pms/asset-groups/vigilance", wait_until="load")
+            with contextlib.suppress(PlaywrightTimeout):  # the first-visit community prompt
+                page.get_by_role("button", name="Skip").first.click(timeout=15_000)
+            page.get_by_text("vigilance_flags").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(night["reports"].parent / "asset_graph.png"))
+            page.goto(f"{base_url}/assets/reports/pms_reports", wait_until="load")
+            page.get_by_text("Vigilance as of").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(night["reports"].parent / "reports_asset.png"))
+            browser.close()
+        assert (night["reports"].parent / "asset_graph.png").stat().st_size > 20_000
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
