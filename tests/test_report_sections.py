@@ -268,3 +268,15 @@ def test_period_comparison(con: duckdb.DuckDBPyConnection) -> None:
         "(1.000 to 10.000 per 1,000 unit-months)."
     ]
     assert sections.conclusion_points([], [], [], [])[0].startswith("No overdue report")
+
+
+def test_reporting_period_per_eu_class_is_configurable() -> None:
+    import datetime as dt
+
+    from assets.reports.render import reporting_period
+
+    night = dt.date(2026, 10, 31)  # the month of the night is incomplete: periods end 30 Sep
+    assert reporting_period("III", night) == (dt.date(2025, 10, 1), dt.date(2026, 9, 30))
+    assert reporting_period("IIa", night) == (dt.date(2024, 10, 1), dt.date(2026, 9, 30))
+    assert reporting_period("IIa", night, {"IIa": 6}) == (dt.date(2026, 4, 1), dt.date(2026, 9, 30))
+    assert reporting_period("I", dt.date(2024, 3, 1)) == (dt.date(2023, 3, 1), dt.date(2024, 2, 29))

@@ -158,7 +158,9 @@ def pms_reports(
         family_devices = devices.filter(pl.col("device_family") == family)
         eu_class = render.family_eu_class(family_devices["eu_class"].to_list())
         report_type = render.report_type_for(eu_class)
-        start, end = render.reporting_period(eu_class, as_of)
+        start, end = render.reporting_period(
+            eu_class, as_of, config.section("reports").get("period_months")
+        )
         family_rates = rates.filter(pl.col("device_family") == family)
         in_period = family_rates.filter(pl.col("month").is_between(start, end))
         summary = [

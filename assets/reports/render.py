@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -65,11 +66,17 @@ def report_type_for(eu_class: str) -> str:
     return "PMS report" if eu_class == "I" else "PSUR"
 
 
-def reporting_period(eu_class: str, as_of: dt.date) -> tuple[dt.date, dt.date]:
-    """The period ending with the last complete month before `as_of`: 12 months for class IIb
-    and III and for the class I PMS report, 24 months for class IIa (MDR Art. 86(1))."""
+DEFAULT_PERIOD_MONTHS = {"I": 12, "IIa": 24, "IIb": 12, "III": 12}
+
+
+def reporting_period(
+    eu_class: str, as_of: dt.date, period_months: Mapping[str, int] | None = None
+) -> tuple[dt.date, dt.date]:
+    """The period ending with the last complete month before `as_of`. Its length per EU class
+    comes from `[reports.period_months]`: by default 12 months for class IIb and III (PSUR at
+    least annually) and for the class I PMS report, 24 for class IIa (MDR Art. 86(1))."""
     end = as_of.replace(day=1) - dt.timedelta(days=1)
-    months = 24 if eu_class == "IIa" else 12
+    months = int({**DEFAULT_PERIOD_MONTHS, **(period_months or {})}.get(eu_class, 12))
     start_month = (end.year * 12 + end.month - 1) - (months - 1)
     return dt.date(start_month // 12, start_month % 12 + 1, 1), end
 
