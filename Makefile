@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	rm -rf $(DEMO)
 	mkdir -p $(DAGSTER_HOME_DIR)
+	cp config/dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
 	$(BIN)/pms generate --out $(DEMO)/landing --seed $(DEMO_SEED) --scale demo
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/pms run --landing $(DEMO)/landing \
 		--warehouse $(DEMO)/warehouse/pms.duckdb --reports $(DEMO)/reports --as-of $(DEMO_AS_OF)
@@ -45,6 +46,7 @@ format: $(STAMP)
 
 ui: $(STAMP)
 	mkdir -p $(DAGSTER_HOME_DIR)
+	cp config/dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) PMS_LANDING=$(CURDIR)/$(DEMO)/landing \
 	PMS_WAREHOUSE=$(CURDIR)/$(DEMO)/warehouse/pms.duckdb PMS_REPORTS=$(CURDIR)/$(DEMO)/reports \
 	PMS_AS_OF=$(DEMO_AS_OF) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -8,6 +8,12 @@ from pathlib import Path
 
 import dagster as dg
 
+# Every step that writes the DuckDB warehouse runs in this Dagster concurrency pool. DuckDB allows
+# one writing process per file, so the pool's limit is 1 (set in the instance's dagster.yaml,
+# `concurrency: pools: default_limit: 1`): runs on a multiprocess or Kubernetes executor then
+# queue for the warehouse instead of failing on its file lock.
+WAREHOUSE_POOL = "duckdb_warehouse"
+
 
 class LandingFolder(dg.ConfigurableResource):
     """The folder the nightly extract drops files into (layout: data contract §1)."""

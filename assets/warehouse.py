@@ -86,6 +86,53 @@ CREATE TABLE IF NOT EXISTS audit.check_results (
 """
 
 
+# The chained run records (models/audit_chain.py): one row per completed night, appended by the
+# asset audit/run_record and never updated; `pms verify-audit` recomputes the chain.
+AUDIT_RUNS_DDL = """
+CREATE TABLE IF NOT EXISTS audit.runs (
+    sequence BIGINT NOT NULL,          -- 1, 2, ... in the order the records were written
+    run_id VARCHAR NOT NULL,           -- the Dagster run
+    as_of DATE NOT NULL,               -- the night the run stands for
+    recorded_at TIMESTAMP NOT NULL,    -- wall clock (UTC) when the record was written
+    user_name VARCHAR NOT NULL,        -- PMS_USER, else the operating-system user
+    hostname VARCHAR NOT NULL,
+    code_version VARCHAR NOT NULL,     -- git commit (+ '-dirty') or package version
+    config_sha256 VARCHAR NOT NULL,    -- sha256 of config/pipeline.toml
+    reason VARCHAR NOT NULL,           -- PMS_RUN_REASON, else 'nightly run'
+    inputs_digest VARCHAR NOT NULL,    -- over the run's audit.ingested_files rows
+    inputs_rows BIGINT NOT NULL,
+    versions_digest VARCHAR NOT NULL,  -- over the staging.complaint_versions rows it loaded
+    versions_rows BIGINT NOT NULL,
+    status_changes_digest VARCHAR NOT NULL,  -- over its audit.reportability_changes rows
+    status_changes_rows BIGINT NOT NULL,
+    prev_hash VARCHAR NOT NULL,        -- record_hash of the record before (64 zeros first)
+    record_hash VARCHAR NOT NULL       -- sha256(prev_hash, canonical content of this record)
+)
+"""
+
+# Every change of a reportability decision (marts.vigilance_flags) from one run to the next;
+# the latest row per key is the last recorded state (no mutable state table).
+AUDIT_REPORTABILITY_CHANGES_DDL = """
+CREATE TABLE IF NOT EXISTS audit.reportability_changes (
+    sequence BIGINT NOT NULL,          -- of the run record written with it
+    run_id VARCHAR NOT NULL,
+    as_of DATE NOT NULL,
+    complaint_id VARCHAR,
+    regime VARCHAR,
+    report_kind VARCHAR,
+    received_date DATE,                -- distinguishes supplemental reports
+    old_rule VARCHAR, new_rule VARCHAR,
+    old_route VARCHAR, new_route VARCHAR,
+    old_reportable BOOLEAN, new_reportable BOOLEAN,
+    old_status VARCHAR, new_status VARCHAR,  -- new_status NULL: the decision is gone
+    old_due_date DATE, new_due_date DATE,
+    old_reported_date DATE, new_reported_date DATE,
+    old_data_state VARCHAR, new_data_state VARCHAR,
+    changed_at TIMESTAMP NOT NULL
+)
+"""
+
+
 @dataclass(frozen=True)
 class RejectedRow:
     """One record that could not be loaded, with a reason a person can act on."""
@@ -126,6 +173,8 @@ def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(QUARANTINE_REJECTED_ROWS_DDL)
     con.execute(QUARANTINE_RESOLUTIONS_DDL)
     con.execute(AUDIT_CHECK_RESULTS_DDL)
+    con.execute(AUDIT_RUNS_DDL)
+    con.execute(AUDIT_REPORTABILITY_CHANGES_DDL)
 
 
 def already_ingested(con: duckdb.DuckDBPyConnection, sha256: str) -> str | None:

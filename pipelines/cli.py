@@ -2,6 +2,7 @@
 
     pms generate --out DIR --seed N [--scale NAME]
     pms run --landing DIR --warehouse FILE --reports DIR [--as-of DATE]
+    pms verify-audit --warehouse FILE
 
 `pms run` executes the same Dagster definitions the UI shows, in one process.
 """
@@ -50,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="replay the night of this date (default: today, UTC)",
     )
+    run.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="when another night holds the warehouse, wait this long for it (default: refuse)",
+    )
+    verify = commands.add_parser(
+        "verify-audit",
+        help="recompute the audit trail's hash chain and sealed digests; exit 1 if tampered",
+    )
+    verify.add_argument("--warehouse", type=Path, required=True, help="DuckDB file to check")
     evaluate = commands.add_parser(
         "evaluate", help="score the alarms against the planted truth over several seeds"
     )
@@ -65,6 +78,26 @@ def command_evaluate(args: argparse.Namespace) -> int:
     print(run_evaluation(args.out, args.seeds, args.scale))
     print(f"\nWritten to {args.out / 'evaluation.md'} and {args.out / 'evaluation.json'}")
     return 0
+
+
+def command_verify_audit(args: argparse.Namespace) -> int:
+    """Read-only: recompute every run record's hash, its link to the record before, and the
+    digests of the rows each run wrote; print the findings (exit 1) or the last hash (exit 0)."""
+    import duckdb
+
+    from assets.audit.trail import format_report, verify_audit_trail
+
+    if not args.warehouse.is_file():
+        print(f"pms verify-audit: warehouse {args.warehouse} does not exist", file=sys.stderr)
+        return 2
+    with duckdb.connect(str(args.warehouse), read_only=True) as con:
+        try:
+            report = verify_audit_trail(con)
+        except LookupError as exc:
+            print(f"pms verify-audit: {exc}", file=sys.stderr)
+            return 1
+    print(format_report(report))
+    return 0 if report.intact else 1
 
 
 def command_generate(args: argparse.Namespace) -> int:
@@ -90,6 +123,7 @@ def command_generate(args: argparse.Namespace) -> int:
 def command_run(args: argparse.Namespace) -> int:
     from pipelines.definitions import build_definitions
     from pipelines.jobs import NIGHTLY_JOB_NAME
+    from pipelines.run_lock import WarehouseBusy, warehouse_lock
     from pipelines.settings import Locations
 
     if not args.landing.is_dir():
@@ -101,14 +135,19 @@ def command_run(args: argparse.Namespace) -> int:
     job = defs.resolve_job_def(NIGHTLY_JOB_NAME)
     tags = {"pms/as_of": as_of, "pms/trigger": "cli"}
     started = time.perf_counter()
-    with (
-        dg.DagsterInstance.get()
-        if os.environ.get("DAGSTER_HOME")
-        else dg.DagsterInstance.ephemeral()
-    ) as instance:
-        result = job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config=CLI_RUN_CONFIG, tags=tags
-        )
+    try:
+        with (
+            warehouse_lock(locations.warehouse, f"pms run as of {as_of}", args.wait),
+            dg.DagsterInstance.get()
+            if os.environ.get("DAGSTER_HOME")
+            else dg.DagsterInstance.ephemeral() as instance,
+        ):
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=CLI_RUN_CONFIG, tags=tags
+            )
+    except WarehouseBusy as busy:
+        print(f"pms run: {busy}", file=sys.stderr)
+        return 3
     elapsed = time.perf_counter() - started
     if not result.success:
         blocked = blocking_failures(result)
@@ -193,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         return command_generate(args)
     if args.command == "evaluate":
         return command_evaluate(args)
+    if args.command == "verify-audit":
+        return command_verify_audit(args)
     return command_run(args)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.audit.assets import audit_run_record
 from assets.ingestion.assets import (
     reference_code_tables,
     staging_complaints,
@@ -49,6 +50,7 @@ ALL_ASSETS = [
     risk_feedback_asset,
     fsca_scope_asset,
     pms_reports,
+    audit_run_record,
 ]
 
 

@@ -55,20 +55,23 @@ def write_landing(landing: Path, products: list[str]) -> None:
     )
 
 
+def run_argv(base: Path, as_of: str = "2024-06-30") -> list[str]:
+    """`pms run` arguments for the landing folder, warehouse and reports under `base`."""
+    return [
+        "run",
+        "--landing",
+        str(base / "landing"),
+        "--warehouse",
+        str(base / "pms.duckdb"),
+        "--reports",
+        str(base / "reports"),
+        "--as-of",
+        as_of,
+    ]
+
+
 def run(tmp_path: Path) -> int:
-    return main(
-        [
-            "run",
-            "--landing",
-            str(tmp_path / "landing"),
-            "--warehouse",
-            str(tmp_path / "pms.duckdb"),
-            "--reports",
-            str(tmp_path / "reports"),
-            "--as-of",
-            "2024-06-30",
-        ]
-    )
+    return main(run_argv(tmp_path))
 
 
 def test_removed_model_blocks_the_night_and_the_index_names_the_check(tmp_path: Path) -> None:

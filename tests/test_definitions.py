@@ -108,6 +108,7 @@ EXPECTED_GRAPH = {
             "staging/products",
         ],
     ),
+    "audit/run_record": ("audit", ["marts/vigilance_flags", "reports/pms_reports"]),
 }
 
 

@@ -103,6 +103,17 @@ def connect(night: dict) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(night["warehouse"]), read_only=True)
 
 
+def test_audit_trail_is_chained_and_verifies(night: dict) -> None:
+    with connect(night) as con:
+        runs = con.execute(
+            "SELECT sequence, status_changes_rows, versions_rows FROM audit.runs ORDER BY sequence"
+        ).fetchall()
+    assert [r[0] for r in runs[:2]] == [1, 2]
+    assert runs[0][1] > 0 and runs[0][2] == night["first_versions"]
+    assert runs[1][1:] == (0, 0)  # the same night again: a new record, nothing changed
+    assert main(["verify-audit", "--warehouse", str(night["warehouse"])]) == 0
+
+
 def test_every_landing_file_is_accounted_for(night: dict) -> None:
     landing: Path = night["landing"]
     with connect(night) as con:

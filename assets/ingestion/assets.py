@@ -41,7 +41,7 @@ from assets.ingestion.sources import (
 )
 from assets.metadata import markdown_table, table_metadata
 from assets.quality.row_rules import row_rule_parameters
-from assets.resources import LandingFolder, NightSettings
+from assets.resources import WAREHOUSE_POOL, LandingFolder, NightSettings
 from assets.warehouse import ensure_warehouse
 
 INGESTION_OWNERS = ["team:data-engineering"]
@@ -81,6 +81,7 @@ def _open(warehouse: DuckDBResource) -> Any:
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     key=["reference", "code_tables"],
     group_name="reference",
     owners=INGESTION_OWNERS,
@@ -192,6 +193,7 @@ def landing_source_asset(
     """One ingestion asset per landing source of the data contract."""
 
     @dg.asset(
+        pool=WAREHOUSE_POOL,
         key=["staging", key],
         group_name=INGESTION_GROUP,
         owners=INGESTION_OWNERS,
@@ -275,6 +277,7 @@ staging_service = landing_source_asset(
 
 
 @dg.multi_asset(
+    pool=WAREHOUSE_POOL,
     specs=[
         dg.AssetSpec(
             key=["staging", "complaint_versions"],
@@ -338,6 +341,7 @@ FDA_TABLE_DESCRIPTIONS = {
 
 
 @dg.multi_asset(
+    pool=WAREHOUSE_POOL,
     specs=[
         dg.AssetSpec(
             key=["staging", table],

@@ -6,7 +6,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL, SHIPMENTS_WITH_FAMILY_SQL
 from assets.metadata import table_metadata
-from assets.resources import NightSettings
+from assets.resources import WAREHOUSE_POOL, NightSettings
 from assets.warehouse import query_frame, replace_table
 from models.exposure import monthly_units_in_service
 from models.rates import monthly_complaint_rates
@@ -18,6 +18,7 @@ SERIOUS_OUTCOMES = ("death", "serious_injury")
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     key=["marts", "units_in_service"],
     group_name=MART_GROUP,
     owners=MART_OWNERS,
@@ -45,6 +46,7 @@ def units_in_service(warehouse: DuckDBResource, night: NightSettings) -> dg.Mate
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     key=["marts", "complaint_rates"],
     group_name=MART_GROUP,
     owners=MART_OWNERS,

@@ -16,7 +16,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.quality.gx_suites import SuiteOutcome, suite_definition, validate_frame
 from assets.quality.row_rules import record_check_results, row_rule_parameters
-from assets.resources import NightSettings
+from assets.resources import WAREHOUSE_POOL, NightSettings
 from assets.warehouse import ensure_warehouse, query_frame, unresolved_quarantined_records
 from pipelines.settings import load_config
 
@@ -47,6 +47,7 @@ def suite_checks(asset_key: Sequence[str], suite: str) -> dg.AssetChecksDefiniti
     key = dg.AssetKey(list(asset_key))
 
     @dg.multi_asset_check(
+        pool=WAREHOUSE_POOL,
         name=f"{base}_suite",
         specs=[
             dg.AssetCheckSpec(
@@ -112,6 +113,7 @@ def accounting_check(asset_key: Sequence[str], source: str) -> dg.AssetChecksDef
     key = dg.AssetKey(list(asset_key))
 
     @dg.asset_check(
+        pool=WAREHOUSE_POOL,
         asset=key,
         name=f"{source}_row_accounting",
         blocking=True,
@@ -177,6 +179,7 @@ def volume_check(asset_key: Sequence[str], source: str) -> dg.AssetChecksDefinit
     key = dg.AssetKey(list(asset_key))
 
     @dg.asset_check(
+        pool=WAREHOUSE_POOL,
         asset=key,
         name=f"{source}_volume_within_recent_range",
         description=(
@@ -234,6 +237,7 @@ def volume_check(asset_key: Sequence[str], source: str) -> dg.AssetChecksDefinit
 
 
 @dg.asset_check(
+    pool=WAREHOUSE_POOL,
     asset=dg.AssetKey(["staging", "complaint_versions"]),
     name="complaint_extract_freshness",
     description=(
@@ -279,6 +283,7 @@ def complaint_extract_freshness(
 
 
 @dg.asset_check(
+    pool=WAREHOUSE_POOL,
     asset=dg.AssetKey(["staging", "complaints"]),
     name="models_with_complaints_have_shipments",
     description=(
@@ -318,6 +323,7 @@ def models_with_complaints_have_shipments(
 
 
 @dg.asset_check(
+    pool=WAREHOUSE_POOL,
     asset=dg.AssetKey(["staging", "complaints"]),
     name="no_serious_complaint_waits_in_quarantine",
     description=(

@@ -12,7 +12,7 @@ from assets.metadata import markdown_table
 from assets.reports import charts, render, sections
 from assets.reports.pdf import find_chromium, print_to_pdf
 from assets.reports.vigilance_page import render_vigilance_page, vigilance_page_context
-from assets.resources import NightSettings, ReportFolder
+from assets.resources import WAREHOUSE_POOL, NightSettings, ReportFolder
 from assets.warehouse import query_frame
 from pipelines.settings import code_version, load_config
 
@@ -34,6 +34,7 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     key=["reports", "pms_reports"],
     group_name="reports",
     owners=REPORT_OWNERS,

@@ -3,8 +3,11 @@
 Chromium runs the report's embedded plotly.js, so the PDF shows the same charts as the page;
 WeasyPrint runs no JavaScript and would print empty chart boxes. The page's print CSS sets A4.
 Chromium stamps the wall clock into /CreationDate and /ModDate; those 14 digits are replaced by
-the night's as-of date (same length, so the cross-reference offsets stay valid) and the PDF is
-byte-identical for the same report. Without Chromium no PDF is written and the caller says so.
+the night's as-of date (same length, so the cross-reference offsets stay valid). Links to other
+files would be printed as absolute file:// addresses of wherever the reports folder happens to
+be, so the printed copy keeps only in-page links (a PDF sent on cannot follow them anyway). The
+PDF is then byte-identical for the same report, wherever it is written. Without Chromium no PDF
+is written and the caller says so.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ CHROMIUM_FLAGS = (
     "--virtual-time-budget=15000",
 )
 _PDF_DATE = re.compile(rb"(/(?:CreationDate|ModDate) \(D:)(\d{14})")
+_FILE_LINK = re.compile(r'<a href="(?!#)[^"]*"')
 
 
 def find_chromium() -> str | None:
@@ -52,13 +56,17 @@ def print_to_pdf(
     """Print `html_path` to `pdf_path` (written atomically); returns the PDF bytes."""
     with tempfile.TemporaryDirectory(prefix="pms-chromium-") as profile:
         out = Path(profile) / "out.pdf"
+        page = Path(profile) / html_path.name
+        page.write_text(
+            _FILE_LINK.sub("<a", html_path.read_text(encoding="utf-8")), encoding="utf-8"
+        )
         result = subprocess.run(
             [
                 chromium,
                 *CHROMIUM_FLAGS,
                 f"--user-data-dir={profile}/user",
                 f"--print-to-pdf={out}",
-                html_path.resolve().as_uri(),
+                page.as_uri(),
             ],
             capture_output=True,
             timeout=timeout_s,

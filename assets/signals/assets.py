@@ -18,7 +18,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets.metadata import markdown_table, table_metadata
-from assets.resources import NightSettings
+from assets.resources import WAREHOUSE_POOL, NightSettings
 from assets.signals.queries import (
     COMPLAINTS_KNOWN_ON_NIGHT_SQL,
     FAMILY_EXPOSURE_SQL,
@@ -345,6 +345,7 @@ def _disproportionality_alarms(
 
 
 @dg.multi_asset(
+    pool=WAREHOUSE_POOL,
     specs=[
         dg.AssetSpec(
             key=["marts", "signals"],

@@ -6,7 +6,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from assets.metadata import markdown_table, table_metadata
-from assets.resources import NightSettings
+from assets.resources import WAREHOUSE_POOL, NightSettings
 from assets.warehouse import query_frame, replace_table, unresolved_quarantined_records
 from models.triage import review_flags
 from models.vigilance import (
@@ -97,6 +97,7 @@ WHERE ship_date <= CAST($as_of AS DATE) AND units > 0
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     key=["marts", "vigilance_flags"],
     group_name="vigilance",
     owners=VIGILANCE_OWNERS,
@@ -206,6 +207,7 @@ def vigilance_flags_asset(warehouse: DuckDBResource, night: NightSettings) -> dg
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     key=["marts", "compliance_flags"],
     group_name="vigilance",
     owners=VIGILANCE_OWNERS,

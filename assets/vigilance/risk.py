@@ -7,7 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from assets.metadata import markdown_table, table_metadata
-from assets.resources import NightSettings
+from assets.resources import WAREHOUSE_POOL, NightSettings
 from assets.signals.queries import FAMILY_EXPOSURE_SQL
 from assets.warehouse import query_frame, replace_table
 from models.fsca import DEFAULT_FSCA_METHODS, fsca_scope, fsca_summary
@@ -53,6 +53,7 @@ TERMS_SQL = "SELECT code, term FROM reference.imdrf_terms ORDER BY annex, code"
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     key=["marts", "risk_feedback"],
     group_name="vigilance",
     owners=RISK_OWNERS,
@@ -138,6 +139,7 @@ def risk_feedback_asset(warehouse: DuckDBResource, night: NightSettings) -> dg.M
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     key=["marts", "fsca_scope"],
     group_name="vigilance",
     owners=FSCA_OWNERS + RISK_OWNERS,

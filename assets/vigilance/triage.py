@@ -12,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from assets.metadata import markdown_table, table_metadata
-from assets.resources import NightSettings
+from assets.resources import WAREHOUSE_POOL, NightSettings
 from assets.warehouse import query_frame, replace_table
 from models.triage import (
     SUGGESTION_SCHEMA,
@@ -45,6 +45,7 @@ def _decision(column: str = "reportability_decision") -> pl.Expr:
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     key=["marts", "triage_suggestions"],
     group_name="vigilance",
     owners=TRIAGE_OWNERS,

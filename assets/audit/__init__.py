@@ -1,0 +1,1 @@
+"""The audit trail: chained run records and the reportability change log."""

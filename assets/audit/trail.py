@@ -1,0 +1,206 @@
+"""Writing and verifying the audit trail in the warehouse (plain DuckDB, no Dagster).
+
+`append_run_record` is called once per night by the asset audit/run_record, inside one
+transaction: it appends the reportability decisions that changed since the last recorded state
+to audit.reportability_changes, then the run's chained record to audit.runs. Nothing here ever
+updates or deletes a row: the tables are append-only, and `verify_audit_trail` (behind
+`pms verify-audit`) recomputes the chain and every sealed digest to show that they stayed so.
+The hashing rules live in models/audit_chain.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from models.audit_chain import (
+    DECISION_FIELDS,
+    DECISION_KEY,
+    GENESIS_HASH,
+    Finding,
+    record_hash,
+    reportability_changes,
+    rows_digest,
+    verify_chain,
+    verify_evidence,
+)
+
+DEFAULT_REASON = "nightly run"
+
+# The evidence a run record seals: (table, digest field, row-count field).
+EVIDENCE_TABLES = (
+    ("audit.ingested_files", "inputs_digest", "inputs_rows"),
+    ("staging.complaint_versions", "versions_digest", "versions_rows"),
+    ("audit.reportability_changes", "status_changes_digest", "status_changes_rows"),
+)
+
+
+def run_user() -> str:
+    """Who started the run: PMS_USER when set (a service account names the person), else the
+    operating-system user."""
+    if os.environ.get("PMS_USER"):
+        return os.environ["PMS_USER"]
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def run_reason() -> str:
+    """Why the run happened: PMS_RUN_REASON when set (a re-run, a correction), else the default."""
+    return os.environ.get("PMS_RUN_REASON") or DEFAULT_REASON
+
+
+def dict_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    cursor = con.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, table = qualified.split(".")
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
+            "AND table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+    )
+
+
+def run_evidence(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """Digest and row count of the rows a run wrote to each sealed table, as found now."""
+    found: dict[str, Any] = {}
+    for table, digest_field, rows_field in EVIDENCE_TABLES:
+        rows = (
+            dict_rows(con, f"SELECT * FROM {table} WHERE run_id = ?", [run_id])
+            if table_exists(con, table)
+            else []
+        )
+        found[digest_field] = rows_digest(rows)
+        found[rows_field] = len(rows)
+    return found
+
+
+LATEST_STATE_SQL = f"""
+SELECT {", ".join(DECISION_KEY)}, {", ".join(f"new_{f} AS {f}" for f in DECISION_FIELDS)}
+FROM audit.reportability_changes
+QUALIFY row_number() OVER (PARTITION BY {", ".join(DECISION_KEY)} ORDER BY sequence DESC) = 1
+"""
+
+CURRENT_FLAGS_SQL = f"""
+SELECT {", ".join(DECISION_KEY)}, {", ".join(DECISION_FIELDS)}
+FROM marts.vigilance_flags
+ORDER BY {", ".join(DECISION_KEY)}, status, rule
+"""
+
+
+def append_run_record(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    as_of: dt.date,
+    code_version: str,
+    config_sha256: str,
+    user_name: str | None = None,
+    hostname: str | None = None,
+    reason: str | None = None,
+    recorded_at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Append the night's reportability changes and its chained run record; return the record
+    (with `status_changes` = the change rows). The caller owns the transaction."""
+    recorded_at = (recorded_at or dt.datetime.now(dt.UTC)).replace(tzinfo=None)
+    last = con.execute(
+        "SELECT sequence, record_hash FROM audit.runs ORDER BY sequence DESC LIMIT 1"
+    ).fetchall()
+    sequence = int(last[0][0]) + 1 if last else 1
+    prev_hash = str(last[0][1]) if last else GENESIS_HASH
+
+    current = (
+        dict_rows(con, CURRENT_FLAGS_SQL) if table_exists(con, "marts.vigilance_flags") else []
+    )
+    changes = reportability_changes(dict_rows(con, LATEST_STATE_SQL), current)
+    columns = [*DECISION_KEY, *(f"{p}_{f}" for f in DECISION_FIELDS for p in ("old", "new"))]
+    if changes:
+        con.executemany(
+            f"INSERT INTO audit.reportability_changes (sequence, run_id, as_of, "
+            f"{', '.join(columns)}, changed_at) VALUES ({', '.join(['?'] * (len(columns) + 4))})",
+            [[sequence, run_id, as_of, *(c[k] for k in columns), recorded_at] for c in changes],
+        )
+
+    record: dict[str, Any] = {
+        "sequence": sequence,
+        "run_id": run_id,
+        "as_of": as_of,
+        "recorded_at": recorded_at,
+        "user_name": user_name or run_user(),
+        "hostname": hostname or socket.gethostname(),
+        "code_version": code_version,
+        "config_sha256": config_sha256,
+        "reason": reason or run_reason(),
+        **run_evidence(con, run_id),
+    }
+    record["prev_hash"] = prev_hash
+    record["record_hash"] = record_hash(prev_hash, record)
+    con.execute(
+        f"INSERT INTO audit.runs ({', '.join(record)}) VALUES ({', '.join(['?'] * len(record))})",
+        list(record.values()),
+    )
+    return {**record, "status_changes": changes}
+
+
+@dataclass
+class AuditReport:
+    runs: int
+    last_hash: str
+    findings: list[Finding] = field(default_factory=list)
+    uncovered_versions: int = 0  # versions loaded by runs that left no record (stopped nights)
+
+    @property
+    def intact(self) -> bool:
+        return not self.findings
+
+
+def verify_audit_trail(con: duckdb.DuckDBPyConnection) -> AuditReport:
+    """Recompute the chain over audit.runs and every run's sealed digests from the tables."""
+    if not table_exists(con, "audit.runs"):
+        raise LookupError("the warehouse has no audit trail (table audit.runs is missing)")
+    records = dict_rows(con, "SELECT * FROM audit.runs ORDER BY sequence, recorded_at, run_id")
+    findings = verify_chain(records)
+    recomputed = {str(r["run_id"]): run_evidence(con, str(r["run_id"])) for r in records}
+    findings += verify_evidence(records, recomputed)
+    findings.sort(key=lambda f: (f.position, f.problem != "record_hash"))
+    uncovered = 0
+    if table_exists(con, "staging.complaint_versions"):
+        uncovered = int(
+            con.execute(
+                "SELECT count(*) FROM staging.complaint_versions "
+                "WHERE run_id NOT IN (SELECT run_id FROM audit.runs)"
+            ).fetchall()[0][0]
+        )
+    last = str(records[-1]["record_hash"]) if records else GENESIS_HASH
+    return AuditReport(len(records), last, findings, uncovered)
+
+
+def format_report(report: AuditReport) -> str:
+    """What `pms verify-audit` prints."""
+    lines = []
+    if report.intact:
+        lines.append(f"audit trail intact: {report.runs} runs, last hash {report.last_hash}")
+    else:
+        lines.append(
+            f"audit trail BROKEN: {len(report.findings)} finding(s) over {report.runs} runs"
+        )
+        lines += [f"  {finding.message}" for finding in report.findings]
+    if report.uncovered_versions:
+        lines.append(
+            f"note: {report.uncovered_versions} complaint version(s) were loaded by runs that "
+            "left no run record (stopped nights); the chain does not seal them"
+        )
+    return "\n".join(lines)

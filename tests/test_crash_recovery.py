@@ -1,0 +1,94 @@
+"""A night killed with SIGKILL at any point, then run again, leaves the warehouse and the reports
+as a clean night would: no duplicate and no missing row. Each file loads in one transaction with
+its audit row, marts are replaced whole, and report files are written by rename."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.test_blocked_night import PRODUCT_ROWS, run_argv, write_landing
+
+AS_OF = "2024-06-30"
+KILL_POINTS = 10
+# Columns that name the run or the wall-clock moment: they differ between any two runs.
+VOLATILE = {"run_id", "ingested_at", "checked_at", "recorded_at", "resolved_at", "changed_at"}
+# Evidence of every run is kept on purpose (a killed run's checks happened): compared apart.
+PER_RUN_TABLES = {"audit.check_results", "audit.runs", "audit.reportability_changes"}
+
+
+def pms_run(base: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", *run_argv(base, AS_OF)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},  # ephemeral instance
+    )
+
+
+def snapshot(base: Path) -> dict[str, str]:
+    """A digest of every table's rows (volatile columns left out, rows sorted) and every
+    report file but the manifest, which names the run."""
+    digests = {}
+    with duckdb.connect(str(base / "pms.duckdb"), read_only=True) as con:
+        tables = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_type = 'BASE TABLE' ORDER BY 1, 2"
+        ).fetchall()
+        for schema, table in tables:
+            if f"{schema}.{table}" in PER_RUN_TABLES:
+                continue
+            columns = [
+                c
+                for (c,) in con.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                    [schema, table],
+                ).fetchall()
+                if c not in VOLATILE
+            ]
+            listed = ", ".join(f'"{c}"' for c in columns)
+            rows = con.execute(f'SELECT {listed} FROM "{schema}"."{table}" ORDER BY ALL').fetchall()
+            digests[f"{schema}.{table}"] = hashlib.sha256(repr(rows).encode()).hexdigest()
+    for path in sorted((base / "reports").iterdir()):
+        if path.name != "manifest.json":
+            digests[f"reports/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], float]:
+    base = tmp_path_factory.mktemp("clean")
+    write_landing(base / "landing", PRODUCT_ROWS)
+    started = time.monotonic()
+    assert pms_run(base).wait(timeout=600) == 0
+    return snapshot(base), time.monotonic() - started
+
+
+def test_two_clean_nights_snapshot_alike(clean, tmp_path: Path) -> None:
+    write_landing(tmp_path / "landing", PRODUCT_ROWS)
+    assert pms_run(tmp_path).wait(timeout=600) == 0
+    assert snapshot(tmp_path) == clean[0]
+
+
+@pytest.mark.parametrize("point", range(1, KILL_POINTS + 1))
+def test_a_night_killed_at_any_point_recovers_on_the_next_run(clean, tmp_path: Path, point) -> None:
+    expected, duration = clean
+    write_landing(tmp_path / "landing", PRODUCT_ROWS)
+    night = pms_run(tmp_path)
+    # kill points spread over the whole night: start-up, ingestion, checks, marts, reports
+    # (the last one at 10/13 of a clean night, leaving a margin for a faster run)
+    time.sleep(duration * point / (KILL_POINTS + 3))
+    assert night.poll() is None, "the night ended before the kill: nothing was tested"
+    os.kill(night.pid, signal.SIGKILL)
+    assert night.wait(timeout=60) == -signal.SIGKILL
+    assert pms_run(tmp_path).wait(timeout=600) == 0
+    assert snapshot(tmp_path) == expected
