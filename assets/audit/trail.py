@@ -192,10 +192,10 @@ def format_report(report: AuditReport) -> str:
     """What `pms verify-audit` prints."""
     lines = []
     if report.intact:
-        lines.append(f"audit trail intact: {report.runs} runs, last hash {report.last_hash}")
+        lines.append(f"audit trail intact: {_runs(report.runs)}, last hash {report.last_hash}")
     else:
         lines.append(
-            f"audit trail BROKEN: {len(report.findings)} finding(s) over {report.runs} runs"
+            f"audit trail BROKEN: {len(report.findings)} finding(s) over {_runs(report.runs)}"
         )
         lines += [f"  {finding.message}" for finding in report.findings]
     if report.uncovered_versions:
@@ -204,3 +204,7 @@ def format_report(report: AuditReport) -> str:
             "left no run record (stopped nights); the chain does not seal them"
         )
     return "\n".join(lines)
+
+
+def _runs(count: int) -> str:
+    return f"{count} run" if count == 1 else f"{count} runs"
