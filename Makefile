@@ -51,5 +51,10 @@ ui: $(STAMP)
 	PMS_WAREHOUSE=$(CURDIR)/$(DEMO)/warehouse/pms.duckdb PMS_REPORTS=$(CURDIR)/$(DEMO)/reports \
 	PMS_AS_OF=$(DEMO_AS_OF) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+BENCH_SCALE ?= maude
+
+bench: $(STAMP)
+	$(BIN)/python -m pipelines.bench --scale $(BENCH_SCALE) --out data/bench
+
 clean:
 	rm -rf $(DEMO) $(DAGSTER_HOME_DIR)

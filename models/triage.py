@@ -114,6 +114,9 @@ class TriageParams:
     max_iter: int = 2000
     min_code_count: int = 10
     code_cv_folds: int = 3
+    # the most recent complaints a night trains on (by awareness date, then id): the nightly cost
+    # stays bounded as history grows, and the model follows the current narratives; 0 = all
+    max_training_rows: int = 50000
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> TriageParams:
@@ -279,6 +282,18 @@ def data_fingerprint(frame: pl.DataFrame, columns: Sequence[str]) -> str:
 # training and prediction on the firm's complaints
 
 
+def most_recent(frame: pl.DataFrame, limit: int) -> pl.DataFrame:
+    """The `limit` most recent rows by `received_date` (then complaint_id), in complaint_id
+    order; all rows when `limit` is 0 or the frame has no received_date."""
+    if not limit or frame.height <= limit or "received_date" not in frame.columns:
+        return frame
+    return (
+        frame.sort(["received_date", "complaint_id"], descending=True)
+        .head(limit)
+        .sort("complaint_id")
+    )
+
+
 def training_labels(frame: pl.DataFrame) -> pl.DataFrame:
     """Decided complaints with a `reportable_label`: the rule-derived reportability
     (`rule_reportable`) where known, else the human decision."""
@@ -302,7 +317,7 @@ def fit_triage(frame: pl.DataFrame, params: TriageParams | None = None) -> Triag
     `frame` columns: complaint_id, description, patient_outcome, reportability_decision and the
     CATEGORICAL_COLUMNS; optionally rule_reportable (bool, reportable in any regime)."""
     params = params or TriageParams()
-    decided = training_labels(frame)
+    decided = most_recent(training_labels(frame), params.max_training_rows)
     categorical = [c for c in CATEGORICAL_COLUMNS if c in frame.columns]
 
     # reportability: calibrated binary model, threshold from out-of-fold predictions
@@ -323,7 +338,10 @@ def fit_triage(frame: pl.DataFrame, params: TriageParams | None = None) -> Triag
 
     # IMDRF Annex A problem code from the narrative and the other fields
     code_fields = [c for c in categorical if c != "problem_code"]
-    coded = frame.filter(pl.col("problem_code").is_not_null() & (pl.col("problem_code") != ""))
+    coded = most_recent(
+        frame.filter(pl.col("problem_code").is_not_null() & (pl.col("problem_code") != "")),
+        params.max_training_rows,
+    )
     counts = coded.group_by("problem_code").len().filter(pl.col("len") >= params.min_code_count)
     coded = coded.filter(pl.col("problem_code").is_in(counts["problem_code"].to_list())).sort(
         "complaint_id"

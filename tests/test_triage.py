@@ -198,3 +198,25 @@ def test_too_few_decided_complaints_is_an_error_the_asset_can_report():
     assert rows["predicted_outcome"].is_null().all()
     assert rows["model_version"].unique().to_list() == ["untrained: too few"]
     assert rows.columns == predict_triage(fit_triage(complaints(), SMALL), complaints()).columns
+
+
+def test_training_is_bounded_to_the_most_recent_complaints() -> None:
+    import datetime as dt
+
+    from models.triage import most_recent
+
+    frame = pl.DataFrame(
+        {
+            "complaint_id": ["A", "B", "C", "D"],
+            "received_date": [
+                dt.date(2024, 1, 1),
+                dt.date(2025, 1, 1),
+                dt.date(2023, 1, 1),
+                dt.date(2025, 1, 1),
+            ],
+        }
+    )
+    assert most_recent(frame, 2)["complaint_id"].to_list() == ["B", "D"]
+    assert most_recent(frame, 3)["complaint_id"].to_list() == ["A", "B", "D"]
+    assert most_recent(frame, 0).height == 4
+    assert most_recent(frame.drop("received_date"), 2).height == 4

@@ -27,7 +27,8 @@ from pipelines.settings import load_config
 TRIAGE_OWNERS = ["team:regulatory-affairs"]
 
 TRIAGE_INPUT_SQL = f"""
-SELECT c.complaint_id, c.description, c.patient_outcome, c.reportability_decision,
+SELECT c.complaint_id, c.received_date, c.description, c.patient_outcome,
+       c.reportability_decision,
        c.malfunction, p.device_family, c.source, c.health_effect_code, c.problem_code,
        r.rule_reportable
 FROM ({COMPLAINTS_AS_OF_SQL}) c
