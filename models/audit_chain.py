@@ -11,10 +11,9 @@ breaks the chain at that point and `pms verify-audit` names the run.
 - `record_hash(prev_hash, record)`: sha256 hex of `prev_hash + "\\n" + canonical(record)`, the
   record without its own `prev_hash`/`record_hash` fields. The first record's prev_hash is
   `GENESIS_HASH` (64 zeros).
-- `rows_digest(rows)`: sha256 over the canonical lines of table rows, sorted, so the digest does
-  not depend on the order a query returns them. A run record keeps such digests of the rows the
-  run wrote elsewhere (ingested files, complaint versions, reportability changes): a silent edit
-  of one of those rows no longer matches the digest sealed in the chain.
+- A run record also keeps digests of the rows the run wrote elsewhere (ingested files, complaint
+  versions, reportability changes), computed inside DuckDB (`assets/audit/trail.py`): a silent
+  edit of one of those rows no longer matches the digest sealed in the chain.
 - `verify_chain(records)`: the broken links of a chain, each as a `Finding` naming the run,
   its position and what was expected and found.
 - `reportability_changes(previous, current)`: which reportability decisions changed since the
@@ -90,15 +89,6 @@ def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
     """sha256 (hex) of the previous record's hash and this record's canonical content."""
     text = prev_hash + "\n" + canonical(hashed_content(record))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def rows_digest(rows: Iterable[Mapping[str, Any]]) -> str:
-    """sha256 (hex) over the canonical lines of rows, in sorted order (order-independent)."""
-    digest = hashlib.sha256()
-    for line in sorted(canonical(row) for row in rows):
-        digest.update(line.encode("utf-8"))
-        digest.update(b"\n")
-    return digest.hexdigest()
 
 
 def chain(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import hashlib
 import os
 import socket
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from models.audit_chain import (
     DECISION_FIELDS,
@@ -26,7 +28,6 @@ from models.audit_chain import (
     Finding,
     record_hash,
     reportability_changes,
-    rows_digest,
     verify_chain,
     verify_evidence,
 )
@@ -74,17 +75,26 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     )
 
 
+# One digest per sealed table and run, computed inside DuckDB: every row of the run as its JSON
+# text, the lines sorted (so the digest does not depend on storage order) and joined by newlines.
+# Identifiers come from EVIDENCE_TABLES, never from data.
+EVIDENCE_DIGEST_SQL = """
+SELECT count(*), sha256(coalesce(string_agg(line, chr(10) ORDER BY line), ''))
+FROM (SELECT CAST(to_json(t) AS VARCHAR) AS line FROM {table} t WHERE run_id = ?)
+"""
+
+
 def run_evidence(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     """Digest and row count of the rows a run wrote to each sealed table, as found now."""
     found: dict[str, Any] = {}
     for table, digest_field, rows_field in EVIDENCE_TABLES:
-        rows = (
-            dict_rows(con, f"SELECT * FROM {table} WHERE run_id = ?", [run_id])
+        count, digest = (
+            con.execute(EVIDENCE_DIGEST_SQL.format(table=table), [run_id]).fetchall()[0]
             if table_exists(con, table)
-            else []
+            else (0, hashlib.sha256(b"").hexdigest())
         )
-        found[digest_field] = rows_digest(rows)
-        found[rows_field] = len(rows)
+        found[digest_field] = digest
+        found[rows_field] = int(count)
     return found
 
 
@@ -128,11 +138,19 @@ def append_run_record(
     changes = reportability_changes(dict_rows(con, LATEST_STATE_SQL), current)
     columns = [*DECISION_KEY, *(f"{p}_{f}" for f in DECISION_FIELDS for p in ("old", "new"))]
     if changes:
-        con.executemany(
-            f"INSERT INTO audit.reportability_changes (sequence, run_id, as_of, "
-            f"{', '.join(columns)}, changed_at) VALUES ({', '.join(['?'] * (len(columns) + 4))})",
-            [[sequence, run_id, as_of, *(c[k] for k in columns), recorded_at] for c in changes],
+        change_rows = pl.DataFrame(
+            [{k: c[k] for k in columns} for c in changes], infer_schema_length=None
         )
+        con.register("audit_change_rows", change_rows)
+        try:
+            con.execute(
+                f"INSERT INTO audit.reportability_changes (sequence, run_id, as_of, "
+                f"{', '.join(columns)}, changed_at) SELECT ?, ?, ?, {', '.join(columns)}, ? "
+                "FROM audit_change_rows",
+                [sequence, run_id, as_of, recorded_at],
+            )
+        finally:
+            con.unregister("audit_change_rows")
 
     record: dict[str, Any] = {
         "sequence": sequence,
