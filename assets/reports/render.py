@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import plotly.graph_objects as go
-import polars as pl
 from plotly.offline import get_plotlyjs
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -79,65 +77,6 @@ def reporting_period(
     months = int({**DEFAULT_PERIOD_MONTHS, **(period_months or {})}.get(eu_class, 12))
     start_month = (end.year * 12 + end.month - 1) - (months - 1)
     return dt.date(start_month // 12, start_month % 12 + 1, 1), end
-
-
-def rate_chart(rates: pl.DataFrame, div_id: str) -> str:
-    """Monthly complaint rate per model with its exact Poisson interval as a band."""
-    fig = go.Figure()
-    for i, (model,) in enumerate(rates.select("device_model").unique().sort("device_model").rows()):
-        series = rates.filter(pl.col("device_model") == model).sort("month")
-        months = [m.isoformat() for m in series["month"].to_list()]
-        colour = PALETTE[i % len(PALETTE)]
-        fig.add_trace(
-            go.Scatter(
-                x=months + months[::-1],
-                y=series["rate_ci_upper"].to_list() + series["rate_ci_lower"].to_list()[::-1],
-                fill="toself",
-                fillcolor=colour,
-                opacity=0.12,
-                line={"width": 0},
-                hoverinfo="skip",
-                showlegend=False,
-                name=f"{model} 95% interval",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=months,
-                y=series["rate_per_1000"].to_list(),
-                mode="lines+markers",
-                name=model,
-                line={"color": colour, "width": 2},
-                marker={"size": 4},
-                customdata=list(
-                    zip(
-                        series["complaints"].to_list(),
-                        [round(u) for u in series["units_in_service"].to_list()],
-                        strict=True,
-                    )
-                ),
-                hovertemplate="%{x|%b %Y}: %{y:.3f} per 1,000<br>%{customdata[0]} complaints, "
-                "%{customdata[1]} units in service<extra>" + model + "</extra>",
-            )
-        )
-    # Early months of a new model have little exposure and very wide intervals: keep the axis on
-    # the rates themselves so the bands do not flatten every line.
-    highest = max((r for r in rates["rate_per_1000"].to_list() if r is not None), default=0.0)
-    fig.update_yaxes(range=[0, max(highest * 1.6, 0.001)])
-    fig.update_layout(
-        template="plotly_white",
-        height=420,
-        margin={"l": 60, "r": 20, "t": 40, "b": 40},
-        title={"text": "Complaints per 1,000 units in service, by month"},
-        yaxis_title="per 1,000 units",
-        legend={"orientation": "h", "y": -0.15},
-    )
-    return fig.to_html(
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=div_id,
-        config={"displaylogo": False, "responsive": True},
-    )
 
 
 def render_family_report(context: dict[str, Any]) -> str:
