@@ -42,10 +42,12 @@ the same predictions.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
 import math
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -117,6 +119,10 @@ class TriageParams:
     # the most recent complaints a night trains on (by awareness date, then id): the nightly cost
     # stays bounded as history grows, and the model follows the current narratives; 0 = all
     max_training_rows: int = 50000
+    # the model is refitted on a fixed calendar (every N days from TRAINING_EPOCH, a Monday) on
+    # the complaints as they were known on that day (`training_cutoff`); in between, nights reuse
+    # it and score only new or changed complaints. 1 = refit every night.
+    retrain_every_days: int = 7
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> TriageParams:
@@ -137,8 +143,41 @@ class TriageModel:
     oof_p_reportable: dict[str, float] = field(default_factory=dict)
 
 
+TRAINING_EPOCH = dt.date(2000, 1, 3)  # a Monday: with a 7-day cadence every cutoff is a Monday
+
 # --------------------------------------------------------------------------------------------
 # building blocks
+
+
+def training_cutoff(as_of: dt.date, every_days: int) -> dt.date:
+    """The night whose knowledge the model of `as_of` is trained on: the latest day <= `as_of`
+    that lies a whole number of `every_days` after TRAINING_EPOCH. With 7 days, Saturday
+    2026-10-31 trains on Monday 2026-10-26, and so does every night up to Sunday 2026-11-01."""
+    if every_days < 1:
+        raise ValueError(f"retrain_every_days must be at least 1, got {every_days}")
+    return as_of - dt.timedelta(days=(as_of - TRAINING_EPOCH).days % every_days)
+
+
+def dump_model(model: TriageModel) -> bytes:
+    """The fitted model as bytes, to keep between nights (pickle: only ever read back from the
+    pipeline's own warehouse, never from input data). The same model gives the same bytes: a
+    TfidfVectorizer remembers the memory address of its stop-word list (`_stop_words_id`, a
+    cache key that only saves a consistency check), which is cleared first."""
+    for pipeline in (model.outcome, model.reportable, model.problem_code):
+        if pipeline is None:
+            continue
+        for _, transformer, _ in pipeline.named_steps["features"].transformers_:
+            if isinstance(transformer, TfidfVectorizer) and hasattr(transformer, "_stop_words_id"):
+                del transformer._stop_words_id
+    return pickle.dumps(model, protocol=5)
+
+
+def load_model(data: bytes) -> TriageModel:
+    # only ever bytes that dump_model wrote into the pipeline's own warehouse
+    model = pickle.loads(data)
+    if not isinstance(model, TriageModel):
+        raise TypeError(f"stored triage model is a {type(model).__name__}, not a TriageModel")
+    return model
 
 
 def _single_threaded(function: Callable[P, R]) -> Callable[P, R]:
@@ -311,11 +350,15 @@ def training_labels(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 @_single_threaded
-def fit_triage(frame: pl.DataFrame, params: TriageParams | None = None) -> TriageModel:
+def fit_triage(
+    frame: pl.DataFrame, params: TriageParams | None = None, version: str | None = None
+) -> TriageModel:
     """Fit the three models on the decided complaints of `frame`.
 
     `frame` columns: complaint_id, description, patient_outcome, reportability_decision and the
-    CATEGORICAL_COLUMNS; optionally rule_reportable (bool, reportable in any regime)."""
+    CATEGORICAL_COLUMNS; optionally rule_reportable (bool, reportable in any regime).
+    `version`: the model version when the caller has already fingerprinted the training data
+    (see `model_version`); by default a fingerprint of `frame` is hashed here."""
     params = params or TriageParams()
     decided = most_recent(training_labels(frame), params.max_training_rows)
     categorical = [c for c in CATEGORICAL_COLUMNS if c in frame.columns]
@@ -362,7 +405,7 @@ def fit_triage(frame: pl.DataFrame, params: TriageParams | None = None) -> Triag
         *categorical,
         *(["rule_reportable"] if "rule_reportable" in frame.columns else []),
     ]
-    version = model_version(data_fingerprint(frame, fingerprint_columns), params)
+    version = version or model_version(data_fingerprint(frame, fingerprint_columns), params)
     training = {
         "n_train_reportable": int(decided.height),
         "n_reportable": int(y_rep.sum()),

@@ -7,29 +7,30 @@ measurements, in order:
 
 1. generate: `pms generate` writes `OUT/<scale>/landing` (reused when its
    `_truth/generation.json` shows the same scale and seed); wall time.
-2. raw_read: a fresh DuckDB file; every landing file (except `_truth/`) becomes a table via
+2. history landing: a copy (hard links) of the landing folder without the newest day's files
+   (every file whose name carries the newest YYYY-MM-DD date found among the file names).
+3. raw_read: a fresh DuckDB file; every file of the history landing becomes a table via
    `CREATE TABLE ... AS SELECT * FROM read_csv(file, all_varchar=true, header=true, ...)`
    (`delim='|'`, `quote=''`, `encoding='latin-1'` for the MAUDE `.txt` files) or
    `read_json(file)` for the openFDA pages. No parsing, no checks, no joins: the practical
    lower bound for reading the same bytes into DuckDB. Wall time.
-3. full_rebuild: `pms run` as a subprocess (PMS_USER=bench) into a
-   fresh warehouse and reports folder, as of the generator's extract date. Wall time; peak
+4. full_rebuild: `pms run` as a subprocess (PMS_USER=bench) of the history landing into a
+   fresh warehouse and reports folder, as of the day before the newest day. Wall time; peak
    memory is the child's `ru_maxrss` taken by a small wrapper process that starts only that
    child (getrusage(RUSAGE_CHILDREN) covers the largest waited-for descendant, so earlier
    commands of the benchmark cannot leak into the figure); ratio = rebuild / raw read. Each
    run gets a fresh DAGSTER_HOME (the project's dagster.yaml) under OUT/logs, from which the
    slowest steps are read back (where the time goes).
-4. increment: a copy of the landing folder (hard links) without the newest day's files (every
-   file whose name carries the newest YYYY-MM-DD date found among the file names) is run as of
-   the day before (history, untimed); then the newest day's files are added and
-   `pms run --as-of <newest day>` on the same warehouse is timed. Done on the small scale
-   ("small history", default medium) and on the chosen scale ("full history"); the ratio
-   full / small says whether the cost of a night grows with history.
-5. disproportionality: every (FDA product code, device problem code) pair of staging.maude_*
-   in the full-rebuild warehouse, all dates (not only the firm's codes), counted as the signals
+5. increment: the newest day's files are added and `pms run --as-of <newest day>` on the same
+   warehouse is timed: one nightly increment on the full history. Steps 2, 4 and 5 are repeated
+   on the small scale (default medium: "small history"); the ratio full / small says whether
+   the cost of a night grows with history. The rebuild of the full scale is the history of its
+   increment, so the biggest run is made once.
+6. disproportionality: every (FDA product code, device problem code) pair of staging.maude_*
+   in the full-scale warehouse, all dates (not only the firm's codes), counted as the signals
    asset counts them; `models.disproportionality.disproportionality(pairs)` is timed (the query
    separately).
-6. OUT/bench.json: scale, seed, machine (nproc, memory, load, python/duckdb/dagster/polars
+7. OUT/bench.json: scale, seed, machine (nproc, memory, load, python/duckdb/dagster/polars
    versions), each figure, the targets and pass/fail per target.
 """
 
@@ -306,29 +307,47 @@ def landing_without(landing: Path, target: Path, left_out: list[Path]) -> None:
         _link_or_copy(str(path), str(target / rel))
 
 
-def increment(landing: Path, work: Path, label: str) -> dict[str, Any]:
-    """History up to the day before the newest day (untimed), then that one night, timed."""
+def rebuild_and_increment(landing: Path, work: Path, label: str) -> dict[str, Any]:
+    """A full rebuild of the history (every file but the newest day's, as of the day before),
+    then the newest day as one nightly increment on that warehouse; both timed. The raw read of
+    the same history files comes first."""
     day = newest_day(landing)
     new_files = files_of_day(landing, day)
     before = (day - dt.timedelta(days=1)).isoformat()
-    inc_landing = work / "landing"
-    landing_without(landing, inc_landing, new_files)
+    history_landing = work / "landing"
+    landing_without(landing, history_landing, new_files)
+    raw = raw_read(history_landing, work / "raw_read.duckdb")
     if (work / "warehouse").exists():
         shutil.rmtree(work / "warehouse")
     warehouse = work / "warehouse" / "pms.duckdb"
     reports = work / "reports"
-    history = pms_run(inc_landing, warehouse, reports, before, work / "logs" / "history.log")
+    history = pms_run(history_landing, warehouse, reports, before, work / "logs" / "rebuild.log")
+    rebuild = {
+        "as_of": before,
+        "seconds": history.seconds,
+        "peak_rss_gib": history.peak_rss_gib,
+        "over_raw_read": round(history.seconds / max(raw["seconds"], 1e-9), 2),
+        "warehouse_bytes": warehouse.stat().st_size,
+        "slowest_steps": history.steps,
+    }
     for rel in new_files:
-        _link_or_copy(str(landing / rel), str(inc_landing / rel))
-    night = pms_run(inc_landing, warehouse, reports, day.isoformat(), work / "logs" / "night.log")
+        _link_or_copy(str(landing / rel), str(history_landing / rel))
+    night = pms_run(
+        history_landing, warehouse, reports, day.isoformat(), work / "logs" / "night.log"
+    )
     return {
-        "label": label,
-        "day": day.isoformat(),
-        "new_files": sorted(str(p) for p in new_files),
-        "history_seconds": history.seconds,
-        "seconds": night.seconds,
-        "peak_rss_gib": night.peak_rss_gib,
-        "slowest_steps": night.steps,
+        "raw_read": raw,
+        "full_rebuild": rebuild,
+        "increment": {
+            "label": label,
+            "day": day.isoformat(),
+            "new_files": sorted(str(p) for p in new_files),
+            "history_seconds": history.seconds,
+            "seconds": night.seconds,
+            "peak_rss_gib": night.peak_rss_gib,
+            "slowest_steps": night.steps,
+        },
+        "warehouse": warehouse,
     }
 
 
@@ -446,49 +465,32 @@ def run_benchmark(scale: str, seed: int, out: Path, small_scale: str) -> dict[st
     out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"scale": scale, "seed": seed, "machine": machine()}
 
-    print(f"[bench] 1/5 generate {scale}", flush=True)
+    print(f"[bench] 1/4 generate {scale}", flush=True)
     landing, result["generate"] = ensure_landing(out, scale, seed)
-
     save(out, result)
-    print("[bench] 2/5 raw read", flush=True)
-    result["raw_read"] = raw_read(landing, out / scale / "raw_read.duckdb")
 
-    save(out, result)
-    print("[bench] 3/5 full rebuild", flush=True)
-    from synthetic.scales import AS_OF
-
-    rebuild_dir = out / scale / "rebuild"
-    if rebuild_dir.exists():
-        shutil.rmtree(rebuild_dir)
-    warehouse = rebuild_dir / "warehouse" / "pms.duckdb"
-    rebuild = pms_run(
-        landing, warehouse, rebuild_dir / "reports", AS_OF.isoformat(), out / "logs" / "rebuild.log"
-    )
-    result["full_rebuild"] = {
-        "as_of": AS_OF.isoformat(),
-        "seconds": rebuild.seconds,
-        "peak_rss_gib": rebuild.peak_rss_gib,
-        "over_raw_read": round(rebuild.seconds / max(result["raw_read"]["seconds"], 1e-9), 2),
-        "warehouse_bytes": warehouse.stat().st_size,
-        "slowest_steps": rebuild.steps,
-    }
-
-    save(out, result)
-    print("[bench] 4/5 nightly increment", flush=True)
-    increments: dict[str, Any] = {}
     if small_scale != scale:
+        print(
+            f"[bench] 2/4 small history ({small_scale}): raw read, rebuild, increment", flush=True
+        )
         small_landing, result["generate_small"] = ensure_landing(out, small_scale, seed)
-        increments["small"] = increment(small_landing, out / small_scale / "increment", "small")
-        result["increment"] = dict(increments)
+        small = rebuild_and_increment(small_landing, out / small_scale / "bench", "small")
+        result["small"] = {k: small[k] for k in ("raw_read", "full_rebuild")}
+        result["increment"] = {"small": small["increment"]}
         save(out, result)
-    increments["full"] = increment(landing, out / scale / "increment", "full")
+
+    print(f"[bench] 3/4 full history ({scale}): raw read, rebuild, increment", flush=True)
+    full = rebuild_and_increment(landing, out / scale / "bench", "full")
+    result["raw_read"] = full["raw_read"]
+    result["full_rebuild"] = full["full_rebuild"]
+    increments = {**result.get("increment", {}), "full": full["increment"]}
     if "small" not in increments:  # the chosen scale is the small one: one measurement serves
         increments["small"] = {**increments["full"], "label": "small"}
     result["increment"] = {k: increments[k] for k in ("small", "full")}
-
     save(out, result)
-    print("[bench] 5/5 disproportionality", flush=True)
-    result["disproportionality"] = time_disproportionality(warehouse)
+
+    print("[bench] 4/4 disproportionality", flush=True)
+    result["disproportionality"] = time_disproportionality(full["warehouse"])
 
     figures = {
         "rebuild_over_raw_read": result["full_rebuild"]["over_raw_read"],

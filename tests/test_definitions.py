@@ -61,7 +61,13 @@ EXPECTED_GRAPH = {
     ),
     "marts/triage_suggestions": (
         "vigilance",
-        ["marts/vigilance_flags", "staging/complaint_versions", "staging/products"],
+        [
+            "reference/code_tables",
+            "staging/complaint_versions",
+            "staging/distribution",
+            "staging/products",
+            "staging/risk_register",
+        ],
     ),
     "marts/risk_feedback": (
         "vigilance",

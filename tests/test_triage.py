@@ -220,3 +220,85 @@ def test_training_is_bounded_to_the_most_recent_complaints() -> None:
     assert most_recent(frame, 3)["complaint_id"].to_list() == ["A", "B", "D"]
     assert most_recent(frame, 0).height == 4
     assert most_recent(frame.drop("received_date"), 2).height == 4
+
+
+@pytest.mark.parametrize(
+    ("as_of", "every", "cutoff"),
+    [
+        ("2026-10-31", 7, "2026-10-26"),  # Saturday -> the Monday before
+        ("2026-10-26", 7, "2026-10-26"),  # a Monday is its own cutoff
+        ("2026-11-01", 7, "2026-10-26"),  # Sunday still trains on that Monday
+        ("2026-11-02", 7, "2026-11-02"),
+        ("2026-01-01", 7, "2025-12-29"),  # across the year end
+        ("2026-10-31", 1, "2026-10-31"),  # 1 = refit every night
+        ("2000-01-16", 14, "2000-01-03"),  # 13 days after the epoch
+        ("2000-01-17", 14, "2000-01-17"),
+    ],
+)
+def test_training_cutoff_is_a_fixed_calendar(as_of: str, every: int, cutoff: str) -> None:
+    import datetime as dt
+
+    from models.triage import training_cutoff
+
+    assert training_cutoff(dt.date.fromisoformat(as_of), every) == dt.date.fromisoformat(cutoff)
+
+
+def test_training_cutoff_rejects_a_cadence_below_one_day() -> None:
+    import datetime as dt
+
+    from models.triage import training_cutoff
+
+    with pytest.raises(ValueError, match="at least 1"):
+        training_cutoff(dt.date(2026, 10, 31), 0)
+
+
+def test_stored_model_gives_the_same_bytes_in_any_process_and_the_same_predictions(
+    tmp_path: Path,
+) -> None:
+    """A reused model must score exactly as a refit one: pickled bytes do not depend on the
+    process (hash seed, memory addresses) and a round trip predicts identically."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    from models.triage import dump_model, load_model
+
+    frame = complaints()
+    script = (
+        "import hashlib, sys\n"
+        "import polars as pl\n"
+        "from models.triage import TriageParams, dump_model, fit_triage\n"
+        f"frame = pl.read_parquet({str(tmp_path / 'c.parquet')!r})\n"
+        "params = TriageParams(cv_folds=3, min_df=1, min_code_count=3, code_cv_folds=3)\n"
+        "print(hashlib.sha256(dump_model(fit_triage(frame, params))).hexdigest())\n"
+    )
+    frame.write_parquet(tmp_path / "c.parquet")
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    model = fit_triage(frame, SMALL)
+    data = dump_model(model)
+    assert digests == {hashlib.sha256(data).hexdigest()}
+    again = load_model(data)
+    assert predict_triage(again, frame).equals(predict_triage(model, frame))
+    with pytest.raises(TypeError, match="not a TriageModel"):
+        load_model(__import__("pickle").dumps({"not": "a model"}))
+
+
+def test_scores_do_not_depend_on_the_batch(fitted) -> None:
+    """Scoring only tonight's new complaints gives each the same numbers as scoring all."""
+    frame, model = fitted
+    whole = predict_triage(model, frame)
+    parts = pl.concat(
+        [predict_triage(model, frame.head(7)), predict_triage(model, frame.slice(7))]
+    ).sort("complaint_id")
+    assert parts.equals(whole)

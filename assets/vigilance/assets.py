@@ -11,6 +11,7 @@ from assets.warehouse import query_frame, replace_table, unresolved_quarantined_
 from models.triage import review_flags
 from models.vigilance import (
     SERIOUS_SEVERITY,
+    Rule,
     compliance_flags,
     load_rules,
     quarantined_complaint_flags,
@@ -95,6 +96,49 @@ SELECT DISTINCT device_model, country FROM staging.distribution
 WHERE ship_date <= CAST($as_of AS DATE) AND units > 0
 """
 
+# The fields the rules read, for every complaint as known on the night $as_of.
+RULE_INPUT_SQL = f"""
+SELECT c.complaint_id, c.received_date, c.device_model, p.device_family,
+       p.product_code, c.country, c.patient_outcome, c.malfunction, c.problem_code,
+       c.health_effect_code, c.reported_date
+FROM ({COMPLAINTS_AS_OF_SQL}) c LEFT JOIN staging.products p USING (device_model)
+"""
+
+
+def opted_in(rules: tuple[Rule, ...], settings: dict) -> list[str]:
+    """The optional programmes (rules' `opt_in`) the firm's configuration switches on."""
+    return sorted({r.opt_in for r in rules if r.opt_in and settings.get(r.opt_in, False)})
+
+
+def rule_context(con, as_of) -> dict[str, pl.DataFrame]:
+    """What the rules read besides the complaint itself, as known on the night `as_of`."""
+    return {
+        "serious_codes": query_frame(con, SERIOUS_CODES_SQL, {"serious": SERIOUS_SEVERITY}),
+        "markets": query_frame(con, MARKETS_SQL, {"as_of": as_of}),
+        "vmsr_product_codes": query_frame(con, VMSR_PRODUCT_CODES_SQL),
+        "expected_effects": query_frame(con, EXPECTED_EFFECTS_SQL),
+    }
+
+
+def initial_flags(
+    complaints: pl.DataFrame,
+    context: dict[str, pl.DataFrame],
+    as_of,
+    rules: tuple[Rule, ...],
+    opt_ins: list[str],
+) -> pl.DataFrame:
+    """`models.vigilance.vigilance_flags` of `complaints` (RULE_INPUT_SQL columns)."""
+    return vigilance_flags(
+        complaints,
+        context["serious_codes"],
+        context["markets"],
+        as_of,
+        rules,
+        vmsr_product_codes=context["vmsr_product_codes"]["product_code"],
+        expected_effects=context["expected_effects"],
+        opt_ins=opt_ins,
+    )
+
 
 @dg.asset(
     pool=WAREHOUSE_POOL,
@@ -125,35 +169,18 @@ def vigilance_flags_asset(warehouse: DuckDBResource, night: NightSettings) -> dg
     as_of = night.as_of_date()
     settings = load_config().section("vigilance")
     rules = load_rules()
-    opt_ins = sorted({r.opt_in for r in rules if r.opt_in and settings.get(r.opt_in, False)})
+    opt_ins = opted_in(rules, settings)
     with warehouse.get_connection() as con:
-        complaints = query_frame(
-            con,
-            f"""
-            SELECT c.complaint_id, c.received_date, c.device_model, p.device_family,
-                   p.product_code, c.country, c.patient_outcome, c.malfunction, c.problem_code,
-                   c.health_effect_code, c.reported_date
-            FROM ({COMPLAINTS_AS_OF_SQL}) c LEFT JOIN staging.products p USING (device_model)
-            """,
-            {"as_of": as_of},
-        )
-        initial = vigilance_flags(
-            complaints,
-            query_frame(con, SERIOUS_CODES_SQL, {"serious": SERIOUS_SEVERITY}),
-            query_frame(con, MARKETS_SQL, {"as_of": as_of}),
-            as_of,
-            rules,
-            vmsr_product_codes=query_frame(con, VMSR_PRODUCT_CODES_SQL)["product_code"],
-            expected_effects=query_frame(con, EXPECTED_EFFECTS_SQL),
-            opt_ins=opt_ins,
-        )
+        context = rule_context(con, as_of)
+        complaints = query_frame(con, RULE_INPUT_SQL, {"as_of": as_of})
+        initial = initial_flags(complaints, context, as_of, rules, opt_ins)
         supplemental = supplemental_reports(
             query_frame(con, VERSIONS_AS_OF_SQL, {"as_of": as_of}), initial, as_of, rules
         )
         waiting = quarantined_complaint_flags(
             quarantined_complaints(con, as_of),
-            query_frame(con, SERIOUS_CODES_SQL, {"serious": SERIOUS_SEVERITY}),
-            query_frame(con, MARKETS_SQL, {"as_of": as_of}),
+            context["serious_codes"],
+            context["markets"],
             as_of,
             rules,
         )

@@ -1,48 +1,192 @@
 """Triage asset: model suggestions (outcome, p(reportable), IMDRF code) for undecided complaints.
 
-The model (models/triage.py) is trained each night on the complaints decided by then and never
-overrides a human decision. Decided 'no' complaints are scored too (out of fold) so that a
-'likely reportable' suggestion against a human 'no' can be raised for review
-(models.triage.review_flags).
+The model (models/triage.py) is refitted on a fixed calendar (`[triage] retrain_every_days`) on
+the complaints as they were known on the training cutoff (`models.triage.training_cutoff`), with
+the rule-derived reportability of that night as the label. It is kept in `triage_state.models`
+under its version (a hash of the training rows, the label inputs, the parameters and the recipe),
+so a night whose cutoff data are unchanged reuses it and a clean rebuild refits the very same
+model. Scores are kept in `triage_state.scores` by model version, complaint and a hash of the
+complaint's model inputs: a night scores only new and changed complaints. Both tables hold
+exactly what the night's output needs, so the warehouse after a night is the same whatever the
+history of earlier runs.
+
+A suggestion never overrides a human decision. Decided 'no' complaints are scored too (out of
+fold when they were trained on) so that a 'likely reportable' suggestion against a human 'no' can
+be raised for review (models.triage.review_flags).
 """
 
+import hashlib
+import json
+
 import dagster as dg
+import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from assets.metadata import markdown_table, table_metadata
 from assets.resources import WAREHOUSE_POOL, NightSettings
-from assets.warehouse import query_frame, replace_table
+from assets.vigilance.assets import initial_flags, opted_in, rule_context
+from assets.warehouse import query_frame
 from models.triage import (
     SUGGESTION_SCHEMA,
     TriageModel,
     TriageParams,
+    data_fingerprint,
+    dump_model,
     fit_triage,
+    load_model,
+    model_version,
     predict_triage,
+    training_cutoff,
     unscored,
 )
+from models.vigilance import CONFIG_DIR, load_rules
 from pipelines.settings import load_config
 
 TRIAGE_OWNERS = ["team:regulatory-affairs"]
 
-TRIAGE_INPUT_SQL = f"""
+# A reportability decision as written: case and surrounding white space do not matter.
+DECISION_SQL = (
+    "lower(regexp_replace(coalesce(c.reportability_decision, ''), '^\\s+|\\s+$', '', 'g'))"
+)
+
+# Every complaint as known on the night $as_of, with what the model and the rules read.
+TRIAGE_FIELDS_SQL = f"""
 SELECT c.complaint_id, c.received_date, c.description, c.patient_outcome,
-       c.reportability_decision,
-       c.malfunction, p.device_family, c.source, c.health_effect_code, c.problem_code,
-       r.rule_reportable
+       c.reportability_decision, c.malfunction, p.device_family, c.source,
+       c.health_effect_code, c.problem_code,
+       c.device_model, p.product_code, c.country, c.reported_date,
+       {DECISION_SQL} AS decision
 FROM ({COMPLAINTS_AS_OF_SQL}) c
 LEFT JOIN staging.products p USING (device_model)
-LEFT JOIN (
-    SELECT complaint_id, bool_or(reportable) AS rule_reportable
-    FROM marts.vigilance_flags GROUP BY complaint_id
-) r USING (complaint_id)
-ORDER BY c.complaint_id
 """
 
+# The training rows of a cutoff night: the $limit most recent decided complaints and the $limit
+# most recent complaints with a problem code (by awareness date, then id), as fit_triage picks
+# them (models.triage.most_recent); $limit = 0 takes all.
+TRAINING_ROWS_SQL = f"""
+SELECT * EXCLUDE (decided_rank, coded_rank) FROM (
+    SELECT *,
+           CASE WHEN decision IN ('yes', 'no') THEN row_number() OVER (
+               PARTITION BY decision IN ('yes', 'no')
+               ORDER BY received_date DESC, complaint_id DESC) END AS decided_rank,
+           CASE WHEN coalesce(problem_code, '') <> '' THEN row_number() OVER (
+               PARTITION BY coalesce(problem_code, '') <> ''
+               ORDER BY received_date DESC, complaint_id DESC) END AS coded_rank
+    FROM ({TRIAGE_FIELDS_SQL})
+)
+WHERE CAST($limit AS BIGINT) = 0 OR decided_rank <= $limit OR coded_rank <= $limit
+ORDER BY complaint_id
+"""
 
-def _decision(column: str = "reportability_decision") -> pl.Expr:
-    return pl.col(column).fill_null("").str.to_lowercase().str.strip_chars()
+# The model's inputs of one complaint, hashed: a stored score is reused only for the same model
+# version and the same inputs.
+MODEL_INPUTS = (
+    "description",
+    "malfunction",
+    "device_family",
+    "source",
+    "health_effect_code",
+    "problem_code",
+)
+FEATURE_HASH_SQL = (
+    "md5(to_json([" + ", ".join(f"CAST({c} AS VARCHAR)" for c in MODEL_INPUTS) + "]))"
+)
+
+# Tonight's complaints to suggest for: every complaint without a 'yes' (undecided ones, and
+# human 'no' ones for the review flag).
+TONIGHT_SQL = f"""
+CREATE OR REPLACE TEMP TABLE triage_tonight AS
+SELECT complaint_id, nullif(decision, '') AS human_decision, {FEATURE_HASH_SQL} AS feature_hash
+FROM ({TRIAGE_FIELDS_SQL})
+WHERE decision <> 'yes'
+"""
+
+# Complaints of tonight without a stored score of model $version for their current inputs.
+UNSCORED_SQL = f"""
+SELECT f.* FROM ({TRIAGE_FIELDS_SQL}) f
+JOIN triage_tonight t USING (complaint_id)
+ANTI JOIN (SELECT complaint_id, feature_hash FROM triage_state.scores
+           WHERE model_version = $version) s USING (complaint_id, feature_hash)
+ORDER BY complaint_id
+"""
+
+SCORE_COLUMNS = ", ".join(c for c in SUGGESTION_SCHEMA if c != "complaint_id")
+
+STATE_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS triage_state",
+    "CREATE TABLE IF NOT EXISTS triage_state.models (model_version VARCHAR, "
+    "training_cutoff DATE, training_rows BIGINT, model BLOB)",
+    "CREATE TABLE IF NOT EXISTS triage_state.scores (complaint_id VARCHAR, "
+    "feature_hash VARCHAR, "
+    + ", ".join(
+        f"{c} {'DOUBLE' if t == pl.Float64() else 'BOOLEAN' if t == pl.Boolean() else 'VARCHAR'}"
+        for c, t in SUGGESTION_SCHEMA.items()
+        if c != "complaint_id"
+    )
+    + ")",
+)
+
+
+def _label_inputs_fingerprint(context: dict[str, pl.DataFrame], opt_ins: list[str]) -> str:
+    digest = hashlib.sha256()
+    for name in ("vigilance_rules.csv", "vigilance_regimes.csv"):
+        digest.update((CONFIG_DIR / name).read_bytes())
+    digest.update(json.dumps(opt_ins).encode("utf-8"))
+    for name in sorted(context):
+        frame = context[name]
+        digest.update(name.encode("utf-8"))
+        digest.update(data_fingerprint(frame, sorted(frame.columns)).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def triage_model(
+    con: duckdb.DuckDBPyConnection, cutoff, params: TriageParams
+) -> tuple[TriageModel | None, bool, str]:
+    """The model of the training cutoff night: the stored one when its version (the training
+    rows and label inputs of that night) matches, else fitted and stored. Returns the model (None
+    when too few complaints are decided), whether it was reused, and why it is missing."""
+    training = query_frame(
+        con, TRAINING_ROWS_SQL, {"as_of": cutoff, "limit": params.max_training_rows}
+    ).drop("decision")
+    rules = load_rules()
+    opt_ins = opted_in(rules, load_config().section("vigilance"))
+    context = rule_context(con, cutoff)
+    columns = [c for c in training.columns if c != "received_date"]
+    version = model_version(
+        hashlib.sha256(
+            (
+                data_fingerprint(training, columns) + _label_inputs_fingerprint(context, opt_ins)
+            ).encode("utf-8")
+        ).hexdigest(),
+        params,
+    )
+    stored = con.execute(
+        "SELECT model FROM triage_state.models WHERE model_version = ?", [version]
+    ).fetchall()
+    if stored:
+        return load_model(stored[0][0]), True, ""
+    labels = (
+        initial_flags(training, context, cutoff, rules, opt_ins)
+        .group_by("complaint_id")
+        .agg(rule_reportable=pl.col("reportable").any())
+    )
+    try:
+        model = fit_triage(
+            training.join(labels, on="complaint_id", how="left").sort("complaint_id"),
+            params,
+            version=version,
+        )
+    except ValueError as error:  # too few decided complaints of a class to train on
+        con.execute("DELETE FROM triage_state.models")
+        return None, False, str(error)
+    con.execute("DELETE FROM triage_state.models")
+    con.execute(
+        "INSERT INTO triage_state.models VALUES (?, ?, ?, ?)",
+        [version, cutoff, training.height, dump_model(model)],
+    )
+    return model, False, ""
 
 
 @dg.asset(
@@ -53,8 +197,11 @@ def _decision(column: str = "reportability_decision") -> pl.Expr:
     kinds={"duckdb", "polars", "scikitlearn"},
     deps=[
         dg.AssetKey(["staging", "complaint_versions"]),
-        dg.AssetKey(["marts", "vigilance_flags"]),
         dg.AssetKey(["staging", "products"]),
+        # what the rules read to label the training complaints
+        dg.AssetKey(["staging", "risk_register"]),
+        dg.AssetKey(["staging", "distribution"]),
+        dg.AssetKey(["reference", "code_tables"]),
     ],
     description=(
         "Model suggestions for every current complaint without a reportability decision (none "
@@ -62,9 +209,11 @@ def _decision(column: str = "reportability_decision") -> pl.Expr:
         "predicted outcome (death, serious_injury, injury, none) with calibrated probabilities, "
         "p_reportable and likely_reportable at the operating threshold (highest threshold "
         "keeping out-of-fold recall of reportable >= target_recall), a suggested IMDRF Annex A "
-        "problem code and the model version. Trained nightly on the decided complaints "
-        "(TF-IDF narrative + intake fields, calibrated logistic regression). A suggestion never "
-        "overrides a human decision."
+        "problem code and the model version. Trained every `retrain_every_days` (a fixed "
+        "calendar) on the decided complaints as known on that cutoff night, labelled by the "
+        "rules (TF-IDF narrative + intake fields, calibrated logistic regression); in between, "
+        "only new or changed complaints are scored. A suggestion never overrides a human "
+        "decision."
     ),
 )
 def triage_suggestions_asset(
@@ -72,59 +221,81 @@ def triage_suggestions_asset(
 ) -> dg.MaterializeResult:
     as_of = night.as_of_date()
     params = TriageParams.from_config(load_config().section("triage"))
+    cutoff = training_cutoff(as_of, params.retrain_every_days)
     with warehouse.get_connection() as con:
-        complaints = query_frame(con, TRIAGE_INPUT_SQL, {"as_of": as_of})
-        # every complaint without a 'yes': undecided ones (the contract) and human 'no' ones
-        # (scored out of fold, for the review flag); a 'yes' needs no triage
-        to_score = complaints.filter(_decision() != "yes")
+        for statement in STATE_DDL:
+            con.execute(statement)
+        model, reused, reason = triage_model(con, cutoff, params)
+        con.execute(TONIGHT_SQL, {"as_of": as_of})
+        version = model.version if model else f"untrained: {reason}"
+        to_score = query_frame(con, UNSCORED_SQL, {"as_of": as_of, "version": version})
+        if to_score.is_empty():
+            scored = pl.DataFrame(schema=SUGGESTION_SCHEMA)
+        elif model is None:
+            scored = unscored(to_score, reason)
+        else:
+            scored = predict_triage(model, to_score)
+        con.register("new_scores", scored.to_arrow())
         try:
-            model: TriageModel | None = fit_triage(complaints, params)
-        except ValueError as error:  # too few decided complaints of a class to train on
-            model, reason = None, str(error)
-        scored = predict_triage(model, to_score) if model else unscored(to_score, reason)
-        suggestions = (
-            scored.join(
-                to_score.select("complaint_id", "reportability_decision"),
-                on="complaint_id",
-                how="left",
+            # the scores tonight needs: kept ones of this model version for unchanged inputs,
+            # and the new ones; nothing else, so the table is the same after any history
+            con.execute(
+                f"""
+                CREATE OR REPLACE TABLE triage_state.scores AS
+                SELECT complaint_id, feature_hash, {SCORE_COLUMNS} FROM (
+                    SELECT s.* FROM triage_state.scores s
+                    JOIN triage_tonight t USING (complaint_id, feature_hash)
+                    WHERE s.model_version = $version
+                    UNION ALL BY NAME
+                    SELECT t.feature_hash, n.*
+                    FROM new_scores n JOIN triage_tonight t USING (complaint_id)
+                )
+                ORDER BY complaint_id
+                """,
+                {"version": version},
             )
-            .with_columns(
-                human_decision=pl.when(_decision() == "")
-                .then(pl.lit(None, dtype=pl.Utf8))
-                .otherwise(_decision()),
-                as_of=pl.lit(as_of),
-            )
-            .select(
-                "complaint_id",
-                "human_decision",
-                *[c for c in SUGGESTION_SCHEMA if c != "complaint_id"],
-                "as_of",
-            )
-            .sort("complaint_id")
+        finally:
+            con.unregister("new_scores")
+        con.execute(
+            f"""
+            CREATE OR REPLACE TABLE marts.triage_suggestions AS
+            SELECT t.complaint_id, t.human_decision, {SCORE_COLUMNS},
+                   CAST($as_of AS DATE) AS as_of
+            FROM triage_tonight t JOIN triage_state.scores s USING (complaint_id)
+            ORDER BY t.complaint_id
+            """,
+            {"as_of": as_of},
         )
-        replace_table(con, "marts", "triage_suggestions", suggestions)
         metadata = table_metadata(
             con,
             "marts",
             "triage_suggestions",
             "human_decision IS NOT DISTINCT FROM 'no', p_reportable DESC NULLS LAST, complaint_id",
         )
-    undecided = suggestions.filter(pl.col("human_decision").fill_null("") != "no")
-    against_no = suggestions.filter(
-        (pl.col("human_decision") == "no") & pl.col("likely_reportable").fill_null(False)
-    ).height
-    counts = (
-        undecided.group_by("predicted_outcome", "likely_reportable")
-        .agg(pl.len().alias("n"))
-        .sort("predicted_outcome", "likely_reportable")
-        .rows()
-    )
+        counts = con.execute(
+            """
+            SELECT predicted_outcome, likely_reportable, count(*) FROM marts.triage_suggestions
+            WHERE human_decision IS DISTINCT FROM 'no'
+            GROUP BY ALL ORDER BY predicted_outcome NULLS FIRST, likely_reportable NULLS FIRST
+            """
+        ).fetchall()
+        undecided, likely_undecided, against_no = con.execute(
+            """
+            SELECT count(*) FILTER (WHERE human_decision IS DISTINCT FROM 'no'),
+                   count(*) FILTER (WHERE human_decision IS DISTINCT FROM 'no'
+                                    AND likely_reportable),
+                   count(*) FILTER (WHERE human_decision = 'no' AND likely_reportable)
+            FROM marts.triage_suggestions
+            """
+        ).fetchall()[0]
+        con.execute("DROP TABLE triage_tonight")
     if model is None:
         model_metadata: dict[str, object] = {"model_version": None, "untrained_reason": reason}
     else:
         training = model.training
         model_metadata = {
             "model_version": model.version,
+            "model_reused": reused,
             "n_train": int(training["n_train_reportable"]),
             "n_train_reportable_label": int(training["n_reportable"]),
             "n_train_outcome": int(training["n_train_outcome"]),
@@ -139,10 +310,10 @@ def triage_suggestions_asset(
             **metadata,
             **model_metadata,
             "as_of": as_of.isoformat(),
-            "undecided_complaints": int(undecided.height),
-            "likely_reportable_undecided": int(
-                undecided["likely_reportable"].fill_null(False).sum()
-            ),
+            "training_cutoff": cutoff.isoformat(),
+            "scored_tonight": int(scored.height),
+            "undecided_complaints": int(undecided),
+            "likely_reportable_undecided": int(likely_undecided),
             "likely_reportable_against_human_no": int(against_no),
             "undecided_by_suggestion": dg.MetadataValue.md(
                 markdown_table(counts, ["predicted outcome", "likely reportable", "complaints"])
