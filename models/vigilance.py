@@ -37,6 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import holidays
 import iso3166
@@ -110,6 +111,7 @@ def _holidays(country: str, year: int) -> frozenset[dt.date]:
     return frozenset(holidays.country_holidays(country, years=year).keys())
 
 
+@cache  # a night asks the same (day, rule) for thousands of complaints
 def due_date(received: dt.date, rule: Rule) -> dt.date | None:
     """Day 0 is `received`; calendar clocks count every day, work-day clocks skip weekends and
     the public holidays of the rule's calendar (US federal holidays for FDA, by `holidays`);
@@ -288,6 +290,7 @@ def vigilance_flags(
     for model, country in markets.select("device_model", "country").iter_rows():
         model_markets.setdefault(model, set()).add(country)
     rows = []
+    decided: dict[tuple[frozenset[str], str, dt.date], tuple[Rule | None, dt.date | None]] = {}
     for c in complaints.sort("complaint_id").iter_rows(named=True):
         effect = c.get("health_effect_code")
         met = criteria_met(
@@ -302,7 +305,11 @@ def vigilance_flags(
         for regime in applicable_regimes(
             regimes, c["country"], model_markets.get(c["device_model"], set())
         ):
-            rule, due = governing_rule(met, regime.regime, c["received_date"], rules, opt)
+            # few distinct answers serve millions of complaints: (criteria, regime, day)
+            key = (frozenset(met), regime.regime, c["received_date"])
+            if key not in decided:
+                decided[key] = governing_rule(met, regime.regime, c["received_date"], rules, opt)
+            rule, due = decided[key]
             reportable = rule is not None and rule.route in ("individual", "summary")
             rows.append(
                 {
@@ -396,12 +403,14 @@ def supplemental_reports(
         .iter_rows()
     ):
         submissions.setdefault(cid, []).append(sent)
+    news_by_complaint: dict[str, list[dict[str, Any]]] = {}
+    for new in news.iter_rows(named=True):  # by complaint, then updated_at (as `ordered`)
+        news_by_complaint.setdefault(new["complaint_id"], []).append(new)
     for flag in reported.sort("complaint_id", "regime").iter_rows(named=True):
         rule = supplement[flag["regime"]]
-        for new in news.filter(
-            (pl.col("complaint_id") == flag["complaint_id"])
-            & (pl.col("info_date") > flag["reported_date"])
-        ).iter_rows(named=True):
+        for new in news_by_complaint.get(flag["complaint_id"], []):
+            if new["info_date"] <= flag["reported_date"]:
+                continue
             due = due_date(new["info_date"], rule)
             sent = [s for s in submissions.get(flag["complaint_id"], []) if s >= new["info_date"]]
             submitted = min(sent) if sent else None
