@@ -249,6 +249,19 @@ def new_malfunction_types(complaints: pl.DataFrame, serious_codes: pl.DataFrame)
     return set(first["complaint_id"].to_list())
 
 
+# The text columns of a complaint that the rules read (cast, so an all-empty column still joins).
+TEXT_KEYS = (
+    "complaint_id",
+    "device_model",
+    "device_family",
+    "product_code",
+    "country",
+    "patient_outcome",
+    "problem_code",
+    "health_effect_code",
+)
+
+
 def vigilance_flags(
     complaints: pl.DataFrame,
     serious_codes: pl.DataFrame,
@@ -275,64 +288,160 @@ def vigilance_flags(
     rules = rules or load_rules()
     regimes = regimes or load_regimes()
     opt = frozenset(opt_ins)
-    vmsr_codes = frozenset(vmsr_product_codes)
-    serious = {(f, c) for f, c in serious_codes.select("device_family", "problem_code").iter_rows()}
-    expected = (
-        {
-            (f, c)
-            for f, c in expected_effects.select("device_family", "health_effect_code").iter_rows()
-        }
-        if expected_effects is not None
-        else set()
+    if complaints.is_empty():
+        return pl.DataFrame(schema=FLAG_SCHEMA)
+    # Millions of complaints share a few thousand distinct inputs to the rules: the criteria
+    # (criteria_met), the regimes (applicable_regimes) and the governing rule (governing_rule)
+    # are decided once per distinct input, in Python, and joined back.
+    frame = complaints.with_columns(
+        [
+            pl.lit(None, pl.String).alias(name)
+            for name in ("product_code", "health_effect_code")
+            if name not in complaints.columns
+        ]
+    ).with_columns(
+        pl.col(TEXT_KEYS).cast(pl.String),
+        pl.col("malfunction").cast(pl.Boolean),
+        pl.col("received_date", "reported_date").cast(pl.Date),
     )
-    new_types = new_malfunction_types(complaints, serious_codes)
+    serious = serious_codes.select(pl.col("device_family", "problem_code").cast(pl.String)).unique()
+    expected = (
+        expected_effects.select(
+            pl.col("device_family", "health_effect_code").cast(pl.String)
+        ).unique()
+        if expected_effects is not None
+        else pl.DataFrame(schema={"device_family": pl.String, "health_effect_code": pl.String})
+    )
+    new_types = sorted(new_malfunction_types(complaints, serious_codes))
+    inputs = (
+        frame.join(
+            serious.with_columns(serious_hazard=pl.lit(True)),
+            on=["device_family", "problem_code"],
+            how="left",
+        )
+        .join(
+            expected.with_columns(expected_effect=pl.lit(True)),
+            on=["device_family", "health_effect_code"],
+            how="left",
+        )
+        .with_columns(
+            serious_hazard=pl.col("serious_hazard").fill_null(False),
+            expected_effect=pl.col("expected_effect").fill_null(False),
+            health_effect=pl.col("health_effect_code").is_not_null(),
+            vmsr_product_code=pl.col("product_code").is_in(sorted(set(vmsr_product_codes))),
+            new_malfunction_type=pl.col("complaint_id").is_in(new_types),
+        )
+    )
+    criteria_inputs = [
+        "patient_outcome",
+        "malfunction",
+        "serious_hazard",
+        "health_effect",
+        "expected_effect",
+        "vmsr_product_code",
+        "new_malfunction_type",
+    ]
+    met_of = inputs.select(criteria_inputs).unique()
+    met_of = met_of.with_columns(
+        criteria_met=pl.Series(
+            [
+                ";".join(
+                    sorted(
+                        criteria_met(
+                            r["patient_outcome"],
+                            r["malfunction"],
+                            bool(r["serious_hazard"]),
+                            health_effect=bool(r["health_effect"]),
+                            expected_effect=bool(r["expected_effect"]),
+                            vmsr_product_code=bool(r["vmsr_product_code"]),
+                            new_malfunction_type=bool(r["new_malfunction_type"]),
+                        )
+                    )
+                )
+                for r in met_of.iter_rows(named=True)
+            ],
+            dtype=pl.String,
+        )
+    )
     model_markets: dict[str, set[str]] = {}
     for model, country in markets.select("device_model", "country").iter_rows():
         model_markets.setdefault(model, set()).add(country)
-    rows = []
-    decided: dict[tuple[frozenset[str], str, dt.date], tuple[Rule | None, dt.date | None]] = {}
-    for c in complaints.sort("complaint_id").iter_rows(named=True):
-        effect = c.get("health_effect_code")
-        met = criteria_met(
-            c["patient_outcome"],
-            c["malfunction"],
-            (c["device_family"], c["problem_code"]) in serious,
-            health_effect=effect is not None,
-            expected_effect=(c["device_family"], effect) in expected,
-            vmsr_product_code=c.get("product_code") in vmsr_codes,
-            new_malfunction_type=c["complaint_id"] in new_types,
+    places = frame.select("country", "device_model").unique()
+    regimes_of = pl.DataFrame(
+        [
+            {"country": country, "device_model": model, "regime": regime.regime}
+            for country, model in places.iter_rows()
+            for regime in applicable_regimes(regimes, country, model_markets.get(model, set()))
+        ],
+        schema={"country": pl.String, "device_model": pl.String, "regime": pl.String},
+    )
+    rows = (
+        inputs.join(met_of, on=criteria_inputs, how="left", nulls_equal=True)
+        .join(regimes_of, on=["country", "device_model"], how="inner", nulls_equal=True)
+        .select("complaint_id", "regime", "criteria_met", "received_date", "reported_date")
+    )
+    summary_regimes = {r.regime for r in rules if r.route == "summary"}
+    decisions = []
+    for met_text, regime, received in (
+        rows.select("criteria_met", "regime", "received_date").unique().iter_rows()
+    ):
+        met = set(met_text.split(";")) if met_text else set()
+        rule, due = governing_rule(met, regime, received, rules, opt)
+        decisions.append(
+            {
+                "criteria_met": met_text,
+                "regime": regime,
+                "received_date": received,
+                "rule": rule.rule_id if rule else "NOT_REPORTABLE",
+                "route": rule.route if rule else "none",
+                "reportable": rule is not None and rule.route in ("individual", "summary"),
+                "vmsr_eligible": "summary_malfunction" in met and regime in summary_regimes,
+                "due_date": due,
+            }
         )
-        for regime in applicable_regimes(
-            regimes, c["country"], model_markets.get(c["device_model"], set())
-        ):
-            # few distinct answers serve millions of complaints: (criteria, regime, day)
-            key = (frozenset(met), regime.regime, c["received_date"])
-            if key not in decided:
-                decided[key] = governing_rule(met, regime.regime, c["received_date"], rules, opt)
-            rule, due = decided[key]
-            reportable = rule is not None and rule.route in ("individual", "summary")
-            rows.append(
-                {
-                    "complaint_id": c["complaint_id"],
-                    "regime": regime.regime,
-                    "report_kind": "initial",
-                    "rule": rule.rule_id if rule else "NOT_REPORTABLE",
-                    "route": rule.route if rule else "none",
-                    "reportable": reportable,
-                    "criteria_met": ";".join(sorted(met)),
-                    "vmsr_eligible": "summary_malfunction" in met
-                    and any(r.regime == regime.regime and r.route == "summary" for r in rules),
-                    "expected_side_effect": "expected_side_effect" in met,
-                    "received_date": c["received_date"],
-                    "due_date": due,
-                    "reported_date": c["reported_date"] if reportable else None,
-                    "status": flag_status(due, c["reported_date"], as_of),
-                    "days_remaining": (due - as_of).days if due else None,
-                    "data_state": "staged",
-                    "as_of": as_of,
-                }
+    decided = pl.DataFrame(
+        decisions,
+        schema={
+            "criteria_met": pl.String,
+            "regime": pl.String,
+            "received_date": pl.Date,
+            "rule": pl.String,
+            "route": pl.String,
+            "reportable": pl.Boolean,
+            "vmsr_eligible": pl.Boolean,
+            "due_date": pl.Date,
+        },
+    )
+    due, reported = pl.col("due_date"), pl.col("reported_date")
+    return (
+        rows.join(
+            decided, on=["criteria_met", "regime", "received_date"], how="left", nulls_equal=True
+        )
+        .with_columns(
+            report_kind=pl.lit("initial"),
+            expected_side_effect=pl.col("criteria_met")
+            .str.split(";")
+            .list.contains("expected_side_effect"),
+            reported_date=pl.when(pl.col("reportable")).then(reported),
+            status=pl.when(due.is_null())
+            .then(pl.lit("not_reportable"))
+            .when(reported.is_not_null())
+            .then(
+                pl.when(reported <= due)
+                .then(pl.lit("submitted_on_time"))
+                .otherwise(pl.lit("submitted_late"))
             )
-    return pl.DataFrame(rows, schema=FLAG_SCHEMA).sort("complaint_id", "regime")
+            .when(pl.lit(as_of) > due)
+            .then(pl.lit("overdue"))
+            .otherwise(pl.lit("open")),
+            days_remaining=(due - pl.lit(as_of)).dt.total_days(),
+            data_state=pl.lit("staged"),
+            as_of=pl.lit(as_of),
+        )
+        .select(list(FLAG_SCHEMA))
+        .cast(FLAG_SCHEMA)
+        .sort("complaint_id", "regime")
+    )
 
 
 # Fields whose change after a report is new information for a supplemental report.
