@@ -10,10 +10,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import errno
 import os
+import re
+import shutil
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -131,6 +137,10 @@ def command_run(args: argparse.Namespace) -> int:
         return 2
     as_of = args.as_of or dt.datetime.now(dt.UTC).date().isoformat()
     locations = Locations(args.landing.resolve(), args.warehouse.resolve(), args.reports.resolve())
+    problem = preflight_storage(locations.warehouse, locations.reports)
+    if problem:
+        print(f"pms run: {problem}", file=sys.stderr)
+        return 2
     defs = build_definitions(locations, as_of=as_of)
     job = defs.resolve_job_def(NIGHTLY_JOB_NAME)
     tags = {"pms/as_of": as_of, "pms/trigger": "cli"}
@@ -148,11 +158,33 @@ def command_run(args: argparse.Namespace) -> int:
     except WarehouseBusy as busy:
         print(f"pms run: {busy}", file=sys.stderr)
         return 3
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        print(f"pms run: {storage_failure_message(exc.filename, exc.errno)}", file=sys.stderr)
+        return 1
     elapsed = time.perf_counter() - started
     if not result.success:
+        storage = storage_failures(result)
+        if storage:
+            path, code, steps = storage
+            print(
+                f"pms run: {storage_failure_message(path, code, steps)}",
+                file=sys.stderr,
+            )
+            return 1
         blocked = blocking_failures(result)
         if blocked:
-            publish_stopped_night(locations.reports, as_of, blocked, result.run_id)
+            try:
+                publish_stopped_night(locations.reports, as_of, blocked, result.run_id)
+            except OSError as exc:
+                if exc.errno not in STORAGE_ERRNOS:
+                    raise
+                print(
+                    f"pms run: {storage_failure_message(exc.filename, exc.errno)}",
+                    file=sys.stderr,
+                )
+                return 1
             print(
                 f"pms run: the night of {as_of} stopped at {len(blocked)} blocking check(s); "
                 f"see {locations.reports / 'index.html'}",
@@ -182,6 +214,166 @@ def command_run(args: argparse.Namespace) -> int:
     print(f"  warehouse: {locations.warehouse}")
     print(f"  reports:   {locations.reports / 'index.html'}")
     return 0
+
+
+# Errors of the disk rather than of the pipeline: the person running the night must act on them.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES})
+_WHAT_IS_WRONG = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large (file size limit reached)",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+}
+_WHAT_TO_DO = {
+    errno.ENOSPC: "free space on that disk (see `df -h {folder}`) or choose a folder on a larger "
+    "disk",
+    errno.EDQUOT: "free space within the quota or ask for a larger one",
+    errno.EFBIG: "raise the file size limit (`ulimit -f`) or choose a file system that allows "
+    "larger files",
+    errno.EROFS: "remount the file system read-write or choose a writable folder",
+    errno.EACCES: "give the user running pms write permission on {folder} or choose a writable "
+    "folder",
+}
+# "Could not write file "/x/pms.duckdb.wal": No space left on device" (DuckDB) and
+# "[Errno 28] No space left on device: '/x/.index.html.tmp'" (Python).
+_QUOTED_PATH = re.compile(r"""["'](/[^"']+)["']""")
+_TEMPORARY_NAME = re.compile(r"\.(.+)\.tmp")
+MIN_FREE_BYTES = 100 * 1024**2
+
+
+def _what_is_wrong(code: int) -> str:
+    return _WHAT_IS_WRONG.get(code) or os.strerror(code).lower()
+
+
+def _what_to_do(code: int, folder: Path) -> str:
+    return _WHAT_TO_DO.get(code, "fix the folder or choose another one").format(folder=folder)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _probe_folder(folder: Path) -> OSError | None:
+    """Create the folder if needed, then create, write, flush and remove a small file in it;
+    the OS error when any of that fails. (`os.access` would not do: root passes it on a
+    read-only mount and it knows nothing of free space.)"""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            return NotADirectoryError(errno.ENOTDIR, "not a folder", str(folder))
+        handle, name = tempfile.mkstemp(prefix=".pms-preflight-", dir=folder)
+    except OSError as exc:
+        return exc
+    try:
+        os.write(handle, b"\0" * 4096)
+        os.fsync(handle)
+    except OSError as exc:
+        return exc
+    finally:
+        os.close(handle)
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+    return None
+
+
+def preflight_storage(warehouse: Path, reports: Path) -> str | None:
+    """Before the night starts: the warehouse's folder and the reports folder exist (or can be
+    created) and take a file, and an existing warehouse file opens for writing. Returns one line
+    naming the path, what is wrong and what to do, or None; prints the free space."""
+    checks = [
+        ("warehouse folder", warehouse.parent, "--warehouse"),
+        ("reports folder", reports, "--reports"),
+    ]
+    for what, folder, option in checks:
+        error = _probe_folder(folder)
+        if error is not None:
+            code = error.errno or 0
+            return (
+                f"cannot write to the {what} {folder}: {_what_is_wrong(code)}. "
+                f"{_sentence(_what_to_do(code, folder))} (pass {option}), then run again; "
+                "the night was not started."
+            )
+    if warehouse.exists():
+        try:
+            os.close(os.open(warehouse, os.O_RDWR))
+        except OSError as exc:
+            code = exc.errno or 0
+            return (
+                f"cannot open the warehouse {warehouse} for writing: {_what_is_wrong(code)}. "
+                f"{_sentence(_what_to_do(code, warehouse.parent))}, then run again; the night "
+                "was not started."
+            )
+    free = {}
+    for what, folder, _option in checks:
+        usage = shutil.disk_usage(folder)
+        free[what] = f"{what} {folder}: {usage.free / 1024**3:.1f} GiB free"
+        if usage.free < MIN_FREE_BYTES:
+            print(
+                f"pms run: warning: only {usage.free / 1024**2:.1f} MiB free for the {what} "
+                f"{folder}; the night may stop when the disk fills up",
+                file=sys.stderr,
+            )
+    print("Storage: " + "; ".join(dict.fromkeys(free.values())))
+    return None
+
+
+def _error_texts(error: object) -> Iterator[str]:
+    """The messages of a Dagster error and of its causes and contexts."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield str(getattr(current, "message", "") or "")
+        pending.extend([getattr(current, "cause", None), getattr(current, "context", None)])
+
+
+def storage_failures(
+    result: dg.ExecuteInProcessResult,
+) -> tuple[str | None, int, list[str]] | None:
+    """(path, errno, failed steps) when steps of the run failed on a full, read-only or
+    forbidden disk; None when no failure was of that kind."""
+    texts = {os.strerror(code): code for code in STORAGE_ERRNOS}
+    found: tuple[str | None, int] | None = None
+    steps = []
+    for event in result.all_events:
+        if not (event.is_step_failure and event.step_failure_data):
+            continue
+        for text in _error_texts(event.step_failure_data.error):
+            code = next((c for t, c in texts.items() if t in text), None)
+            if code is None:
+                continue
+            if event.step_key not in steps:
+                steps.append(event.step_key)
+            if found is None:
+                quoted = _QUOTED_PATH.search(text)
+                path = quoted.group(1) if quoted else None
+                if path:  # name the report, not its temporary file (write_atomically)
+                    temporary = _TEMPORARY_NAME.fullmatch(Path(path).name)
+                    path = str(Path(path).with_name(temporary.group(1))) if temporary else path
+                found = (path, code)
+            break
+    return (found[0], found[1], steps) if found else None
+
+
+def storage_failure_message(path: str | None, code: int, steps: list[str] | None = None) -> str:
+    """One line: which file, what the OS said, where the night stopped, what state is left and
+    what to do."""
+    shown = ", ".join((steps or [])[:3]) + (
+        f" and {len(steps) - 3} more" if len(steps or []) > 3 else ""
+    )
+    where = f" at {shown}" if steps else ""
+    target = f"writing {path}" if path else "writing the warehouse or the reports"
+    folder = Path(path).parent if path else Path(".")
+    return (
+        f"the night stopped{where}: {target} failed: {os.strerror(code)} "
+        f"({errno.errorcode.get(code, code)}). Nothing is half-written: the warehouse keeps its "
+        "last committed state and the reports folder its last published files. "
+        f"{_sentence(_what_to_do(code, folder))}, then run pms run again."
+    )
 
 
 def blocking_failures(result: dg.ExecuteInProcessResult) -> list[dict[str, str]]:

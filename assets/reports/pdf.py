@@ -12,6 +12,7 @@ is written and the caller says so.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -80,6 +81,18 @@ def print_to_pdf(
             )
         data = normalise_pdf_dates(out.read_bytes(), as_of)
     tmp = pdf_path.with_name(f".{pdf_path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, pdf_path)
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, pdf_path)
+    except BaseException as exc:
+        # a full or read-only disk: no partial temporary file, the previous PDF stays
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:
+            # a failed write() names no file: name the one that could not be written
+            raise OSError(exc.errno, exc.strerror, str(pdf_path)) from exc
+        raise
     return data
