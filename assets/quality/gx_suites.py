@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -153,6 +155,23 @@ def _shown(value: Any) -> str:
 def _found(entry: dict[str, Any], columns: tuple[str, ...]) -> str:
     parts = [f"{c} {_shown(entry[c])}" for c in columns if c in entry]
     return "found " + (", ".join(parts) if parts else "a failing value")
+
+
+def suite_columns(name: str, available: Sequence[str]) -> list[str]:
+    """The columns of `available` that suite `name` reads (its expectations' columns, the
+    columns named in a row_condition) plus ROW_INDEX, in `available` order: a table check then
+    reads only those, not every column of a table that may hold millions of rows."""
+    wanted = set(ROW_INDEX)
+    for expectation in suite_definition(name)["expectations"]:
+        kwargs = expectation["kwargs"]
+        for key in ("column", "column_A", "column_B"):
+            if isinstance(kwargs.get(key), str):
+                wanted.add(kwargs[key])
+        wanted.update(kwargs.get("column_list") or ())
+        condition = kwargs.get("row_condition")
+        if isinstance(condition, str):
+            wanted.update(c for c in available if re.search(rf"\b{re.escape(c)}\b", condition))
+    return [c for c in available if c in wanted]
 
 
 def validate_frame(
