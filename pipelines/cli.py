@@ -155,6 +155,9 @@ def command_run(args: argparse.Namespace) -> int:
             result = job.execute_in_process(
                 instance=instance, raise_on_error=False, run_config=CLI_RUN_CONFIG, tags=tags
             )
+            if not result.success and blocking_failures(result):
+                # still under the lock: the stopped night's loads get their run record too
+                seal_stopped_night_record(locations.warehouse, result.run_id, as_of, result)
     except WarehouseBusy as busy:
         print(f"pms run: {busy}", file=sys.stderr)
         return 3
@@ -374,6 +377,31 @@ def storage_failure_message(path: str | None, code: int, steps: list[str] | None
         "last committed state and the reports folder its last published files. "
         f"{_sentence(_what_to_do(code, folder))}, then run pms run again."
     )
+
+
+def seal_stopped_night_record(
+    warehouse: Path, run_id: str, as_of: str, result: dg.ExecuteInProcessResult
+) -> None:
+    """Append the audit run record of a night stopped by blocking checks (what it loaded is
+    sealed; the reason names the checks)."""
+    import duckdb
+
+    from assets.audit.trail import seal_stopped_night
+    from pipelines.settings import code_version, load_config
+
+    checks = sorted({f"{f['table']}: {f['check']}" for f in blocking_failures(result)})
+    con = duckdb.connect(str(warehouse))
+    try:
+        seal_stopped_night(
+            con,
+            run_id=run_id,
+            as_of=dt.date.fromisoformat(as_of),
+            code_version=code_version(),
+            config_sha256=load_config().sha256,
+            stopped_at=checks,
+        )
+    finally:
+        con.close()
 
 
 def blocking_failures(result: dg.ExecuteInProcessResult) -> list[dict[str, str]]:

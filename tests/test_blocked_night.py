@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from assets.ingestion.sources import COMPLAINTS, DISTRIBUTION, LOTS, PRODUCTS
 from pipelines.cli import main
@@ -74,7 +75,9 @@ def run(tmp_path: Path) -> int:
     return main(run_argv(tmp_path))
 
 
-def test_removed_model_blocks_the_night_and_the_index_names_the_check(tmp_path: Path) -> None:
+def test_removed_model_blocks_the_night_and_the_index_names_the_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_landing(tmp_path / "landing", PRODUCT_ROWS)
     assert run(tmp_path) == 0
     index = (tmp_path / "reports" / "index.html").read_text()
@@ -95,3 +98,21 @@ def test_removed_model_blocks_the_night_and_the_index_names_the_check(tmp_path: 
             "AND table_name = 'staging.lots'"
         ).fetchall()
     assert failed[0][0] >= 1
+    # The stopped night leaves its run record too: what it ingested is sealed, and the reason
+    # names the check that stopped it; the chain stays intact with nothing left unsealed.
+    with duckdb.connect(str(tmp_path / "pms.duckdb"), read_only=True) as con:
+        records = con.execute(
+            "SELECT sequence, reason FROM audit.runs ORDER BY sequence"
+        ).fetchall()
+    assert [r[0] for r in records] == [1, 2]
+    assert "stopped at blocking check(s)" not in records[0][1]
+    assert (
+        "stopped at blocking check(s): staging/lots: staging_lots_critical_rules" in records[1][1]
+    )
+    from pipelines.cli import main
+
+    capsys.readouterr()
+    assert main(["verify-audit", "--warehouse", str(tmp_path / "pms.duckdb")]) == 0
+    verdict = capsys.readouterr().out
+    assert "audit trail intact: 2 runs" in verdict
+    assert "left no run record" not in verdict

@@ -173,6 +173,41 @@ def append_run_record(
     return {**record, "status_changes": changes}
 
 
+def seal_stopped_night(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    as_of: dt.date,
+    code_version: str,
+    config_sha256: str,
+    stopped_at: list[str],
+) -> dict[str, Any]:
+    """The run record of a night that a blocking check stopped before audit/run_record: the
+    files it ingested and the complaint versions it loaded are sealed all the same, and the
+    reason names the checks that stopped it. One transaction; nothing when the run already has a
+    record or the warehouse has no audit trail yet."""
+    if not table_exists(con, "audit.runs"):
+        return {}
+    if con.execute("SELECT count(*) FROM audit.runs WHERE run_id = ?", [run_id]).fetchall()[0][0]:
+        return {}
+    reason = f"{run_reason()}; stopped at blocking check(s): {', '.join(sorted(stopped_at))}"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        record = append_run_record(
+            con,
+            run_id=run_id,
+            as_of=as_of,
+            code_version=code_version,
+            config_sha256=config_sha256,
+            reason=reason,
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return record
+
+
 @dataclass
 class AuditReport:
     runs: int
