@@ -34,11 +34,13 @@ def pms_run(base: Path) -> subprocess.Popen:
     )
 
 
-def snapshot(base: Path) -> dict[str, str]:
+def snapshot(
+    base: Path, warehouse: Path | None = None, reports: Path | None = None
+) -> dict[str, str]:
     """A digest of every table's rows (volatile columns left out, rows sorted) and every
-    report file but the manifest, which names the run."""
+    report file but the manifest, which names the run (default paths: those of run_argv)."""
     digests = {}
-    with duckdb.connect(str(base / "pms.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(warehouse or base / "pms.duckdb"), read_only=True) as con:
         tables = con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
             "WHERE table_type = 'BASE TABLE' ORDER BY 1, 2"
@@ -58,7 +60,7 @@ def snapshot(base: Path) -> dict[str, str]:
             listed = ", ".join(f'"{c}"' for c in columns)
             rows = con.execute(f'SELECT {listed} FROM "{schema}"."{table}" ORDER BY ALL').fetchall()
             digests[f"{schema}.{table}"] = hashlib.sha256(repr(rows).encode()).hexdigest()
-    for path in sorted((base / "reports").iterdir()):
+    for path in sorted((reports or base / "reports").iterdir()):
         if path.name != "manifest.json":
             digests[f"reports/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digests
