@@ -86,6 +86,31 @@ CREATE TABLE IF NOT EXISTS audit.check_results (
 """
 
 
+# Append-only ledger of row-wise validations of staged batches (the rows one run loaded): one row
+# per expectation per validation. A batch counts as validated under a fingerprint when its latest
+# validation (highest validation_seq) under it has gate_passed and it still has batch_rows rows;
+# the nightly check then judges only batches that are not, and sums the ledger over the table.
+AUDIT_VALIDATED_BATCHES_DDL = """
+CREATE TABLE IF NOT EXISTS audit.validated_batches (
+    suite VARCHAR NOT NULL,            -- expectations/<suite>.json
+    fingerprint VARCHAR NOT NULL,      -- sha256 of the suite and the parameter values it reads
+    batch_run_id VARCHAR NOT NULL,     -- the run that loaded the rows (staging run_id)
+    batch_rows BIGINT NOT NULL,        -- rows of the batch when judged; another count re-judges
+    validation_seq BIGINT NOT NULL,    -- 1, 2, ... per validation: the latest is the highest
+    expectation_index INTEGER NOT NULL,  -- position of the expectation in the suite file
+    check_name VARCHAR NOT NULL,       -- expectation type and column(s), as in check_results
+    severity VARCHAR NOT NULL,         -- critical | warning | info
+    success BOOLEAN NOT NULL,
+    element_count BIGINT NOT NULL,
+    unexpected_count BIGINT NOT NULL,
+    failing_rows VARCHAR NOT NULL,     -- JSON [[file, row, found], ...], first 20 in file order
+    gate_passed BOOLEAN NOT NULL,      -- every critical row-wise expectation passed on the batch
+    validated_by_run_id VARCHAR NOT NULL,
+    validated_at TIMESTAMP NOT NULL
+)
+"""
+
+
 # The chained run records (models/audit_chain.py): one row per completed night, appended by the
 # asset audit/run_record and never updated; `pms verify-audit` recomputes the chain.
 AUDIT_RUNS_DDL = """
@@ -173,6 +198,7 @@ def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(QUARANTINE_REJECTED_ROWS_DDL)
     con.execute(QUARANTINE_RESOLUTIONS_DDL)
     con.execute(AUDIT_CHECK_RESULTS_DDL)
+    con.execute(AUDIT_VALIDATED_BATCHES_DDL)
     con.execute(AUDIT_RUNS_DDL)
     con.execute(AUDIT_REPORTABILITY_CHANGES_DDL)
 

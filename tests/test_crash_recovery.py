@@ -22,7 +22,12 @@ KILL_POINTS = 10
 # Columns that name the run or the wall-clock moment: they differ between any two runs.
 VOLATILE = {"run_id", "ingested_at", "checked_at", "recorded_at", "resolved_at", "changed_at"}
 # Evidence of every run is kept on purpose (a killed run's checks happened): compared apart.
-PER_RUN_TABLES = {"audit.check_results", "audit.runs", "audit.reportability_changes"}
+PER_RUN_TABLES = {
+    "audit.check_results",
+    "audit.runs",
+    "audit.reportability_changes",
+    "audit.validated_batches",
+}
 
 
 def pms_run(base: Path) -> subprocess.Popen:

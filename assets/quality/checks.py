@@ -5,20 +5,35 @@ checks: critical expectations into a blocking ERROR check (a failure stops every
 and the night's index names the check), warnings into a WARN check the UI shows. Temporal rules
 (a date after the as-of night) are judged when a row arrives, so on the staged table they are run
 with an open-ended night. Every result is kept in `audit.check_results`.
+
+A staged table is not judged whole every night. Its row-wise expectations (each row judged alone,
+see gx_suites.split_suite) run once per batch (the rows one run loaded, `run_id`) and are kept in
+the append-only ledger `audit.validated_batches` under a fingerprint of the suite and the
+parameter values it reads; each night judges only the batches not yet validated under tonight's
+fingerprint (new, killed before their check, failed, or changed) and sums the ledger over the
+batches in the table. Set-wise expectations (uniqueness, ...) run on the whole table every night,
+reading only their columns. The night's results thus do not depend on how the rows arrived.
 """
 
 import datetime as dt
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 
 from assets.quality.gx_suites import (
+    ExpectationOutcome,
     SuiteOutcome,
+    combine_batch_outcomes,
+    split_suite,
     suite_columns,
     suite_definition,
     validate_frame,
+    validation_fingerprint,
 )
 from assets.quality.row_rules import record_check_results, row_rule_parameters
 from assets.resources import WAREHOUSE_POOL, NightSettings
@@ -26,6 +41,206 @@ from assets.warehouse import ensure_warehouse, query_frame, unresolved_quarantin
 from pipelines.settings import load_config
 
 OPEN_ENDED_NIGHT = dt.date(9999, 12, 30)
+FAILING_ROWS_KEPT = 20  # failing rows kept per expectation and batch in the ledger
+
+
+@dataclass(frozen=True)
+class StagedJudgement:
+    """A staged table judged by its suite: the results, and how they were reached."""
+
+    outcome: SuiteOutcome
+    fingerprint: str
+    batches: int  # batches (distinct run_id) in the table
+    judged_tonight: tuple[str, ...]  # batches whose row-wise expectations this run judged
+
+    def note(self) -> str:
+        earlier = self.batches - len(self.judged_tonight)
+        return (
+            f"Row-wise expectations: {self.batches} batch(es) in the table, "
+            f"{len(self.judged_tonight)} judged by this run, {earlier} validated by earlier runs "
+            f"under the same fingerprint {self.fingerprint[:12]} (audit.validated_batches); "
+            "failing rows listed are the first of all batches. Set-wise expectations: judged on "
+            "the whole table by this run."
+        )
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, table],
+        ).fetchall()
+    ]
+
+
+def _ledger_outcome(
+    suite: str, index: int, row: tuple[Any, ...] | None
+) -> ExpectationOutcome | None:
+    """A ledger row (success, element_count, unexpected_count, failing_rows) as an outcome."""
+    if row is None:
+        return None
+    success, element_count, unexpected_count, failing = row
+    expectation = suite_definition(suite)["expectations"][index]
+    return ExpectationOutcome(
+        expectation_type=expectation["type"],
+        columns=(),
+        severity=expectation["severity"],
+        scope=expectation["meta"]["scope"],
+        reason=expectation["meta"]["reason"],
+        success=bool(success),
+        element_count=int(element_count),
+        unexpected_count=int(unexpected_count),
+        failing_rows=tuple((str(f), int(r), str(w)) for f, r, w in json.loads(failing)),
+        index=index,
+    )
+
+
+def _append_to_ledger(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    suite: str,
+    fingerprint: str,
+    batch_run_id: str,
+    batch_rows: int,
+    outcome: SuiteOutcome,
+    run_id: str,
+) -> None:
+    """One validation of one batch: its rows in one transaction (a kill leaves all or none)."""
+    gate_passed = not outcome.failed(severity="critical")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        seq = con.execute(
+            "SELECT coalesce(max(validation_seq), 0) + 1 FROM audit.validated_batches"
+        ).fetchall()[0][0]
+        con.executemany(
+            "INSERT INTO audit.validated_batches (suite, fingerprint, batch_run_id, batch_rows, "
+            "validation_seq, expectation_index, check_name, severity, success, element_count, "
+            "unexpected_count, failing_rows, gate_passed, validated_by_run_id, validated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            [
+                (
+                    suite,
+                    fingerprint,
+                    batch_run_id,
+                    batch_rows,
+                    seq,
+                    o.index,
+                    o.check_name,
+                    o.severity,
+                    o.success,
+                    o.element_count,
+                    o.unexpected_count,
+                    json.dumps([list(r) for r in o.failing_rows[:FAILING_ROWS_KEPT]]),
+                    gate_passed,
+                    run_id,
+                )
+                for o in outcome.outcomes
+            ],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def judge_staged_table(
+    con: duckdb.DuckDBPyConnection, suite: str, parameters: dict[str, Any], run_id: str
+) -> StagedJudgement:
+    """Judge staged table `suite` (`schema.table`): validate the batches not yet validated under
+    tonight's fingerprint with the row-wise expectations and append them to the ledger, combine
+    the ledger over the batches in the table, and run the set-wise expectations on the whole
+    table. `run_id` is the run judging (it names itself in the ledger)."""
+    schema, table = suite.split(".", 1)  # names from the suite file, never from data
+    available = _table_columns(con, schema, table)
+    if not available:
+        raise ValueError(
+            f"{suite}: the staged table {schema}.{table} does not exist: materialise its "
+            "ingestion asset before its checks"
+        )
+    if "run_id" not in available:
+        raise ValueError(
+            f"{suite}: the staged table {schema}.{table} has no run_id column, so its rows "
+            "cannot be validated by batch: add the run that loaded each row to its loader"
+        )
+    fingerprint = validation_fingerprint(suite, parameters)
+    row_wise, set_wise = split_suite(suite)
+    batches = {
+        batch: int(rows)
+        for batch, rows in con.execute(
+            f"SELECT run_id, count(*) FROM {schema}.{table} GROUP BY run_id ORDER BY run_id"
+        ).fetchall()
+    }
+    if None in batches:
+        raise ValueError(
+            f"{suite}: {batches[None]} row(s) of {schema}.{table} have no run_id and cannot be "
+            "validated by batch: reload them through ingestion (which sets the run)"
+        )
+    outcomes: list[ExpectationOutcome] = []
+    judged: list[str] = []
+    if row_wise and batches:
+        # latest validation under tonight's fingerprint of every batch in the ledger
+        latest = {
+            batch: (int(rows), bool(gate))
+            for batch, rows, gate in con.execute(
+                "SELECT batch_run_id, arg_max(batch_rows, validation_seq), "
+                "arg_max(gate_passed, validation_seq) FROM audit.validated_batches "
+                "WHERE suite = ? AND fingerprint = ? GROUP BY batch_run_id",
+                [suite, fingerprint],
+            ).fetchall()
+        }
+        listed = ", ".join(f'"{c}"' for c in suite_columns(suite, available, part="row"))
+        for batch, rows in batches.items():
+            if latest.get(batch) == (rows, True):
+                continue  # validated, gate passed, and the batch still has the rows judged
+            frame = query_frame(
+                con, f"SELECT {listed} FROM {schema}.{table} WHERE run_id = ?", [batch]
+            )
+            _append_to_ledger(
+                con,
+                suite=suite,
+                fingerprint=fingerprint,
+                batch_run_id=batch,
+                batch_rows=frame.height,
+                outcome=validate_frame(suite, frame, parameters, part="row"),
+                run_id=run_id,
+            )
+            judged.append(batch)
+        ledger: dict[tuple[str, int], tuple[Any, ...]] = {}
+        for batch, rows, index, *result in con.execute(
+            """
+            SELECT v.batch_run_id, v.batch_rows, v.expectation_index, v.success,
+                   v.element_count, v.unexpected_count, v.failing_rows
+            FROM audit.validated_batches v
+            JOIN (SELECT batch_run_id, max(validation_seq) AS seq
+                  FROM audit.validated_batches WHERE suite = ? AND fingerprint = ?
+                  GROUP BY batch_run_id) l
+              ON v.batch_run_id = l.batch_run_id AND v.validation_seq = l.seq
+            """,
+            [suite, fingerprint],
+        ).fetchall():
+            if batches.get(batch) == rows:
+                ledger[(batch, int(index))] = tuple(result)
+        outcomes.extend(
+            combine_batch_outcomes(
+                suite,
+                index,
+                [_ledger_outcome(suite, index, ledger.get((b, index))) for b in batches],
+                keep=FAILING_ROWS_KEPT,
+            )
+            for index in row_wise
+        )
+    if set_wise:
+        listed = ", ".join(f'"{c}"' for c in suite_columns(suite, available, part="set"))
+        frame = query_frame(con, f"SELECT {listed} FROM {schema}.{table}")
+        outcomes.extend(validate_frame(suite, frame, parameters, part="set").outcomes)
+    return StagedJudgement(
+        outcome=SuiteOutcome(suite, tuple(sorted(outcomes, key=lambda o: o.index))),
+        fingerprint=fingerprint,
+        batches=len(batches),
+        judged_tonight=tuple(judged),
+    )
 
 
 def _outcome_metadata(outcome: SuiteOutcome, severity: str) -> dict:
@@ -46,7 +261,6 @@ def _outcome_metadata(outcome: SuiteOutcome, severity: str) -> dict:
 
 def suite_checks(asset_key: Sequence[str], suite: str) -> dg.AssetChecksDefinition:
     """A blocking critical check and a warning check for one staged table, from its suite."""
-    schema, table = suite.split(".", 1)
     base = suite.replace(".", "_")
     description = suite_definition(suite)["meta"].get("description", "")
     key = dg.AssetKey(list(asset_key))
@@ -71,33 +285,29 @@ def suite_checks(asset_key: Sequence[str], suite: str) -> dg.AssetChecksDefiniti
     def _suite_check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource):
         with warehouse.get_connection() as con:
             ensure_warehouse(con)
-            available = [
-                r[0]
-                for r in con.execute(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-                    [schema, table],
-                ).fetchall()
-            ]
-            # only the columns the suite reads (names from the suite file, never from data)
-            listed = ", ".join(f'"{c}"' for c in suite_columns(suite, available))
-            frame = query_frame(con, f"SELECT {listed} FROM {schema}.{table}")
-            outcome = validate_frame(suite, frame, row_rule_parameters(con, OPEN_ENDED_NIGHT))
+            judgement = judge_staged_table(
+                con, suite, row_rule_parameters(con, OPEN_ENDED_NIGHT), context.run.run_id
+            )
+            outcome = judgement.outcome
             record_check_results(con, outcome, table_name=suite, run_id=context.run.run_id)
-        yield dg.AssetCheckResult(
-            check_name=f"{base}_critical_rules",
-            asset_key=key,
-            passed=not outcome.failed(severity="critical"),
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata=_outcome_metadata(outcome, "critical"),
-        )
-        yield dg.AssetCheckResult(
-            check_name=f"{base}_warning_rules",
-            asset_key=key,
-            passed=not outcome.failed(severity="warning"),
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata=_outcome_metadata(outcome, "warning"),
-        )
+        context.log.info(f"{suite}: {judgement.note()}")
+        for severity, name, level in (
+            ("critical", f"{base}_critical_rules", dg.AssetCheckSeverity.ERROR),
+            ("warning", f"{base}_warning_rules", dg.AssetCheckSeverity.WARN),
+        ):
+            yield dg.AssetCheckResult(
+                check_name=name,
+                asset_key=key,
+                passed=not outcome.failed(severity=severity),
+                severity=level,
+                metadata={
+                    **_outcome_metadata(outcome, severity),
+                    "batches": judgement.batches,
+                    "batches_judged_by_this_run": len(judgement.judged_tonight),
+                    "validation_fingerprint": judgement.fingerprint,
+                    "how_judged": judgement.note(),
+                },
+            )
 
     return _suite_check
 
