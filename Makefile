@@ -10,7 +10,7 @@ DEMO_SEED := 42
 DEMO_AS_OF := 2026-10-31
 DAGSTER_HOME_DIR := $(CURDIR)/data/dagster_home
 
-.PHONY: demo test lint format ui bench clean
+.PHONY: demo test test-lake lint format ui bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
@@ -35,6 +35,24 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n 2
+
+# The second backend (README: "Second backend: DuckLake on PostgreSQL"). Its DuckDB extensions
+# come packaged from PyPI for one DuckDB release, so it has its own venv and lock; the test starts
+# a throwaway PostgreSQL server (Debian: apt-get install postgresql) and fails if it cannot.
+LAKE_VENV := .venv-lake
+LAKE_BIN := $(LAKE_VENV)/bin
+LAKE_STAMP := $(LAKE_VENV)/.installed
+
+$(LAKE_STAMP): pyproject.toml requirements-lake.lock
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
+	$(PYTHON) -m venv $(LAKE_VENV)
+	echo '*' > $(LAKE_VENV)/.gitignore
+	$(LAKE_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lake.lock
+	$(LAKE_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(LAKE_STAMP)
+
+test-lake: $(LAKE_STAMP)
+	PMS_REQUIRE_LAKE=1 $(LAKE_BIN)/python -m pytest -q tests/lake
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

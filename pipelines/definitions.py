@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from assets.audit.assets import audit_run_record
 from assets.ingestion.assets import (
@@ -31,6 +30,7 @@ from pipelines.jobs import pms_nightly
 from pipelines.schedules import build_nightly_schedule
 from pipelines.sensors import build_landing_sensor
 from pipelines.settings import Locations, locations_for_environment
+from pipelines.warehouse_backends import warehouse_resource
 
 ALL_ASSETS = [
     reference_code_tables,
@@ -57,7 +57,8 @@ ALL_ASSETS = [
 def build_resources(locations: Locations, as_of: str = "") -> dict[str, object]:
     Path(locations.warehouse).parent.mkdir(parents=True, exist_ok=True)
     return {
-        "warehouse": DuckDBResource(database=str(locations.warehouse)),
+        # A DuckDB file, or a DuckLake on PostgreSQL (PMS_WAREHOUSE_BACKEND=ducklake).
+        "warehouse": warehouse_resource(locations.warehouse),
         "landing": LandingFolder(path=str(locations.landing)),
         "reports": ReportFolder(path=str(locations.reports)),
         "night": NightSettings(as_of=as_of),
