@@ -31,6 +31,8 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from pipelines.settings import load_config
+
 BACKEND_ENV = "PMS_WAREHOUSE_BACKEND"
 CATALOG_ENV = "PMS_DUCKLAKE_CATALOG"
 DATA_PATH_ENV = "PMS_DUCKLAKE_DATA_PATH"
@@ -149,6 +151,34 @@ def prepare_lake(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
 
 
+# DuckDB takes 80% of the machine's memory by default; the nightly job's own frames (Polars,
+# pandas for GX, scikit-learn) need room too. Sizes like "4GB"; anything else is refused.
+MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+def memory_limit_statement(limit: str) -> str:
+    """`SET memory_limit = '<limit>'` for a checked size (configuration, spliced as a literal)."""
+    if not MEMORY_LIMIT.match(limit.strip()):
+        raise WarehouseConfigError(
+            f"[warehouse] memory_limit: expected a size such as '4GB', found {limit!r}"
+        )
+    return f"SET memory_limit = '{limit.strip()}'"
+
+
+class WarehouseFileResource(DuckDBResource):
+    """The default backend: a DuckDB file, each connection held to `memory_limit` (DuckDB spills
+    larger sorts, joins and aggregates to a temporary folder beside the file instead)."""
+
+    memory_limit: str = Field(default="", description="DuckDB memory_limit, e.g. '4GB'.")
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with super().get_connection() as con:
+            if self.memory_limit:
+                con.execute(memory_limit_statement(self.memory_limit))
+            yield con
+
+
 class DuckLakeResource(DuckDBResource):
     """`DuckDBResource` whose connections write into a DuckLake catalogued in PostgreSQL.
 
@@ -181,7 +211,10 @@ def warehouse_resource(warehouse: Path) -> DuckDBResource:
     backend = os.environ.get(BACKEND_ENV, "duckdb").strip().lower() or "duckdb"
     if backend == "duckdb":
         Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
-        return DuckDBResource(database=str(warehouse))
+        limit = str(load_config().section("warehouse").get("memory_limit", ""))
+        if limit:
+            memory_limit_statement(limit)  # fail at start-up, not in the first step
+        return WarehouseFileResource(database=str(warehouse), memory_limit=limit)
     if backend != "ducklake":
         raise WarehouseConfigError(f"{BACKEND_ENV}={backend!r}: expected one of {BACKENDS}")
     catalog = os.environ.get(CATALOG_ENV, "")
