@@ -4,6 +4,12 @@ alarm would have fired using only the data received by then.
 The nights are the month ends from the first complaint to the run's as-of date, and the as-of
 date itself. On each night the complaints are taken as they were known that night (latest version
 updated by then); shipments, lots, MAUDE reports and service records dated after it are ignored.
+
+The replay is memoised (models/replay_memo.py): each month-end night gets a fingerprint of the
+input rows known by then, the configuration, the whole-table inputs and the code, kept in
+`signals_state` with the detections of the replayed methods. A run reuses the nights before the
+first night whose fingerprint changed and replays the rest, so the published tables are the same
+as a replay from scratch.
 """
 
 import calendar
@@ -11,9 +17,11 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
@@ -21,19 +29,36 @@ from assets.metadata import markdown_table, table_metadata
 from assets.resources import WAREHOUSE_POOL, NightSettings
 from assets.signals.queries import (
     COMPLAINTS_KNOWN_ON_NIGHT_SQL,
+    CREATE_STATE_SQL,
     FAMILY_EXPOSURE_SQL,
     HAZARD_CODES_SQL,
     LOT_COMPONENTS_SQL,
     LOT_UNIT_MONTHS_SQL,
     MAUDE_PAIR_REPORTS_SQL,
     MAUDE_PAIRS_SQL,
+    MONTHLY_DIGEST_SQL,
+    MONTHLY_ROWS_SQL,
     SERVICE_KNOWN_ON_NIGHT_SQL,
+    SERVICE_LOTS_SQL,
+    STORED_DETECTIONS_SQL,
+    STORED_EVIDENCE_SQL,
+    STORED_NIGHTS_SQL,
+    TABLE_DIGEST_SQL,
+    WHOLE_TABLE_ROWS_SQL,
 )
 from assets.warehouse import query_frame, replace_table
 from models import trends
 from models.disproportionality import DisproportionalityThresholds, disproportionality
 from models.lot_signals import component_lot_signals, lot_code_signals
 from models.narrative_topics import detect_new_modes
+from models.replay_memo import (
+    STATE_VERSION,
+    canonical_nights,
+    code_version,
+    digest,
+    night_fingerprints,
+    restart_point,
+)
 from models.service_anomalies import (
     cohort_anomalies,
     fit_isolation_forest,
@@ -59,6 +84,34 @@ SIGNAL_COLUMNS = (
     "threshold",
     "status",
 )
+# Methods judged once for the as-of night: never stored in the replay state.
+NARRATIVE_METHODS = ("narrative_novelty", "narrative_topic")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The code behind a replayed night: a change to any of it invalidates the stored nights.
+SIGNAL_MODEL_FILES = (
+    "models/trends.py",
+    "models/lot_signals.py",
+    "models/disproportionality.py",
+    "models/signal_series.py",
+    "models/service_anomalies.py",
+    "models/replay_memo.py",
+)
+STATE_SCHEMA = "signals_state"
+DETECTION_SCHEMA = {
+    "signal_id": pl.String,
+    "scope": pl.String,
+    "scope_value": pl.String,
+    "code": pl.String,
+    "method": pl.String,
+    "period_start": pl.Date,
+    "period_end": pl.Date,
+    "detected_on": pl.Date,
+    "observed": pl.Float64,
+    "expected": pl.Float64,
+    "statistic": pl.Float64,
+    "threshold": pl.Float64,
+}
+EVIDENCE_SCHEMA = {"signal_id": pl.String, "evidence_type": pl.String, "evidence_id": pl.String}
 DISPROPORTIONALITY_METHODS = {
     "signal_prr": ("prr", "prr", "prr_threshold"),
     "signal_ror": ("ror", "ror_lower", "ror_threshold"),
@@ -114,6 +167,38 @@ class FirstDetections:
             },
         )
 
+    def preload(self, rows: pl.DataFrame, evidence: pl.DataFrame) -> None:
+        """Take detections stored by an earlier run (nights before the restart point): they
+        keep their first night, so a replayed night cannot claim them again."""
+        items: dict[str, list[tuple[str, str]]] = {}
+        for sid, kind, ident in evidence.iter_rows():
+            items.setdefault(sid, []).append((kind, ident))
+        for row in rows.iter_rows(named=True):
+            self.rows[row["signal_id"]] = row
+            self.evidence[row["signal_id"]] = sorted(set(items.get(row["signal_id"], ())))
+
+    def stored_frames(self, nights: Iterable[dt.date]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The detections (and their evidence) first seen on `nights` by the stored methods."""
+        keep = set(nights)
+        sids = [
+            sid
+            for sid, r in sorted(self.rows.items())
+            if r["detected_on"] in keep and r["method"] not in NARRATIVE_METHODS
+        ]
+        rows = pl.DataFrame(
+            [{k: self.rows[sid][k] for k in DETECTION_SCHEMA} for sid in sids],
+            schema=DETECTION_SCHEMA,
+        )
+        evidence = pl.DataFrame(
+            [
+                {"signal_id": sid, "evidence_type": kind, "evidence_id": ident}
+                for sid in sids
+                for kind, ident in self.evidence.get(sid, [])
+            ],
+            schema=EVIDENCE_SCHEMA,
+        )
+        return rows, evidence
+
     def add(self, row: dict[str, Any], evidence: Iterable[tuple[str, str]] = ()) -> None:
         sid = signal_id(row["scope"], row["scope_value"], row["code"], row["method"])
         if sid in self.rows:
@@ -154,7 +239,7 @@ class FirstDetections:
                 for sid, items in sorted(self.evidence.items())
                 for kind, ident in items
             ],
-            schema={"signal_id": pl.String, "evidence_type": pl.String, "evidence_id": pl.String},
+            schema=EVIDENCE_SCHEMA,
         )
 
 
@@ -344,6 +429,49 @@ def _disproportionality_alarms(
                 )
 
 
+def signal_code_version() -> str:
+    """sha256 of the code a replayed night runs: the signal assets and their models."""
+    files = [
+        path.relative_to(PROJECT_ROOT).as_posix()
+        for path in (PROJECT_ROOT / "assets" / "signals").glob("*.py")
+    ]
+    return code_version(PROJECT_ROOT, [*files, *SIGNAL_MODEL_FILES])
+
+
+# Taken when the code is loaded: the version of the code that runs, whatever the disk says later.
+SIGNAL_CODE_VERSION = signal_code_version()
+
+
+def _night_fingerprints(
+    con: duckdb.DuckDBPyConnection,
+    nights: list[dt.date],
+    settings: dict[str, Any],
+    maude_first: dt.date | None,
+    baseline_end: dt.date,
+) -> dict[dt.date, str]:
+    """Fingerprint of each canonical night: one grouped query per dated input (monthly rows and
+    hash sums), the whole-table inputs, the settings, the MAUDE baseline and the code."""
+    monthly = {
+        name: con.execute(MONTHLY_DIGEST_SQL.format(rows=rows)).fetchall()
+        for name, rows in MONTHLY_ROWS_SQL.items()
+    }
+    whole = {
+        name: [int(v) for v in con.execute(TABLE_DIGEST_SQL.format(rows=rows)).fetchall()[0]]
+        for name, rows in WHOLE_TABLE_ROWS_SQL.items()
+    }
+    context = digest(
+        {
+            "state_version": STATE_VERSION,
+            "code": SIGNAL_CODE_VERSION,
+            "settings": settings,
+            "tables": whole,
+            "maude_first": maude_first,
+            "baseline_end": baseline_end,
+        }
+    )
+    return night_fingerprints(nights, monthly, context)
+
+
 @dg.multi_asset(
     pool=WAREHOUSE_POOL,
     specs=[
@@ -408,6 +536,7 @@ def signal_detection(
     thresholds = DisproportionalityThresholds(**settings.get("disproportionality", {}))
     detections = FirstDetections()
     with warehouse.get_connection() as con:
+        con.execute(CREATE_STATE_SQL)
         hazards = query_frame(con, HAZARD_CODES_SQL)
         lot_components = query_frame(con, LOT_COMPONENTS_SQL)
         own_codes = {
@@ -426,9 +555,35 @@ def signal_detection(
             if maude_first
             else as_of
         )
+        # The memo: canonical (month-end) nights before the first changed one are reused; the
+        # as-of night is always replayed (tonight's MAUDE table and model fits come from it).
+        canonical = canonical_nights(nights)
+        fingerprints = _night_fingerprints(con, canonical, settings, maude_first, baseline_end)
+        restart = restart_point(fingerprints, dict(con.execute(STORED_NIGHTS_SQL).fetchall()))
+        start = min(restart, as_of) if restart is not None else as_of
+        detections.preload(
+            query_frame(con, STORED_DETECTIONS_SQL, {"before": start}),
+            query_frame(con, STORED_EVIDENCE_SQL, {"before": start}),
+        )
+        replayed = [n for n in nights if n >= start]
+        reused = sum(1 for n in canonical if n < start)
+        baseline_night = next(
+            (n for n in nights if maude_first is not None and n >= max(maude_first, baseline_end)),
+            None,
+        )
         established: set[tuple[str, str, str]] | None = None
+        if baseline_night is not None and baseline_night < start:
+            window = {
+                "night": baseline_night,
+                "window_start": months_before(baseline_night, window_months),
+            }
+            established = established_pairs(
+                own_disproportionality(
+                    query_frame(con, MAUDE_PAIRS_SQL, window), own_codes, thresholds
+                )
+            )
         latest_own = pl.DataFrame()
-        for n in nights:
+        for n in replayed:
             params = {"night": n}
             complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, {"as_of": n})
             exposure = query_frame(con, FAMILY_EXPOSURE_SQL, params)
@@ -465,25 +620,43 @@ def signal_detection(
         _narrative_alarms(detections, final_complaints, as_of, settings)
         _service_alarms(
             detections,
-            nights,
+            replayed,
             query_frame(con, SERVICE_KNOWN_ON_NIGHT_SQL, {"night": as_of}),
-            query_frame(
-                con, "SELECT lot_number, device_model, manufacture_date, quantity FROM staging.lots"
-            ),
+            query_frame(con, SERVICE_LOTS_SQL),
             settings,
         )
         signals = detections.frame(as_of).with_columns(as_of=pl.lit(as_of))
-        replace_table(con, "marts", "signals", signals)
-        replace_table(con, "marts", "signal_evidence", detections.evidence_frame())
-        replace_table(con, "marts", "model_versions", detections.models_frame())
-        replace_table(
-            con,
-            "marts",
-            "maude_disproportionality",
-            latest_own.with_columns(as_of=pl.lit(as_of), window_months=pl.lit(window_months))
-            if not latest_own.is_empty()
-            else pl.DataFrame({"as_of": [as_of]}).clear(),
-        )
+        stored_rows, stored_evidence = detections.stored_frames(canonical)
+        # Tonight's tables and the memo they were computed with are committed together.
+        con.execute("BEGIN TRANSACTION")
+        try:
+            replace_table(con, "marts", "signals", signals)
+            replace_table(con, "marts", "signal_evidence", detections.evidence_frame())
+            replace_table(con, "marts", "model_versions", detections.models_frame())
+            replace_table(
+                con,
+                "marts",
+                "maude_disproportionality",
+                latest_own.with_columns(as_of=pl.lit(as_of), window_months=pl.lit(window_months))
+                if not latest_own.is_empty()
+                else pl.DataFrame({"as_of": [as_of]}).clear(),
+            )
+            replace_table(
+                con,
+                STATE_SCHEMA,
+                "replayed_nights",
+                pl.DataFrame(
+                    sorted(fingerprints.items()),
+                    schema={"night": pl.Date, "fingerprint": pl.String},
+                    orient="row",
+                ),
+            )
+            replace_table(con, STATE_SCHEMA, "detections", stored_rows)
+            replace_table(con, STATE_SCHEMA, "detection_evidence", stored_evidence)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         signal_md = table_metadata(con, "marts", "signals", "detected_on, scope, scope_value")
         evidence_md = table_metadata(con, "marts", "signal_evidence", "signal_id, evidence_id")
         models_md = table_metadata(con, "marts", "model_versions", "model")
@@ -492,12 +665,16 @@ def signal_detection(
         signals.group_by("method").agg(pl.len().alias("alarms")).sort("method").rows(),
         ["method", "alarms"],
     )
-    context.log.info(f"{signals.height} signals over {len(nights)} nights, {new.height} new")
+    context.log.info(
+        f"{signals.height} signals, {new.height} new; {len(replayed)} night(s) replayed from "
+        f"{start}, {reused} reused"
+    )
     yield dg.MaterializeResult(
         asset_key=["marts", "signals"],
         metadata={
             **signal_md,
-            "nights_replayed": len(nights),
+            "nights_replayed": len(replayed),
+            "nights_reused": reused,
             "new_tonight": new.height,
             "alarms_by_method": dg.MetadataValue.md(summary),
         },

@@ -87,3 +87,117 @@ WHERE m.date_received <= CAST($night AS DATE)
   AND d.device_report_product_code IN (SELECT product_code FROM staging.products)
 ORDER BY 1, 2, 3
 """
+
+# Production lots as the service signals read them (serial numbers map to lots by quantity).
+SERVICE_LOTS_SQL = """
+SELECT lot_number, device_model, manufacture_date, quantity FROM staging.lots
+"""
+
+# --- Replay memo (models/replay_memo.py) ---------------------------------------------------------
+# Each query below lists, for one input of the night queries, every row with `known_from`: the
+# first night the row is seen (NULL: never), then exactly the columns the night queries read.
+# MONTHLY_DIGEST_SQL totals them per month of `known_from`; cumulated, they fingerprint a night.
+
+# COMPLAINTS_AS_OF_SQL keeps versions with updated_at before the night's end and received_date
+# by the night, and ranks them by updated_at, source_file and source_row.
+COMPLAINT_VERSION_ROWS_SQL = """
+SELECT CASE WHEN updated_at IS NOT NULL AND received_date IS NOT NULL
+            THEN greatest(CAST(updated_at AS DATE), received_date) END AS known_from,
+       complaint_id, updated_at, source_file, source_row, received_date, device_model,
+       lot_number, problem_code, patient_outcome, country, description
+FROM staging.complaint_versions
+"""
+
+# FAMILY_EXPOSURE_SQL reads the months up to the night.
+EXPOSURE_ROWS_SQL = """
+SELECT month AS known_from, device_family, month, units_in_service FROM marts.units_in_service
+"""
+
+# LOT_UNIT_MONTHS_SQL reads shipments with a lot up to the night.
+SHIPMENT_ROWS_SQL = """
+SELECT ship_date AS known_from, lot_number, device_model, ship_date, units
+FROM staging.distribution
+WHERE lot_number IS NOT NULL
+"""
+
+# MAUDE_PAIRS_SQL and MAUDE_PAIR_REPORTS_SQL read the joined reports received by the night.
+MAUDE_ROWS_SQL = """
+SELECT m.date_received AS known_from, m.mdr_report_key, d.device_report_product_code,
+       CAST(p.device_problem_code AS VARCHAR) AS device_problem_code
+FROM staging.maude_master m
+JOIN staging.maude_devices d USING (mdr_report_key)
+JOIN staging.maude_device_problems p USING (mdr_report_key)
+"""
+
+# SERVICE_KNOWN_ON_NIGHT_SQL reads the records dated by the night.
+SERVICE_ROWS_SQL = """
+SELECT service_date AS known_from, service_id, serial_number, device_model, service_date,
+       service_type, failure_found, component_code, part_number, usage_hours
+FROM staging.service
+"""
+
+MONTHLY_ROWS_SQL = {
+    "complaint_versions": COMPLAINT_VERSION_ROWS_SQL,
+    "exposure": EXPOSURE_ROWS_SQL,
+    "shipments": SHIPMENT_ROWS_SQL,
+    "maude": MAUDE_ROWS_SQL,
+    "service": SERVICE_ROWS_SQL,
+}
+
+# Rows and hash sum per month of `known_from` ({rows} is one of MONTHLY_ROWS_SQL).
+MONTHLY_DIGEST_SQL = """
+SELECT CAST(date_trunc('month', known_from) AS DATE) AS month, count(*) AS n,
+       sum(CAST(hash(*COLUMNS(*)) AS HUGEINT)) AS s
+FROM ({rows})
+WHERE known_from IS NOT NULL
+GROUP BY ALL
+ORDER BY month
+"""
+
+# The own product codes and model families (the night queries read the whole table).
+PRODUCT_ROWS_SQL = "SELECT device_model, device_family, product_code FROM staging.products"
+
+# Inputs the night queries read whole: rows and hash sum ({rows} is one of WHOLE_TABLE_ROWS_SQL).
+WHOLE_TABLE_ROWS_SQL = {
+    "hazards": HAZARD_CODES_SQL,
+    "lot_components": LOT_COMPONENTS_SQL,
+    "service_lots": SERVICE_LOTS_SQL,
+    "products": PRODUCT_ROWS_SQL,
+}
+TABLE_DIGEST_SQL = """
+SELECT count(*) AS n, coalesce(sum(CAST(hash(*COLUMNS(*)) AS HUGEINT)), 0) AS s FROM ({rows})
+"""
+
+# State of the replay memo: the canonical nights replayed with their fingerprints, and the
+# detections (with evidence) of the replay-loop and service methods on those nights.
+CREATE_STATE_SQL = """
+CREATE SCHEMA IF NOT EXISTS signals_state;
+CREATE TABLE IF NOT EXISTS signals_state.replayed_nights (night DATE, fingerprint VARCHAR);
+CREATE TABLE IF NOT EXISTS signals_state.detections (
+    signal_id VARCHAR, scope VARCHAR, scope_value VARCHAR, code VARCHAR, method VARCHAR,
+    period_start DATE, period_end DATE, detected_on DATE, observed DOUBLE, expected DOUBLE,
+    statistic DOUBLE, threshold DOUBLE
+);
+CREATE TABLE IF NOT EXISTS signals_state.detection_evidence (
+    signal_id VARCHAR, evidence_type VARCHAR, evidence_id VARCHAR
+);
+"""
+
+STORED_NIGHTS_SQL = "SELECT night, fingerprint FROM signals_state.replayed_nights ORDER BY night"
+
+# Stored detections of the nights before the restart point ($before).
+STORED_DETECTIONS_SQL = """
+SELECT signal_id, scope, scope_value, code, method, period_start, period_end, detected_on,
+       observed, expected, statistic, threshold
+FROM signals_state.detections
+WHERE detected_on < CAST($before AS DATE)
+ORDER BY signal_id
+"""
+
+STORED_EVIDENCE_SQL = """
+SELECT e.signal_id, e.evidence_type, e.evidence_id
+FROM signals_state.detection_evidence e
+JOIN signals_state.detections d USING (signal_id)
+WHERE d.detected_on < CAST($before AS DATE)
+ORDER BY e.signal_id, e.evidence_type, e.evidence_id
+"""
