@@ -430,7 +430,7 @@ def publish_stopped_night(
     reports_dir: Path, as_of: str, failures: list[dict[str, str]], run_id: str
 ) -> None:
     """Write index.html saying which checks stopped the night, linking the last reports."""
-    from assets.reports.assets import write_atomically
+    from assets.reports.files import write_atomically
     from assets.reports.render import previous_manifest, render_stopped_index
     from pipelines.settings import code_version
 

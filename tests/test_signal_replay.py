@@ -20,6 +20,7 @@ from pipelines.cli import main
 from synthetic.generate import generate_landing
 from synthetic.scales import SCALES, Scale
 from tests.test_blocked_night import run_argv
+from tests.test_crash_recovery import snapshot
 
 # A small landing: the demo calendar and planted signals, a fraction of the rows.
 TINY = Scale("tiny", dt.date(2023, 1, 1), 1_500, 3_000, 50, 400, 0.5, 400_000, 100_000)
@@ -247,6 +248,16 @@ def test_nights_in_turn_publish_what_a_clean_replay_publishes(
     last = night(tmp_path, landing, AS_OF)
     assert last["nights_replayed"] == 1 and last["nights_reused"] > 0
     assert tables(tmp_path, PUBLISHED + STATE) == expected
+    # every mart and every kept state (the triage model and scores too) equals the clean night
+    derived = ("marts.", "signals_state.", "triage_state.")
+    incremental, rebuilt = snapshot(tmp_path), snapshot(clean)
+    differing = sorted(
+        k
+        for k in incremental.keys() | rebuilt.keys()
+        if k.startswith(derived) and incremental.get(k) != rebuilt.get(k)
+    )
+    assert differing == []
+    assert any(k.startswith("triage_state.") for k in rebuilt)
     # the same night again reuses every month end before it
     again = night(tmp_path, landing, AS_OF)
     assert again["nights_replayed"] == 1
@@ -273,11 +284,13 @@ def late_complaint(landing: Path, day: str) -> str:
 
 
 def test_late_data_replays_from_its_month_and_matches_a_clean_replay(
-    landing: Path, tmp_path: Path
+    clean: Path, landing: Path, tmp_path: Path
 ) -> None:
     late = tmp_path / "late_landing"  # a copy of the landing folder that takes one more file
     shutil.copytree(landing, late)
-    assert night(tmp_path / "warehouse", late, AS_OF)["nights_reused"] == 0
+    # the night before the late file arrived is the clean night: start from a copy of it
+    (tmp_path / "warehouse").mkdir()
+    shutil.copy2(clean / "pms.duckdb", tmp_path / "warehouse" / "pms.duckdb")
     (late / "complaints" / "complaints_late.csv").write_text(
         ",".join(COMPLAINTS.column_names) + "\n" + late_complaint(late, "2026-03-10") + "\n"
     )

@@ -1,7 +1,5 @@
 """Report assets: one PMS report per device family and period, the index and the manifest."""
 
-import contextlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +9,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.metadata import markdown_table
 from assets.reports import charts, render, sections
+from assets.reports.files import write_atomically
 from assets.reports.pdf import find_chromium, print_to_pdf
 from assets.reports.vigilance_page import render_vigilance_page, vigilance_page_context
 from assets.resources import WAREHOUSE_POOL, NightSettings, ReportFolder
@@ -18,30 +17,6 @@ from assets.warehouse import query_frame
 from pipelines.settings import code_version, load_config
 
 REPORT_OWNERS = ["team:regulatory-affairs"]
-
-
-def write_atomically(path: Path, text: str) -> bytes:
-    """Write via a temporary file and rename, so a reader never sees half a report; on an
-    error (full or read-only disk) the temporary file is removed and `path` is left as it was."""
-    data = text.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            # a full disk may only report itself when the data is flushed: before the rename
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        # a full or read-only disk: leave no partial temporary file, keep the previous report
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.filename is None:
-            # a failed write() names no file: name the one that could not be written
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
-        raise
-    return data
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

@@ -12,7 +12,6 @@ is written and the caller says so.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import re
@@ -20,6 +19,8 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+from assets.reports.files import write_atomically
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 # No background traffic: the machine may have no network and the report needs none.
@@ -80,19 +81,5 @@ def print_to_pdf(
                 f"(exit {result.returncode}): {stderr}"
             )
         data = normalise_pdf_dates(out.read_bytes(), as_of)
-    tmp = pdf_path.with_name(f".{pdf_path.name}.tmp")
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, pdf_path)
-    except BaseException as exc:
-        # a full or read-only disk: no partial temporary file, the previous PDF stays
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.filename is None:
-            # a failed write() names no file: name the one that could not be written
-            raise OSError(exc.errno, exc.strerror, str(pdf_path)) from exc
-        raise
+    write_atomically(pdf_path, data)
     return data

@@ -211,21 +211,7 @@ class FirstDetections:
             {**r, "status": "new" if r["detected_on"] == as_of else "open"}
             for _, r in sorted(self.rows.items())
         ]
-        schema = {
-            "signal_id": pl.String,
-            "scope": pl.String,
-            "scope_value": pl.String,
-            "code": pl.String,
-            "method": pl.String,
-            "period_start": pl.Date,
-            "period_end": pl.Date,
-            "detected_on": pl.Date,
-            "observed": pl.Float64,
-            "expected": pl.Float64,
-            "statistic": pl.Float64,
-            "threshold": pl.Float64,
-            "status": pl.String,
-        }
+        schema = {**DETECTION_SCHEMA, "status": pl.String}
         return (
             pl.DataFrame(records, schema=schema)
             .select(SIGNAL_COLUMNS)
