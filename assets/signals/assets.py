@@ -38,6 +38,7 @@ from assets.signals.queries import (
     MAUDE_PAIRS_SQL,
     MONTHLY_DIGEST_SQL,
     MONTHLY_ROWS_SQL,
+    NARRATIVES_KNOWN_ON_NIGHT_SQL,
     SERVICE_KNOWN_ON_NIGHT_SQL,
     SERVICE_LOTS_SQL,
     STORED_DETECTIONS_SQL,
@@ -602,7 +603,7 @@ def signal_detection(
                 established,
                 query_frame(con, MAUDE_PAIR_REPORTS_SQL, window),
             )
-        final_complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, {"as_of": as_of})
+        final_complaints = query_frame(con, NARRATIVES_KNOWN_ON_NIGHT_SQL, {"as_of": as_of})
         _narrative_alarms(detections, final_complaints, as_of, settings)
         _service_alarms(
             detections,

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 
+
 # Complaints as known on a night ($as_of): the current version of that night (see
 # assets/marts/queries.py), with the family of the model.
-COMPLAINTS_KNOWN_ON_NIGHT_SQL = f"""
+def _complaints_known_on_night(extra_columns: str = "") -> str:
+    return f"""
 SELECT c.complaint_id, c.received_date, date_trunc('month', c.received_date)::DATE AS month,
        c.device_model, p.device_family, c.lot_number, c.problem_code, c.patient_outcome,
-       c.country, c.description
+       c.country{extra_columns}
 FROM ({COMPLAINTS_AS_OF_SQL}) c
 JOIN staging.products p USING (device_model)
 """
+
+
+COMPLAINTS_KNOWN_ON_NIGHT_SQL = _complaints_known_on_night()
+# The same with the narrative, for the as-of night's narrative model only: the replayed nights
+# need no text, and two million narratives per night would cost memory for nothing.
+NARRATIVES_KNOWN_ON_NIGHT_SQL = _complaints_known_on_night(", c.description")
 
 # Unit-months in service per family and month, from shipments up to $night.
 FAMILY_EXPOSURE_SQL = """

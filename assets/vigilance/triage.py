@@ -45,6 +45,7 @@ from models.vigilance import CONFIG_DIR, load_rules
 from pipelines.settings import load_config
 
 TRIAGE_OWNERS = ["team:regulatory-affairs"]
+SCORING_SLICE_ROWS = 50_000  # complaints scored at once
 
 # A reportability decision as written: case and surrounding white space do not matter.
 DECISION_SQL = (
@@ -234,7 +235,14 @@ def triage_suggestions_asset(
         elif model is None:
             scored = unscored(to_score, reason)
         else:
-            scored = predict_triage(model, to_score)
+            # in slices: a complaint's scores do not depend on its batch, and memory stays
+            # bounded on the night everything is scored (a new model, a rebuild)
+            scored = pl.concat(
+                [
+                    predict_triage(model, to_score.slice(start, SCORING_SLICE_ROWS))
+                    for start in range(0, to_score.height, SCORING_SLICE_ROWS)
+                ]
+            )
         con.register("new_scores", scored.to_arrow())
         try:
             # the scores tonight needs: kept ones of this model version for unchanged inputs,
