@@ -54,9 +54,11 @@ def test_hash_is_canonical_whatever_the_field_order() -> None:
 
 
 def test_evidence_digest_does_not_depend_on_storage_order() -> None:
+    import hashlib
+
     import duckdb
 
-    from assets.audit.trail import EVIDENCE_DIGEST_SQL
+    from assets.audit.trail import evidence_digest
 
     digests = []
     for order in ("ASC", "DESC"):
@@ -65,11 +67,32 @@ def test_evidence_digest_does_not_depend_on_storage_order() -> None:
                 "CREATE TABLE t AS SELECT i AS a, 'r' AS run_id FROM range(5) r(i) "
                 f"ORDER BY i {order}"
             )
-            digests.append(con.execute(EVIDENCE_DIGEST_SQL.format(table="t"), ["r"]).fetchall())
+            digests.append(evidence_digest(con, "t", "r"))
             con.execute("UPDATE t SET a = 9 WHERE a = 3")
-            digests.append(con.execute(EVIDENCE_DIGEST_SQL.format(table="t"), ["r"]).fetchall())
+            digests.append(evidence_digest(con, "t", "r"))
+            assert evidence_digest(con, "t", "no such run") == (0, hashlib.sha256(b"").hexdigest())
     assert digests[0] == digests[2] and digests[1] == digests[3]
-    assert digests[0] != digests[1] and digests[0][0][0] == 5
+    assert digests[0] != digests[1] and digests[0][0] == 5
+    # by hand: the sorted JSON lines joined by newlines
+    lines = "\n".join(sorted(f'{{"a":{i},"run_id":"r"}}' for i in range(5)))
+    assert digests[0][1] == hashlib.sha256(lines.encode()).hexdigest()
+
+
+def test_evidence_digest_streams_many_rows_in_batches() -> None:
+    """More rows than one batch give the digest of the whole sorted text (the records of runs
+    sealed before the digest was streamed stay valid)."""
+    import duckdb
+
+    from assets.audit.trail import EVIDENCE_BATCH_ROWS, evidence_digest
+
+    rows = EVIDENCE_BATCH_ROWS * 2 + 7
+    with duckdb.connect() as con:
+        con.execute(f"CREATE TABLE t AS SELECT i AS a, 'r' AS run_id FROM range({rows}) r(i)")
+        whole = con.execute(
+            "SELECT count(*), sha256(string_agg(line, chr(10) ORDER BY line)) FROM "
+            "(SELECT CAST(to_json(t) AS VARCHAR) AS line FROM t WHERE run_id = 'r')"
+        ).fetchall()[0]
+        assert evidence_digest(con, "t", "r") == (whole[0], whole[1])
 
 
 def test_edited_field_is_found_at_its_record() -> None:

@@ -75,13 +75,29 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     )
 
 
-# One digest per sealed table and run, computed inside DuckDB: every row of the run as its JSON
-# text, the lines sorted (so the digest does not depend on storage order) and joined by newlines.
-# Identifiers come from EVIDENCE_TABLES, never from data.
-EVIDENCE_DIGEST_SQL = """
-SELECT count(*), sha256(coalesce(string_agg(line, chr(10) ORDER BY line), ''))
-FROM (SELECT CAST(to_json(t) AS VARCHAR) AS line FROM {table} t WHERE run_id = ?)
+# One digest per sealed table and run: every row of the run as its JSON text, the lines sorted
+# by DuckDB (so the digest does not depend on storage order; the sort spills to disk when it must)
+# and fed to sha256 joined by newlines, a batch at a time, so a rebuild sealing millions of rows
+# never holds them as one string. Identifiers come from EVIDENCE_TABLES, never from data.
+EVIDENCE_LINES_SQL = """
+SELECT line FROM (SELECT CAST(to_json(t) AS VARCHAR) AS line FROM {table} t WHERE run_id = ?)
+ORDER BY line
 """
+EVIDENCE_BATCH_ROWS = 50_000
+
+
+def evidence_digest(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> tuple[int, str]:
+    """(rows, sha256 hex of the rows' sorted JSON lines joined by newlines) of one run."""
+    digest = hashlib.sha256()
+    count = 0
+    cursor = con.execute(EVIDENCE_LINES_SQL.format(table=table), [run_id])
+    while batch := cursor.fetchmany(EVIDENCE_BATCH_ROWS):
+        for (line,) in batch:
+            if count:
+                digest.update(b"\n")
+            digest.update(line.encode("utf-8"))
+            count += 1
+    return count, digest.hexdigest()
 
 
 def run_evidence(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
@@ -89,7 +105,7 @@ def run_evidence(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for table, digest_field, rows_field in EVIDENCE_TABLES:
         count, digest = (
-            con.execute(EVIDENCE_DIGEST_SQL.format(table=table), [run_id]).fetchall()[0]
+            evidence_digest(con, table, run_id)
             if table_exists(con, table)
             else (0, hashlib.sha256(b"").hexdigest())
         )
