@@ -440,22 +440,36 @@ def detect_new_modes(
     baseline_months: int = 12,
     alpha: float = 0.01,
     min_count: int = 3,
+    max_training_documents: int = 0,
 ) -> tuple[TopicModel, pl.DataFrame]:
     """Fit on complaints of months <= fit_until, test the later months; no look-ahead.
+
+    ``max_training_documents`` > 0 fits on that many most recent complaints of those months
+    (by month, then complaint_id), so the cost of the fit does not grow with the years of
+    history; a failure mode last seen before them counts as new again when it comes back.
+    Only the months the tests read are labelled: the tested ones and their baseline.
 
     Returns the model and the first alarms of the topics and of the novelty series (topic -1).
     """
     df = _prepare(frame)
     fit_month = fit_until.replace(day=1)
     train = df.filter(pl.col("month") <= fit_month)
+    if max_training_documents > 0 and train.height > max_training_documents:
+        train = (
+            train.sort("month", "complaint_id", descending=True)
+            .head(max_training_documents)
+            .sort("month", "device_family", "complaint_id")
+        )
     model = fit_topic_model(train["description"].to_list(), n_topics=n_topics, seed=seed)
+    start_month = _add_months(fit_month, 1)
     kw = dict(
         baseline_months=baseline_months,
         alpha=alpha,
-        start_month=_add_months(fit_month, 1),
+        start_month=start_month,
         min_count=min_count,
     )
-    topics = emerging_topics(df, model, **kw)
-    novel = novelty_alarms(df, model, **kw)
+    judged = df.filter(pl.col("month") >= _add_months(start_month, -baseline_months))
+    topics = emerging_topics(judged, model, **kw)
+    novel = novelty_alarms(judged, model, **kw)
     alarms = pl.concat([topics, novel]).sort("month", "device_family", "topic")
     return model, alarms

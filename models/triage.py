@@ -310,8 +310,11 @@ def model_version(fingerprint: str, params: TriageParams) -> str:
 
 
 def data_fingerprint(frame: pl.DataFrame, columns: Sequence[str]) -> str:
+    """sha256 of the rows of `columns`, whatever their order: the rows are sorted on every
+    column, so ties on the first one (several models per country, codes per family) cannot
+    reorder between runs and give the same data another fingerprint."""
     digest = hashlib.sha256()
-    for row in frame.select(columns).sort(columns[0]).iter_rows():
+    for row in frame.select(columns).sort(list(columns), nulls_last=True).iter_rows():
         digest.update(json.dumps(row, default=str).encode("utf-8"))
         digest.update(b"\n")
     return digest.hexdigest()

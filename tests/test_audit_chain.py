@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import random
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from assets.audit.trail import CHANGE_COLUMNS, SHOWN_CHANGES, append_run_record, dict_rows
 from assets.ingestion.sources import COMPLAINTS
+from assets.warehouse import ensure_warehouse
 from models.audit_chain import (
+    DECISION_FIELDS,
+    DECISION_KEY,
     GENESIS_HASH,
     chain,
     record_hash,
@@ -20,6 +25,21 @@ from models.audit_chain import (
 )
 from pipelines.cli import main
 from tests.test_blocked_night import PRODUCT_ROWS, complaint, run_argv, write_landing
+
+# The columns of marts.vigilance_flags the audit reads, with their warehouse types.
+FLAG_TYPES = {
+    "complaint_id": "VARCHAR",
+    "regime": "VARCHAR",
+    "report_kind": "VARCHAR",
+    "received_date": "DATE",
+    "rule": "VARCHAR",
+    "route": "VARCHAR",
+    "reportable": "BOOLEAN",
+    "status": "VARCHAR",
+    "due_date": "DATE",
+    "reported_date": "DATE",
+    "data_state": "VARCHAR",
+}
 
 
 def hand_made_chain(n: int = 4) -> list[dict]:
@@ -149,6 +169,93 @@ def test_reportability_changes_only_for_changed_decisions() -> None:
     assert (change["old_rule"], change["new_status"]) == ("EU_88_TREND", "overdue")
     [gone] = reportability_changes([quiet], [])
     assert (gone["old_status"], gone["new_status"]) == ("not_reportable", None)
+
+
+def change_rows(changes: list[dict]) -> list[tuple]:
+    return sorted(
+        (tuple(c[k] for k in CHANGE_COLUMNS) for c in changes),
+        key=lambda r: tuple((v is None, str(v)) for v in r),
+    )
+
+
+def test_night_changes_in_duckdb_equal_the_python_reference() -> None:
+    """append_run_record decides the change rows in SQL; models.audit_chain decides them in
+    Python. Random histories (decisions gone, back again, NULL keys and fields, two flag rows
+    of one key) give the same rows both ways, night after night."""
+    rng = random.Random(7)
+    days = [None, dt.date(2024, 5, 1), dt.date(2024, 5, 2)]
+
+    def flag_row(i: int) -> dict:
+        return {
+            "complaint_id": f"C-{i % 40}",
+            "regime": rng.choice(["EU_MDR", "FDA_803"]),
+            "report_kind": rng.choice(["initial", "supplemental"]),
+            "received_date": rng.choice(days),
+            "rule": rng.choice(["R1", "R2", None]),
+            "route": rng.choice(["trend", "individual"]),
+            "reportable": rng.choice([True, False, None]),
+            "status": rng.choice(["open", "overdue", "not_reportable"]),
+            "due_date": rng.choice(days),
+            "reported_date": rng.choice(days),
+            "data_state": "staged",
+        }
+
+    con = duckdb.connect()
+    ensure_warehouse(con)
+    columns = ", ".join(f"{k} {t}" for k, t in FLAG_TYPES.items())
+    con.execute(f"CREATE TABLE marts.vigilance_flags ({columns})")
+    recorded = dt.datetime(2026, 10, 1, 2, 0)
+    for night in range(1, 7):
+        flags = [flag_row(i) for i in range(rng.randrange(30, 90))]
+        con.execute("DELETE FROM marts.vigilance_flags")
+        con.executemany(
+            f"INSERT INTO marts.vigilance_flags VALUES ({', '.join(['?'] * len(FLAG_TYPES))})",
+            [list(f.values()) for f in flags],
+        )
+        previous: dict[tuple, dict] = {}
+        for row in dict_rows(con, "SELECT * FROM audit.reportability_changes ORDER BY sequence"):
+            key = tuple(row[k] for k in DECISION_KEY)
+            previous[key] = {
+                **dict(zip(DECISION_KEY, key, strict=True)),
+                **{f: row[f"new_{f}"] for f in DECISION_FIELDS},
+            }
+        first_of_key = sorted(
+            flags,
+            key=lambda f: (
+                tuple((f[k] is None, str(f[k])) for k in DECISION_KEY),
+                (f["status"] is None, str(f["status"])),
+                (f["rule"] is None, str(f["rule"])),
+            ),
+        )
+        expected = reportability_changes(previous.values(), first_of_key)
+        record = append_run_record(
+            con,
+            run_id=f"run-{night}",
+            as_of=dt.date(2026, 10, night),
+            code_version="c",
+            config_sha256="f" * 64,
+            user_name="qa",
+            hostname="h",
+            reason="test",
+            recorded_at=recorded,
+        )
+        CHANGE_COLUMNS = [
+            *DECISION_KEY,
+            *(f"{p}_{f}" for f in DECISION_FIELDS for p in ("old", "new")),
+        ]
+        got = dict_rows(
+            con,
+            f"SELECT {', '.join(CHANGE_COLUMNS)} FROM audit.reportability_changes "
+            "WHERE sequence = ?",
+            [record["sequence"]],
+        )
+
+        assert change_rows(got) == change_rows(expected), f"night {night}"
+        assert record["status_changes_rows"] == len(expected)
+        assert record["status_changes"] == [
+            {k: c[k] for k in CHANGE_COLUMNS} for c in expected[:SHOWN_CHANGES]
+        ]
+        assert expected, "every night of this history changes something"
 
 
 # --- the real pipeline on a tiny landing folder --------------------------------------------

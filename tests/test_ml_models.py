@@ -18,6 +18,7 @@ from models.narrative_topics import (
     emerging_topics,
     fit_topic_model,
     latest_versions,
+    novelty_alarms,
 )
 from models.service_anomalies import (
     cohort_anomalies,
@@ -152,6 +153,45 @@ def test_no_new_phrase_no_alarm() -> None:
     frame = synthetic_corpus(new_per_month=0)
     _, alarms = detect_new_modes(frame, dt.date(2025, 1, 1), n_topics=6, seed=0)
     assert alarms.height == 0
+
+
+def test_labelling_only_the_judged_months_changes_no_alarm() -> None:
+    # The tests read the months after the fit and their baseline; labelling the older months
+    # too (as before) must give the very same alarms.
+    frame = synthetic_corpus()
+    fit_until = dt.date(2025, 1, 1)
+    model, alarms = detect_new_modes(frame, fit_until, n_topics=6, seed=0, baseline_months=6)
+    assert alarms.height > 0
+    everything = dict(baseline_months=6, alpha=0.01, start_month=dt.date(2025, 2, 1), min_count=3)
+    expected = pl.concat(
+        [emerging_topics(frame, model, **everything), novelty_alarms(frame, model, **everything)]
+    ).sort("month", "device_family", "topic")
+    assert alarms.equals(expected)
+
+
+def test_training_is_capped_to_the_most_recent_narratives() -> None:
+    frame = synthetic_corpus()
+    fossil = pl.DataFrame(
+        {
+            "complaint_id": [f"A{i:03d}" for i in range(30)],
+            "device_family": ["Alpha"] * 30,
+            "month": [dt.date(2023, 1, 1)] * 30,
+            "description": ["gearbox fossilised grease seized"] * 30,
+            "problem_code": [None] * 30,
+        },
+        schema_overrides={"problem_code": pl.String},
+    )
+    frame = pl.concat([fossil, frame])
+    fit_until = dt.date(2024, 7, 1)
+    whole, _ = detect_new_modes(frame, fit_until, n_topics=6, seed=0)
+    capped, _ = detect_new_modes(frame, fit_until, n_topics=6, seed=0, max_training_documents=500)
+    assert whole.n_documents == frame.filter(pl.col("month") <= fit_until).height
+    assert capped.n_documents == 500
+    assert "fossilised" in whole.vectorizer.vocabulary_
+    assert "fossilised" not in capped.vectorizer.vocabulary_
+    # a cap above the corpus changes nothing
+    same, _ = detect_new_modes(frame, fit_until, n_topics=6, seed=0, max_training_documents=10**6)
+    assert same.version == whole.version
 
 
 # ---- service anomalies ----------------------------------------------------------------------

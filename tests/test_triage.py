@@ -13,6 +13,7 @@ from models.triage import (
     REVIEW_FLAG,
     TriageParams,
     choose_threshold,
+    data_fingerprint,
     evaluate_on_maude,
     fit_triage,
     load_maude,
@@ -302,3 +303,25 @@ def test_scores_do_not_depend_on_the_batch(fitted) -> None:
         [predict_triage(model, frame.head(7)), predict_triage(model, frame.slice(7))]
     ).sort("complaint_id")
     assert parts.equals(whole)
+
+
+def test_data_fingerprint_ignores_row_order_even_with_ties_on_the_first_column() -> None:
+    # Markets as the rules read them: several models per country. A DISTINCT query returns
+    # them in any order; the model version must not change with it.
+    markets = pl.DataFrame(
+        {
+            "country": ["DE", "DE", "DE", "US", "US", None],
+            "device_model": ["M-2", "M-1", "M-3", "M-1", None, "M-2"],
+        }
+    )
+    columns = sorted(markets.columns)
+    expected = data_fingerprint(markets, columns)
+    for seed in range(20):
+        shuffled = markets.sample(fraction=1.0, shuffle=True, seed=seed)
+        assert data_fingerprint(shuffled, columns) == expected
+    changed = markets.with_columns(
+        device_model=pl.when(pl.col("device_model") == "M-3")
+        .then(pl.lit("M-4"))
+        .otherwise(pl.col("device_model"))
+    )
+    assert data_fingerprint(changed, columns) != expected

@@ -60,18 +60,18 @@ def audit_run_record(
     changes = record["status_changes"]
     shown = [
         (c["complaint_id"], c["regime"], c["report_kind"], c["old_status"], c["new_status"])
-        for c in changes[:20]
+        for c in changes
     ]
     context.log.info(
         f"audit record #{record['sequence']} of run {record['run_id']}: "
-        f"{len(changes)} status change(s), hash {record['record_hash']}"
+        f"{record['status_changes_rows']} status change(s), hash {record['record_hash']}"
     )
     return dg.MaterializeResult(
         metadata={
             "sequence": record["sequence"],
             "record_hash": record["record_hash"],
             "prev_hash": record["prev_hash"],
-            "status_changes": len(changes),
+            "status_changes": record["status_changes_rows"],
             "complaint_versions_sealed": record["versions_rows"],
             "ingested_files_sealed": record["inputs_rows"],
             "user": record["user_name"],

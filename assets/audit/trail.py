@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import polars as pl
 
 from models.audit_chain import (
     DECISION_FIELDS,
@@ -27,7 +26,6 @@ from models.audit_chain import (
     GENESIS_HASH,
     Finding,
     record_hash,
-    reportability_changes,
     verify_chain,
     verify_evidence,
 )
@@ -114,17 +112,60 @@ def run_evidence(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     return found
 
 
-LATEST_STATE_SQL = f"""
-SELECT {", ".join(DECISION_KEY)}, {", ".join(f"new_{f} AS {f}" for f in DECISION_FIELDS)}
+_KEY = ", ".join(DECISION_KEY)
+_FIELDS = ", ".join(DECISION_FIELDS)
+
+# The last recorded state of each decision still standing (a decision recorded as gone has
+# status NULL), and tonight's flags (the first row of a key by status, then rule).
+_LATEST_STATE = f"""
+SELECT {_KEY}, {", ".join(f"new_{f} AS {f}" for f in DECISION_FIELDS)}
 FROM audit.reportability_changes
-QUALIFY row_number() OVER (PARTITION BY {", ".join(DECISION_KEY)} ORDER BY sequence DESC) = 1
+QUALIFY row_number() OVER (PARTITION BY {_KEY} ORDER BY sequence DESC) = 1
+"""
+_CURRENT_FLAGS = f"""
+SELECT {_KEY}, {_FIELDS} FROM marts.vigilance_flags
+QUALIFY row_number() OVER (PARTITION BY {_KEY} ORDER BY status, rule) = 1
 """
 
-CURRENT_FLAGS_SQL = f"""
-SELECT {", ".join(DECISION_KEY)}, {", ".join(DECISION_FIELDS)}
-FROM marts.vigilance_flags
-ORDER BY {", ".join(DECISION_KEY)}, status, rule
+# The night's change rows, decided in DuckDB as `models.audit_chain.reportability_changes`
+# decides them in Python (the reference, and the test of this query): a decision whose tracked
+# fields differ from its last recorded state, including first appearance (old fields NULL) and
+# disappearance (new fields NULL). The set difference treats NULLs as equal, as Python's `==`
+# does, so a decision identical on both sides is never a change. A night touches few of the
+# millions of standing decisions, and a rebuild that records all of them never holds them in
+# Python. {current} is _CURRENT_FLAGS, or NO_FLAGS_SQL before any flags exist.
+_CHANGED_KEYS = f"""
+SELECT DISTINCT {_KEY} FROM (
+    (SELECT * FROM latest EXCEPT SELECT * FROM flags)
+    UNION ALL
+    (SELECT * FROM flags EXCEPT SELECT * FROM latest)
+)
 """
+# Keys match with NULLs equal (a complaint without a received date is still one decision).
+_SAME_KEY = " AND ".join(f"{{a}}.{k} IS NOT DISTINCT FROM {{b}}.{k}" for k in DECISION_KEY)
+_OLD_NEW = ", ".join(f"l.{f} AS old_{f}, f.{f} AS new_{f}" for f in DECISION_FIELDS)
+CHANGE_COLUMNS = (*DECISION_KEY, *(f"{p}_{f}" for f in DECISION_FIELDS for p in ("old", "new")))
+CHANGE_ROWS_SQL = f"""
+WITH latest AS (SELECT * FROM ({_LATEST_STATE}) WHERE status IS NOT NULL),
+     flags AS ({{current}}),
+     changed AS ({_CHANGED_KEYS})
+SELECT {", ".join(f"coalesce(l.{k}, f.{k}) AS {k}" for k in DECISION_KEY)}, {_OLD_NEW}
+FROM (SELECT * FROM latest l SEMI JOIN changed c ON {_SAME_KEY.format(a="l", b="c")}) l
+FULL OUTER JOIN (SELECT * FROM flags f SEMI JOIN changed c ON {_SAME_KEY.format(a="f", b="c")}) f
+    ON {_SAME_KEY.format(a="l", b="f")}
+"""
+INSERT_CHANGES_SQL = f"""
+INSERT INTO audit.reportability_changes (sequence, run_id, as_of, {", ".join(CHANGE_COLUMNS)},
+                                         changed_at)
+SELECT $sequence, $run_id, $as_of, {", ".join(CHANGE_COLUMNS)}, $changed_at
+FROM ({{changes}})
+ORDER BY {", ".join(f"{k} NULLS LAST" for k in DECISION_KEY)}
+"""
+# No flags table yet (a night stopped before the vigilance step): nothing is current.
+NO_FLAGS_SQL = f"""
+SELECT {_KEY}, {_FIELDS} FROM ({_LATEST_STATE}) WHERE false
+"""
+SHOWN_CHANGES = 20  # change rows returned with the record, for a person to read
 
 
 def append_run_record(
@@ -140,7 +181,8 @@ def append_run_record(
     recorded_at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Append the night's reportability changes and its chained run record; return the record
-    (with `status_changes` = the change rows). The caller owns the transaction."""
+    (with `status_changes`: the first SHOWN_CHANGES change rows in key order; the count is
+    `status_changes_rows`). The caller owns the transaction."""
     recorded_at = (recorded_at or dt.datetime.now(dt.UTC)).replace(tzinfo=None)
     last = con.execute(
         "SELECT sequence, record_hash FROM audit.runs ORDER BY sequence DESC LIMIT 1"
@@ -148,25 +190,19 @@ def append_run_record(
     sequence = int(last[0][0]) + 1 if last else 1
     prev_hash = str(last[0][1]) if last else GENESIS_HASH
 
-    current = (
-        dict_rows(con, CURRENT_FLAGS_SQL) if table_exists(con, "marts.vigilance_flags") else []
+    current = _CURRENT_FLAGS if table_exists(con, "marts.vigilance_flags") else NO_FLAGS_SQL
+    changes = CHANGE_ROWS_SQL.format(current=current)
+    con.execute(
+        INSERT_CHANGES_SQL.format(changes=changes),
+        {"sequence": sequence, "run_id": run_id, "as_of": as_of, "changed_at": recorded_at},
     )
-    changes = reportability_changes(dict_rows(con, LATEST_STATE_SQL), current)
-    columns = [*DECISION_KEY, *(f"{p}_{f}" for f in DECISION_FIELDS for p in ("old", "new"))]
-    if changes:
-        change_rows = pl.DataFrame(
-            [{k: c[k] for k in columns} for c in changes], infer_schema_length=None
-        )
-        con.register("audit_change_rows", change_rows)
-        try:
-            con.execute(
-                f"INSERT INTO audit.reportability_changes (sequence, run_id, as_of, "
-                f"{', '.join(columns)}, changed_at) SELECT ?, ?, ?, {', '.join(columns)}, ? "
-                "FROM audit_change_rows",
-                [sequence, run_id, as_of, recorded_at],
-            )
-        finally:
-            con.unregister("audit_change_rows")
+    shown = dict_rows(
+        con,
+        f"SELECT {', '.join(CHANGE_COLUMNS)} FROM audit.reportability_changes "
+        f"WHERE sequence = ? ORDER BY {', '.join(f'{k} NULLS LAST' for k in DECISION_KEY)} "
+        f"LIMIT {SHOWN_CHANGES}",
+        [sequence],
+    )
 
     record: dict[str, Any] = {
         "sequence": sequence,
@@ -186,7 +222,7 @@ def append_run_record(
         f"INSERT INTO audit.runs ({', '.join(record)}) VALUES ({', '.join(['?'] * len(record))})",
         list(record.values()),
     )
-    return {**record, "status_changes": changes}
+    return {**record, "status_changes": shown}
 
 
 def seal_stopped_night(

@@ -696,7 +696,12 @@ def _narrative_alarms(
     ).filter(pl.col("description").is_not_null())
     if frame.filter(pl.col("month") <= fit_until).height < 200:
         return
-    model, alarms = detect_new_modes(frame, fit_until, seed=int(settings.get("seed", 0)))
+    model, alarms = detect_new_modes(
+        frame,
+        fit_until,
+        seed=int(settings.get("seed", 0)),
+        max_training_documents=int(settings.get("narrative_max_training_documents", 0)),
+    )
     detections.fitted(
         "narrative_topic_model",
         model.version,
