@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import pickle
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,6 +31,7 @@ from scipy import stats
 from sklearn.decomposition import NMF
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
+from models.pickling import stable_pickle
 from models.trends import fdr_adjust
 
 # IMDRF Annex A codes (2024 release) that do not describe a device problem. A complaint coded
@@ -341,7 +343,9 @@ def _first_alarms(tested: pl.DataFrame, model: TopicModel) -> pl.DataFrame:
     )
 
 
-def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
+def prepare_narratives(frame: pl.DataFrame) -> pl.DataFrame:
+    """Complaints with a family and a month, month-truncated, empty text for none, the generic
+    coding marked; sorted by month, family and complaint_id (the order everything reads)."""
     df = frame.filter(pl.col("device_family").is_not_null() & pl.col("month").is_not_null())
     if df.schema["month"] != pl.Date:
         df = df.with_columns(pl.col("month").cast(pl.Date))
@@ -371,7 +375,7 @@ def emerging_topics(
     q-value (``statistic``) is <= alpha (``threshold``) and it has at least ``min_count``
     complaints; the family needs ``min_baseline_months`` months with complaints in the baseline.
     """
-    df = _prepare(frame)
+    df = prepare_narratives(frame)
     labels = assign_topics(model, df["description"].to_list())
     df = df.with_columns(pl.Series("label", labels, dtype=pl.Int64))
     tested = _monthly_tests(
@@ -409,7 +413,7 @@ def novelty_alarms(
     the vocabulary share separates well. Same test and BH adjustment (across families per
     month) as ``emerging_topics``.
     """
-    df = _prepare(frame)
+    df = prepare_narratives(frame)
     texts = df["description"].to_list()
     if measure == "oov":
         thr = model.oov_threshold if threshold is None else threshold
@@ -431,6 +435,136 @@ def novelty_alarms(
     return _first_alarms(tested, model)
 
 
+def training_set(
+    prepared: pl.DataFrame, fit_until: dt.date, max_training_documents: int = 0
+) -> pl.DataFrame:
+    """The complaints the topic model is fitted on: months <= fit_until; with
+    ``max_training_documents`` > 0 only that many most recent (by month, then complaint_id), so
+    the fit costs the same after ten years as after one (a failure mode last seen before them
+    counts as new again when it comes back). In ``prepare_narratives`` order."""
+    train = prepared.filter(pl.col("month") <= fit_until.replace(day=1))
+    if max_training_documents > 0 and train.height > max_training_documents:
+        train = (
+            train.sort("month", "complaint_id", descending=True)
+            .head(max_training_documents)
+            .sort("month", "device_family", "complaint_id")
+        )
+    return train
+
+
+def judged_set(prepared: pl.DataFrame, fit_until: dt.date, baseline_months: int) -> pl.DataFrame:
+    """The complaints the monthly tests read: the months after the fit and their baseline."""
+    first_tested = _add_months(fit_until.replace(day=1), 1)
+    return prepared.filter(pl.col("month") >= _add_months(first_tested, -baseline_months))
+
+
+LABEL_SCHEMA = {"topic": pl.Int64, "oov_share": pl.Float64}
+
+
+def narrative_labels(model: TopicModel, texts: list[str]) -> pl.DataFrame:
+    """Per text: its best topic (``assign_topics``) and the share of its terms outside the
+    vocabulary (``novelty_scores``). A text's labels depend on the model and the text only."""
+    return pl.DataFrame(
+        {"topic": assign_topics(model, texts), "oov_share": novelty_scores(model, texts)},
+        schema=LABEL_SCHEMA,
+    )
+
+
+MONTH_LABEL_SCHEMA = {
+    "month": pl.Date,
+    "month_digest": pl.String,
+    "complaint_id": pl.String,
+    "text_hash": pl.String,
+    **LABEL_SCHEMA,
+}
+
+
+def month_digest(complaint_ids: list[str], text_hashes: list[str]) -> str:
+    """sha256 of one month's complaints and narrative hashes, in complaint_id order."""
+    h = hashlib.sha256()
+    for complaint_id, text_hash in sorted(zip(complaint_ids, text_hashes, strict=True)):
+        h.update(f"{complaint_id}\t{text_hash}\n".encode())
+    return h.hexdigest()
+
+
+def label_months(
+    model: TopicModel, judged: pl.DataFrame, kept: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Labels of the judged complaints (MONTH_LABEL_SCHEMA), a month at a time.
+
+    NMF's transform stops on a tolerance summed over its whole batch, so a text's weights depend
+    slightly on the texts labelled with it. Each month is therefore labelled as one batch, its
+    complaints in complaint_id order: the labels depend on the model and the month's narratives
+    only. ``kept``: labels of an earlier night by the same model; a month whose complaints and
+    narratives are unchanged (same ``month_digest``) keeps them, any other month is labelled
+    again whole. ``judged`` has complaint_id, month, description and text_hash."""
+    out = []
+    for (month,), batch in sorted(
+        judged.select("month", "complaint_id", "description", "text_hash")
+        .partition_by("month", as_dict=True, maintain_order=True)
+        .items()
+    ):
+        batch = batch.sort("complaint_id")
+        key = month_digest(batch["complaint_id"].to_list(), batch["text_hash"].to_list())
+        reused = (
+            kept.filter((pl.col("month") == month) & (pl.col("month_digest") == key))
+            if kept is not None
+            else None
+        )
+        if reused is not None and reused.height == batch.height:
+            out.append(reused.select(list(MONTH_LABEL_SCHEMA)).sort("complaint_id"))
+            continue
+        labels = narrative_labels(model, batch["description"].to_list())
+        out.append(
+            pl.concat(
+                [
+                    batch.select("month", "complaint_id", "text_hash").with_columns(
+                        month_digest=pl.lit(key)
+                    ),
+                    labels,
+                ],
+                how="horizontal",
+            ).select(list(MONTH_LABEL_SCHEMA))
+        )
+    if not out:
+        return pl.DataFrame(schema=MONTH_LABEL_SCHEMA)
+    return pl.concat(out).cast(MONTH_LABEL_SCHEMA)  # type: ignore[arg-type]
+
+
+def alarms_from_labels(
+    labelled: pl.DataFrame,
+    model: TopicModel,
+    fit_until: dt.date,
+    *,
+    baseline_months: int = 12,
+    alpha: float = 0.01,
+    min_count: int = 3,
+) -> pl.DataFrame:
+    """The first alarms of the topics and of the novelty series (topic -1, novel when the share
+    of terms outside the vocabulary exceeds the model's ``oov_threshold``) for the months after
+    ``fit_until``. ``labelled``: prepared complaints with ``topic`` and ``oov_share``; the same
+    tests as ``emerging_topics`` and ``novelty_alarms`` (default measure)."""
+    kw = dict(
+        baseline_months=baseline_months,
+        alpha=alpha,
+        start_month=_add_months(fit_until.replace(day=1), 1),
+        min_count=min_count,
+        min_baseline_months=6,
+    )
+    topics = _first_alarms(
+        _monthly_tests(
+            labelled.with_columns(label=pl.col("topic")), topics=list(range(model.n_topics)), **kw
+        ),
+        model,
+    )
+    novel = pl.when(pl.col("oov_share") > model.oov_threshold).then(NOVEL).otherwise(0)
+    novelty = _first_alarms(
+        _monthly_tests(labelled.with_columns(label=novel.cast(pl.Int64)), topics=[NOVEL], **kw),
+        model,
+    )
+    return pl.concat([topics, novelty]).sort("month", "device_family", "topic")
+
+
 def detect_new_modes(
     frame: pl.DataFrame,
     fit_until: dt.date,
@@ -442,34 +576,37 @@ def detect_new_modes(
     min_count: int = 3,
     max_training_documents: int = 0,
 ) -> tuple[TopicModel, pl.DataFrame]:
-    """Fit on complaints of months <= fit_until, test the later months; no look-ahead.
-
-    ``max_training_documents`` > 0 fits on that many most recent complaints of those months
-    (by month, then complaint_id), so the cost of the fit does not grow with the years of
-    history; a failure mode last seen before them counts as new again when it comes back.
-    Only the months the tests read are labelled: the tested ones and their baseline.
+    """Fit on complaints of months <= fit_until (``training_set``), test the later months; no
+    look-ahead. Only the months the tests read are labelled (``judged_set``).
 
     Returns the model and the first alarms of the topics and of the novelty series (topic -1).
     """
-    df = _prepare(frame)
-    fit_month = fit_until.replace(day=1)
-    train = df.filter(pl.col("month") <= fit_month)
-    if max_training_documents > 0 and train.height > max_training_documents:
-        train = (
-            train.sort("month", "complaint_id", descending=True)
-            .head(max_training_documents)
-            .sort("month", "device_family", "complaint_id")
-        )
+    df = prepare_narratives(frame)
+    train = training_set(df, fit_until, max_training_documents)
     model = fit_topic_model(train["description"].to_list(), n_topics=n_topics, seed=seed)
-    start_month = _add_months(fit_month, 1)
-    kw = dict(
+    judged = judged_set(df, fit_until, baseline_months)
+    if "text_hash" not in judged.columns:
+        judged = judged.with_columns(text_hash=pl.col("description").hash().cast(pl.String))
+    labels = label_months(model, judged)
+    alarms = alarms_from_labels(
+        judged.join(labels.select("complaint_id", *LABEL_SCHEMA), on="complaint_id", how="left"),
+        model,
+        fit_until,
         baseline_months=baseline_months,
         alpha=alpha,
-        start_month=start_month,
         min_count=min_count,
     )
-    judged = df.filter(pl.col("month") >= _add_months(start_month, -baseline_months))
-    topics = emerging_topics(judged, model, **kw)
-    novel = novelty_alarms(judged, model, **kw)
-    alarms = pl.concat([topics, novel]).sort("month", "device_family", "topic")
     return model, alarms
+
+
+def dump_topic_model(model: TopicModel) -> bytes:
+    """The fitted model as bytes, to keep between nights (see ``models.triage.stable_pickle``)."""
+    return stable_pickle(model, [model.vectorizer])
+
+
+def load_topic_model(data: bytes) -> TopicModel:
+    # only ever bytes that dump_topic_model wrote into the pipeline's own warehouse
+    model = pickle.loads(data)
+    if not isinstance(model, TopicModel):
+        raise TypeError(f"stored topic model is a {type(model).__name__}, not a TopicModel")
+    return model

@@ -68,6 +68,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from threadpoolctl import threadpool_limits
 
+from models.pickling import stable_pickle
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -159,17 +161,17 @@ def training_cutoff(as_of: dt.date, every_days: int) -> dt.date:
 
 
 def dump_model(model: TriageModel) -> bytes:
-    """The fitted model as bytes, to keep between nights (pickle: only ever read back from the
-    pipeline's own warehouse, never from input data). The same model gives the same bytes: a
-    TfidfVectorizer remembers the memory address of its stop-word list (`_stop_words_id`, a
-    cache key that only saves a consistency check), which is cleared first."""
-    for pipeline in (model.outcome, model.reportable, model.problem_code):
-        if pipeline is None:
-            continue
-        for _, transformer, _ in pipeline.named_steps["features"].transformers_:
-            if isinstance(transformer, TfidfVectorizer) and hasattr(transformer, "_stop_words_id"):
-                del transformer._stop_words_id
-    return pickle.dumps(model, protocol=5)
+    """The fitted model as bytes, to keep between nights (`models.pickling.stable_pickle`: the
+    same model gives the same bytes in any process)."""
+    return stable_pickle(
+        model,
+        [
+            transformer
+            for pipeline in (model.outcome, model.reportable, model.problem_code)
+            if pipeline is not None
+            for _, transformer, _ in pipeline.named_steps["features"].transformers_
+        ],
+    )
 
 
 def load_model(data: bytes) -> TriageModel:

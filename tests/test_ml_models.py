@@ -17,8 +17,10 @@ from models.narrative_topics import (
     detect_new_modes,
     emerging_topics,
     fit_topic_model,
+    label_months,
     latest_versions,
     novelty_alarms,
+    prepare_narratives,
 )
 from models.service_anomalies import (
     cohort_anomalies,
@@ -192,6 +194,36 @@ def test_training_is_capped_to_the_most_recent_narratives() -> None:
     # a cap above the corpus changes nothing
     same, _ = detect_new_modes(frame, fit_until, n_topics=6, seed=0, max_training_documents=10**6)
     assert same.version == whole.version
+
+
+def test_month_labels_depend_on_the_month_only_and_are_kept_while_it_is_unchanged() -> None:
+    frame = prepare_narratives(synthetic_corpus()).with_columns(
+        text_hash=pl.col("description").hash().cast(pl.String)
+    )
+    model = fit_topic_model(frame["description"].to_list(), n_topics=6, seed=0)
+    judged = frame.filter(pl.col("month") >= dt.date(2025, 1, 1))
+    fresh = label_months(model, judged)
+    assert fresh.height == judged.height
+    assert fresh["complaint_id"].n_unique() == judged.height
+    # a month labelled alone gets the labels it gets among the other months
+    march = judged.filter(pl.col("month") == dt.date(2025, 3, 1))
+    assert label_months(model, march).equals(fresh.filter(pl.col("month") == dt.date(2025, 3, 1)))
+    # the next night: one narrative of April changed; only April is labelled again
+    april = dt.date(2025, 4, 1)
+    changed_id = judged.filter(pl.col("month") == april)["complaint_id"][0]
+    tonight = judged.with_columns(
+        description=pl.when(pl.col("complaint_id") == changed_id)
+        .then(pl.lit("firmware watchdog reboot loop wipes the calibration table overnight"))
+        .otherwise(pl.col("description"))
+    ).with_columns(text_hash=pl.col("description").hash().cast(pl.String))
+    marked = fresh.with_columns(oov_share=pl.lit(-1.0))  # stored labels, recognisable
+    kept = label_months(model, tonight, marked)
+    reused = kept.filter(pl.col("oov_share") == -1.0)["month"].unique().to_list()
+    assert april not in reused and len(reused) == fresh["month"].n_unique() - 1
+    assert kept.filter(pl.col("month") == april).equals(
+        label_months(model, tonight.filter(pl.col("month") == april))
+    )
+    assert label_months(model, tonight).filter(pl.col("month") == april)["oov_share"].min() >= 0
 
 
 # ---- service anomalies ----------------------------------------------------------------------

@@ -240,6 +240,7 @@ def test_nights_in_turn_publish_what_a_clean_replay_publishes(
     assert expected["marts.signals"], "the small landing should show signals"
     first = night(tmp_path, landing, EARLIER[0])
     assert first["nights_reused"] == 0
+    assert not first["narrative_model_reused"] and first["narrative_months_kept"] == 0
     # across a month end: the month ends before the first night are reused
     crossed = night(tmp_path, landing, EARLIER[1])
     assert crossed["nights_reused"] > 0
@@ -247,6 +248,10 @@ def test_nights_in_turn_publish_what_a_clean_replay_publishes(
     # the next night of the same month replays only itself (a month end: stored as well)
     last = night(tmp_path, landing, AS_OF)
     assert last["nights_replayed"] == 1 and last["nights_reused"] > 0
+    # the topic model of the month is reused; the months whose narratives are unchanged keep
+    # their labels, the as-of month (a new day of complaints) is labelled again
+    assert last["narrative_model_reused"]
+    assert last["narrative_months_kept"] > 0 and last["narrative_months_labelled"] >= 1
     assert tables(tmp_path, PUBLISHED + STATE) == expected
     # every mart and every kept state (the triage model and scores too) equals the clean night
     derived = ("marts.", "signals_state.", "triage_state.")
@@ -258,9 +263,11 @@ def test_nights_in_turn_publish_what_a_clean_replay_publishes(
     )
     assert differing == []
     assert any(k.startswith("triage_state.") for k in rebuilt)
-    # the same night again reuses every month end before it
+    assert tables(clean, ("signals_state.narrative_labels",))["signals_state.narrative_labels"]
+    # the same night again reuses every month end before it, the topic model and every label
     again = night(tmp_path, landing, AS_OF)
     assert again["nights_replayed"] == 1
+    assert again["narrative_model_reused"] and again["narrative_months_labelled"] == 0
     assert tables(tmp_path, PUBLISHED + STATE) == expected
 
 

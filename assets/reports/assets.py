@@ -145,89 +145,93 @@ def pms_reports(
     root = reports.root
     index_rows: list[dict[str, Any]] = []
     manifest_reports: list[dict[str, Any]] = []
-    for (family,) in devices.select("device_family").unique().sort("device_family").rows():
-        family_devices = devices.filter(pl.col("device_family") == family)
-        eu_class = render.family_eu_class(family_devices["eu_class"].to_list())
-        report_type = render.report_type_for(eu_class)
-        start, end = render.reporting_period(
-            eu_class, as_of, config.section("reports").get("period_months")
-        )
-        family_rates = rates.filter(pl.col("device_family") == family)
-        in_period = family_rates.filter(pl.col("month").is_between(start, end))
-        summary = [
-            {
-                "device_model": model,
-                "complaints": int(c),
-                "serious_complaints": int(s),
-                "unit_months": f"{u:,.0f}",
-                "rate": _fmt(k * 1000 / u if u else None),
-                "ci": "",
-            }
-            for model, c, s, u, k in in_period.group_by("device_model")
-            .agg(
-                pl.col("complaints").sum().alias("c"),
-                pl.col("serious_complaints").sum().alias("s"),
-                pl.col("units_in_service").sum().alias("u"),
-                pl.col("complaints").sum().alias("k"),
+    # One connection and one ranking of the complaints as of the night for every family's
+    # sections and the vigilance page.
+    with (
+        warehouse.get_connection() as con,
+        sections.complaints_as_of_snapshot(con, as_of),
+    ):
+        for (family,) in devices.select("device_family").unique().sort("device_family").rows():
+            family_devices = devices.filter(pl.col("device_family") == family)
+            eu_class = render.family_eu_class(family_devices["eu_class"].to_list())
+            report_type = render.report_type_for(eu_class)
+            start, end = render.reporting_period(
+                eu_class, as_of, config.section("reports").get("period_months")
             )
-            .sort("device_model")
-            .rows()
-        ]
-        lows, highs = render.poisson_interval_rates(
-            [r["complaints"] for r in summary],
-            [float(r["unit_months"].replace(",", "")) for r in summary],
-        )
-        for row, lo, hi in zip(summary, lows, highs, strict=True):
-            row["ci"] = f"{_fmt(lo)} to {_fmt(hi)}" if lo is not None else ""
-        chart_months = int(config.section("reports").get("chart_months", 36))
-        shown = family_rates.filter(
-            pl.col("month") >= pl.lit(end).dt.offset_by(f"-{chart_months - 1}mo").dt.truncate("1mo")
-        )
-        file_name = f"{render.slug(report_type)}_{render.slug(family)}_{start}_{end}.html"
-        with warehouse.get_connection() as con:
+            family_rates = rates.filter(pl.col("device_family") == family)
+            in_period = family_rates.filter(pl.col("month").is_between(start, end))
+            summary = [
+                {
+                    "device_model": model,
+                    "complaints": int(c),
+                    "serious_complaints": int(s),
+                    "unit_months": f"{u:,.0f}",
+                    "rate": _fmt(k * 1000 / u if u else None),
+                    "ci": "",
+                }
+                for model, c, s, u, k in in_period.group_by("device_model")
+                .agg(
+                    pl.col("complaints").sum().alias("c"),
+                    pl.col("serious_complaints").sum().alias("s"),
+                    pl.col("units_in_service").sum().alias("u"),
+                    pl.col("complaints").sum().alias("k"),
+                )
+                .sort("device_model")
+                .rows()
+            ]
+            lows, highs = render.poisson_interval_rates(
+                [r["complaints"] for r in summary],
+                [float(r["unit_months"].replace(",", "")) for r in summary],
+            )
+            for row, lo, hi in zip(summary, lows, highs, strict=True):
+                row["ci"] = f"{_fmt(lo)} to {_fmt(hi)}" if lo is not None else ""
+            chart_months = int(config.section("reports").get("chart_months", 36))
+            shown = family_rates.filter(
+                pl.col("month") >= pl.lit(end).dt.offset_by(f"-{chart_months - 1}mo").dt.truncate("1mo")
+            )
+            file_name = f"{render.slug(report_type)}_{render.slug(family)}_{start}_{end}.html"
             section_data = family_sections(con, as_of, family, start, end, shown, config)
-        html = render.render_family_report(
-            {
-                **section_data,
-                "device_family": family,
-                "eu_class": eu_class,
-                "report_type": report_type,
-                "period_start": start.isoformat(),
-                "period_end": end.isoformat(),
-                "devices": family_devices.to_dicts(),
-                "summary": summary,
-                **evidence,
-            }
-        )
-        data = write_atomically(root / file_name, html)
-        complaints_in_period = sum(r["complaints"] for r in summary)
-        end_units = family_rates.filter(pl.col("month") == pl.lit(end).dt.truncate("1mo"))[
-            "units_in_service"
-        ].sum()
-        index_rows.append(
-            {
-                "device_family": family,
-                "eu_class": eu_class,
-                "report_type": report_type,
-                "path": file_name,
-                "period_start": start.isoformat(),
-                "period_end": end.isoformat(),
-                "complaints": complaints_in_period,
-                "units_in_service_end": f"{end_units:,.0f}",
-            }
-        )
-        manifest_reports.append(
-            {
-                "path": file_name,
-                "sha256": render.sha256_bytes(data),
-                "device_family": family,
-                "report_type": report_type,
-                "eu_class": eu_class,
-                "period_start": start.isoformat(),
-                "period_end": end.isoformat(),
-            }
-        )
-    with warehouse.get_connection() as con:
+            html = render.render_family_report(
+                {
+                    **section_data,
+                    "device_family": family,
+                    "eu_class": eu_class,
+                    "report_type": report_type,
+                    "period_start": start.isoformat(),
+                    "period_end": end.isoformat(),
+                    "devices": family_devices.to_dicts(),
+                    "summary": summary,
+                    **evidence,
+                }
+            )
+            data = write_atomically(root / file_name, html)
+            complaints_in_period = sum(r["complaints"] for r in summary)
+            end_units = family_rates.filter(pl.col("month") == pl.lit(end).dt.truncate("1mo"))[
+                "units_in_service"
+            ].sum()
+            index_rows.append(
+                {
+                    "device_family": family,
+                    "eu_class": eu_class,
+                    "report_type": report_type,
+                    "path": file_name,
+                    "period_start": start.isoformat(),
+                    "period_end": end.isoformat(),
+                    "complaints": complaints_in_period,
+                    "units_in_service_end": f"{end_units:,.0f}",
+                }
+            )
+            manifest_reports.append(
+                {
+                    "path": file_name,
+                    "sha256": render.sha256_bytes(data),
+                    "device_family": family,
+                    "report_type": report_type,
+                    "eu_class": eu_class,
+                    "period_start": start.isoformat(),
+                    "period_end": end.isoformat(),
+                }
+            )
         vigilance = vigilance_page_context(con, as_of)
     vigilance_data = write_atomically(
         root / VIGILANCE_PAGE, render_vigilance_page({**vigilance, **evidence})

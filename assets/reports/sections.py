@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -53,9 +54,49 @@ def region_of(country: str | None, eea: frozenset[str]) -> str:
     return "rest of world"
 
 
-def _complaints_cte() -> str:
+# Every section of every family reads the complaints as known on the report's night. Ranking
+# all complaint versions for each read costs seconds at millions of versions, so the report
+# ranks them once into a temp table (`complaints_as_of_snapshot`) and the sections read that.
+SNAPSHOT_TABLE = "report_complaints_as_of"
+SNAPSHOT_NIGHT_TABLE = "report_complaints_as_of_night"
+
+
+@contextmanager
+def complaints_as_of_snapshot(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> Iterator[None]:
+    """Within the block, sections on `con` asked for the night `as_of` read one ranked copy of
+    the complaints as known that night (a temp table: it goes with the connection)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {SNAPSHOT_TABLE} AS SELECT * FROM ({COMPLAINTS_AS_OF_SQL})",
+        {"as_of": as_of},
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {SNAPSHOT_NIGHT_TABLE} AS SELECT CAST($as_of AS DATE) AS night",
+        {"as_of": as_of},
+    )
+    try:
+        yield
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {SNAPSHOT_NIGHT_TABLE}")
+        con.execute(f"DROP TABLE IF EXISTS {SNAPSHOT_TABLE}")
+
+
+def complaints_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str:
+    """The source of the complaints as known on `as_of` (its SQL reads $as_of): the snapshot
+    when one of that very night is open on `con`, else the ranking query itself."""
+    snapshot = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?",
+        [SNAPSHOT_NIGHT_TABLE],
+    ).fetchall()[0][0]
+    if snapshot:
+        night = con.execute(f"SELECT night FROM {SNAPSHOT_NIGHT_TABLE}").fetchall()
+        if night and night[0][0] == as_of:
+            return f"SELECT * FROM {SNAPSHOT_TABLE} WHERE CAST($as_of AS DATE) IS NOT NULL"
+    return COMPLAINTS_AS_OF_SQL
+
+
+def _complaints_cte(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str:
     return (
-        f"WITH c AS ({COMPLAINTS_AS_OF_SQL}), fam AS (SELECT device_model, device_family "
+        f"WITH c AS ({complaints_as_of(con, as_of)}), fam AS (SELECT device_model, device_family "
         "FROM staging.products)"
     )
 
@@ -162,7 +203,7 @@ def _serious_rows(
     """(complaint_id, year received, problem_code, country) of each serious incident once."""
     return con.execute(
         f"""
-        {_complaints_cte()}
+        {_complaints_cte(con, as_of)}
         SELECT DISTINCT c.complaint_id, year(c.received_date), c.problem_code, c.country
         FROM marts.vigilance_flags f
         JOIN c USING (complaint_id)
@@ -229,7 +270,7 @@ def reporting_timeliness(
     late, overdue, open. Source: marts.vigilance_flags."""
     rows = con.execute(
         f"""
-        {_complaints_cte()}
+        {_complaints_cte(con, as_of)}
         SELECT f.regime, f.report_kind, f.status, count(*)
         FROM marts.vigilance_flags f
         JOIN c USING (complaint_id)
@@ -430,7 +471,7 @@ def complaint_pareto(
     Sources: staging.complaint_versions (as of), reference.imdrf_terms."""
     rows = con.execute(
         f"""
-        {_complaints_cte()}
+        {_complaints_cte(con, as_of)}
         SELECT coalesce(c.problem_code, '(none)'), count(*)
         FROM c JOIN fam ON fam.device_model = c.device_model
         WHERE fam.device_family = $family AND c.received_date BETWEEN $start AND $end
@@ -458,7 +499,7 @@ def lot_problem_matrix(
     Source: staging.complaint_versions (as of)."""
     rows = con.execute(
         f"""
-        {_complaints_cte()}
+        {_complaints_cte(con, as_of)}
         SELECT c.lot_number, coalesce(c.problem_code, '(none)'), count(*)
         FROM c JOIN fam ON fam.device_model = c.device_model
         WHERE fam.device_family = $family AND c.received_date BETWEEN $start AND $end

@@ -17,12 +17,14 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
 import polars as pl
+import sklearn
 from dagster_duckdb import DuckDBResource
 
 from assets.metadata import markdown_table, table_metadata
@@ -51,7 +53,18 @@ from assets.warehouse import query_frame, replace_table
 from models import trends
 from models.disproportionality import DisproportionalityThresholds, disproportionality
 from models.lot_signals import component_lot_signals, lot_code_signals
-from models.narrative_topics import detect_new_modes
+from models.narrative_topics import (
+    LABEL_SCHEMA,
+    MONTH_LABEL_SCHEMA,
+    alarms_from_labels,
+    dump_topic_model,
+    fit_topic_model,
+    judged_set,
+    label_months,
+    load_topic_model,
+    prepare_narratives,
+    training_set,
+)
 from models.replay_memo import (
     STATE_VERSION,
     canonical_nights,
@@ -603,8 +616,7 @@ def signal_detection(
                 established,
                 query_frame(con, MAUDE_PAIR_REPORTS_SQL, window),
             )
-        final_complaints = query_frame(con, NARRATIVES_KNOWN_ON_NIGHT_SQL, {"as_of": as_of})
-        _narrative_alarms(detections, final_complaints, as_of, settings)
+        narrative_state = _narrative_alarms(detections, con, as_of, settings)
         _service_alarms(
             detections,
             replayed,
@@ -640,6 +652,8 @@ def signal_detection(
             )
             replace_table(con, STATE_SCHEMA, "detections", stored_rows)
             replace_table(con, STATE_SCHEMA, "detection_evidence", stored_evidence)
+            replace_table(con, STATE_SCHEMA, "narrative_models", narrative_state.model)
+            replace_table(con, STATE_SCHEMA, "narrative_labels", narrative_state.labels)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -662,6 +676,9 @@ def signal_detection(
             **signal_md,
             "nights_replayed": len(replayed),
             "nights_reused": reused,
+            "narrative_model_reused": narrative_state.model_reused,
+            "narrative_months_labelled": narrative_state.months_labelled,
+            "narrative_months_kept": narrative_state.months_kept,
             "new_tonight": new.height,
             "alarms_by_method": dg.MetadataValue.md(summary),
         },
@@ -678,29 +695,122 @@ def signal_detection(
     )
 
 
-def _narrative_alarms(
-    detections: FirstDetections,
-    complaints: pl.DataFrame,
-    as_of: dt.date,
-    settings: dict[str, Any],
-) -> None:
-    """New failure modes: the topic model is fitted on the complaints received up to
-    `narrative_fit_months` before the as-of night and judges the months after, month by month
-    (a month's decision uses only that month and the ones before)."""
-    fit_months = int(settings.get("narrative_fit_months", 12))
+# The narrative model's code: a change refits the model and relabels every narrative.
+NARRATIVE_CODE_VERSION = code_version(
+    PROJECT_ROOT, ["models/narrative_topics.py", "models/pickling.py"]
+)
+
+
+@dataclass(frozen=True)
+class NarrativeState:
+    """What the narrative model keeps for the next night: the fitted model under the digest of
+    what it was fitted on, and the labels of tonight's judged complaints under the same digest.
+    Exactly what tonight needed, so the state is the same whatever the history of runs."""
+
+    model: pl.DataFrame
+    labels: pl.DataFrame
+    model_reused: bool = False
+    months_labelled: int = 0  # judged months labelled tonight (new or changed)
+    months_kept: int = 0  # judged months whose labels were kept from an earlier night
+
+
+NARRATIVE_MODEL_SCHEMA = {
+    "training_digest": pl.String,
+    "model_version": pl.String,
+    "fit_until": pl.Date,
+    "documents": pl.Int64,
+    "model": pl.Binary,
+}
+NARRATIVE_LABEL_SCHEMA = {"training_digest": pl.String, **MONTH_LABEL_SCHEMA}
+EMPTY_NARRATIVE_STATE = NarrativeState(
+    pl.DataFrame(schema=NARRATIVE_MODEL_SCHEMA), pl.DataFrame(schema=NARRATIVE_LABEL_SCHEMA)
+)
+
+
+def narrative_fit_until(as_of: dt.date, fit_months: int) -> dt.date:
+    """First day of the last month the topic model is fitted on: `fit_months` before as-of's."""
     fit_until = (as_of.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     for _ in range(fit_months - 1):
         fit_until = (fit_until - dt.timedelta(days=1)).replace(day=1)
-    frame = complaints.select(
-        "complaint_id", "device_family", "month", "description", "problem_code"
-    ).filter(pl.col("description").is_not_null())
-    if frame.filter(pl.col("month") <= fit_until).height < 200:
-        return
-    model, alarms = detect_new_modes(
-        frame,
+    return fit_until
+
+
+def training_digest(train: pl.DataFrame, params: dict[str, Any]) -> str:
+    """sha256 of what a fit reads: the training rows (complaint, month, narrative hash, in fit
+    order), the parameters, the model code and the scikit-learn version."""
+    h = hashlib.sha256()
+    h.update(
+        digest(
+            {"params": params, "code": NARRATIVE_CODE_VERSION, "sklearn": sklearn.__version__}
+        ).encode()
+    )
+    for complaint_id, month, text_hash in train.select(
+        "complaint_id", "month", "text_hash"
+    ).iter_rows():
+        h.update(f"\n{complaint_id}\t{month}\t{text_hash}".encode())
+    return h.hexdigest()
+
+
+def _narrative_alarms(
+    detections: FirstDetections,
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    settings: dict[str, Any],
+) -> NarrativeState:
+    """New failure modes: the topic model is fitted on the complaints received up to
+    `narrative_fit_months` before the as-of night (at most `narrative_max_training_documents`
+    of the most recent) and judges the months after, month by month (a month's decision uses
+    only that month and the ones before).
+
+    The fit and the labels are memoised: the model is reused while what it was fitted on is
+    unchanged (a new month, or a changed training narrative, refits it), and a complaint is
+    labelled again only when the model or its narrative changed."""
+    fit_until = narrative_fit_until(as_of, int(settings.get("narrative_fit_months", 12)))
+    complaints = query_frame(con, NARRATIVES_KNOWN_ON_NIGHT_SQL, {"as_of": as_of})
+    prepared = prepare_narratives(
+        complaints.select(
+            "complaint_id", "device_family", "month", "description", "problem_code", "text_hash"
+        ).filter(pl.col("description").is_not_null())
+    )
+    if prepared.filter(pl.col("month") <= fit_until).height < 200:
+        return EMPTY_NARRATIVE_STATE
+    params = {
+        "n_topics": 20,
+        "seed": int(settings.get("seed", 0)),
+        "max_training_documents": int(settings.get("narrative_max_training_documents", 0)),
+        "fit_until": fit_until,
+    }
+    train = training_set(prepared, fit_until, params["max_training_documents"])
+    fitted_on = training_digest(train, params)
+    stored = con.execute(
+        "SELECT training_digest, model_version, fit_until, documents, model "
+        "FROM signals_state.narrative_models WHERE training_digest = ?",
+        [fitted_on],
+    ).fetchall()
+    if stored:
+        model_row = pl.DataFrame(stored, schema=NARRATIVE_MODEL_SCHEMA, orient="row")
+        model = load_topic_model(stored[0][4])
+    else:
+        model = fit_topic_model(
+            train["description"].to_list(), n_topics=params["n_topics"], seed=params["seed"]
+        )
+        model_row = pl.DataFrame(
+            [(fitted_on, model.version, fit_until, model.n_documents, dump_topic_model(model))],
+            schema=NARRATIVE_MODEL_SCHEMA,
+            orient="row",
+        )
+    judged = judged_set(prepared, fit_until, baseline_months=12)
+    kept = query_frame(
+        con,
+        "SELECT month, month_digest, complaint_id, text_hash, topic, oov_share "
+        "FROM signals_state.narrative_labels WHERE training_digest = ?",
+        [fitted_on],
+    )
+    labels = label_months(model, judged, kept)
+    alarms = alarms_from_labels(
+        judged.join(labels.select("complaint_id", *LABEL_SCHEMA), on="complaint_id", how="left"),
+        model,
         fit_until,
-        seed=int(settings.get("seed", 0)),
-        max_training_documents=int(settings.get("narrative_max_training_documents", 0)),
     )
     detections.fitted(
         "narrative_topic_model",
@@ -729,6 +839,19 @@ def _narrative_alarms(
                 "threshold": float(r["threshold"]),
             }
         )
+    months = labels.select("month", "month_digest").unique()
+    kept_months = months.join(
+        kept.select("month", "month_digest").unique(), on=["month", "month_digest"]
+    )
+    return NarrativeState(
+        model_row,
+        labels.with_columns(training_digest=pl.lit(fitted_on))
+        .select(list(NARRATIVE_LABEL_SCHEMA))
+        .sort("month", "complaint_id"),
+        model_reused=bool(stored),
+        months_labelled=months.height - kept_months.height,
+        months_kept=kept_months.height,
+    )
 
 
 def _service_alarms(

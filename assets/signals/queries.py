@@ -20,7 +20,9 @@ JOIN staging.products p USING (device_model)
 COMPLAINTS_KNOWN_ON_NIGHT_SQL = _complaints_known_on_night()
 # The same with the narrative, for the as-of night's narrative model only: the replayed nights
 # need no text, and two million narratives per night would cost memory for nothing.
-NARRATIVES_KNOWN_ON_NIGHT_SQL = _complaints_known_on_night(", c.description")
+NARRATIVES_KNOWN_ON_NIGHT_SQL = _complaints_known_on_night(
+    ", c.description, md5(c.description) AS text_hash"
+)
 
 # Unit-months in service per family and month, from shipments up to $night.
 FAMILY_EXPOSURE_SQL = """
@@ -188,6 +190,13 @@ CREATE TABLE IF NOT EXISTS signals_state.detections (
 );
 CREATE TABLE IF NOT EXISTS signals_state.detection_evidence (
     signal_id VARCHAR, evidence_type VARCHAR, evidence_id VARCHAR
+);
+CREATE TABLE IF NOT EXISTS signals_state.narrative_models (
+    training_digest VARCHAR, model_version VARCHAR, fit_until DATE, documents BIGINT, model BLOB
+);
+CREATE TABLE IF NOT EXISTS signals_state.narrative_labels (
+    training_digest VARCHAR, month DATE, month_digest VARCHAR, complaint_id VARCHAR,
+    text_hash VARCHAR, topic BIGINT, oov_share DOUBLE
 );
 """
 
