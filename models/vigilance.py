@@ -37,7 +37,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import holidays
 import iso3166
@@ -490,8 +489,9 @@ def supplemental_reports(
         versions = versions.with_columns(supplemental_reported_date=pl.lit(None, pl.Date))
     ordered = (
         versions.join(reported.select("complaint_id").unique(), on="complaint_id")
-        .sort("complaint_id", "updated_at")
+        .sort("complaint_id", "updated_at", maintain_order=True)
         .with_columns(info_date=pl.col("updated_at").cast(pl.Date))
+        .with_row_index("arrival")  # versions of one instant keep the order they came in
     )
     changed = pl.concat_str(
         [
@@ -501,51 +501,84 @@ def supplemental_reports(
         separator=",",
         ignore_nulls=True,
     )
-    news = ordered.with_columns(changed=changed).filter(
-        pl.col("complaint_id").is_first_distinct().not_() & (pl.col("changed") != "")
+    news = (
+        ordered.with_columns(changed=changed)
+        .filter(pl.col("complaint_id").is_first_distinct().not_() & (pl.col("changed") != ""))
+        .select("complaint_id", "arrival", "info_date", "changed")
     )
-    rows = []
-    submissions: dict[str, list[dt.date]] = {}
-    for cid, sent in (
+    # Each reported flag with each later piece of new information (by complaint, regime, then
+    # the order it arrived); one report per day of new information (the first change counts).
+    owed = (
+        reported.join(news, on="complaint_id")
+        .filter(pl.col("info_date") > pl.col("reported_date"))
+        .sort("complaint_id", "regime", "arrival")
+        .unique(["complaint_id", "regime", "info_date"], keep="first", maintain_order=True)
+    )
+    if owed.is_empty():
+        return pl.DataFrame(schema=FLAG_SCHEMA)
+    clocks = pl.DataFrame(
+        [
+            (regime, day, supplement[regime].rule_id, due_date(day, supplement[regime]))
+            for regime, day in owed.select("regime", "info_date").unique().sort(pl.all()).rows()
+        ],
+        schema={"regime": pl.String, "info_date": pl.Date, "rule": pl.String, "due_date": pl.Date},
+        orient="row",
+    )
+    # The first supplemental report submitted on or after the day of the information (and by
+    # the night) covers it.
+    submissions = (
         ordered.filter(pl.col("supplemental_reported_date") <= as_of)
-        .select("complaint_id", "supplemental_reported_date")
-        .iter_rows()
-    ):
-        submissions.setdefault(cid, []).append(sent)
-    news_by_complaint: dict[str, list[dict[str, Any]]] = {}
-    for new in news.iter_rows(named=True):  # by complaint, then updated_at (as `ordered`)
-        news_by_complaint.setdefault(new["complaint_id"], []).append(new)
-    for flag in reported.sort("complaint_id", "regime").iter_rows(named=True):
-        rule = supplement[flag["regime"]]
-        for new in news_by_complaint.get(flag["complaint_id"], []):
-            if new["info_date"] <= flag["reported_date"]:
-                continue
-            due = due_date(new["info_date"], rule)
-            sent = [s for s in submissions.get(flag["complaint_id"], []) if s >= new["info_date"]]
-            submitted = min(sent) if sent else None
-            rows.append(
-                {
-                    "complaint_id": flag["complaint_id"],
-                    "regime": flag["regime"],
-                    "report_kind": "supplemental",
-                    "rule": rule.rule_id,
-                    "route": rule.route,
-                    "reportable": True,
-                    "criteria_met": f"new_information:{new['changed']}",
-                    "vmsr_eligible": False,
-                    "expected_side_effect": False,
-                    "received_date": new["info_date"],
-                    "due_date": due,
-                    "reported_date": submitted,
-                    "status": flag_status(due, submitted, as_of),
-                    "days_remaining": (due - as_of).days if due else None,
-                    "data_state": "staged",
-                    "as_of": as_of,
-                }
-            )
+        .select("complaint_id", reported_date="supplemental_reported_date")
+        .unique()
+        .sort("reported_date", "complaint_id")
+    )
+    owed = (
+        owed.drop("reported_date")
+        .join(clocks, on=["regime", "info_date"], how="left")
+        .sort("info_date", "complaint_id")
+        .join_asof(
+            submissions,
+            left_on="info_date",
+            right_on="reported_date",
+            by="complaint_id",
+            strategy="forward",
+            check_sortedness=False,  # both sides sorted on the date just above
+        )
+    )
+    due, sent = pl.col("due_date"), pl.col("reported_date")
+    status = (
+        pl.when(due.is_null())
+        .then(pl.lit("not_reportable"))
+        .when(sent.is_not_null())
+        .then(
+            pl.when(sent <= due)
+            .then(pl.lit("submitted_on_time"))
+            .otherwise(pl.lit("submitted_late"))
+        )
+        .when(pl.lit(as_of) > due)
+        .then(pl.lit("overdue"))
+        .otherwise(pl.lit("open"))
+    )
     return (
-        pl.DataFrame(rows, schema=FLAG_SCHEMA)
-        .unique(["complaint_id", "regime", "received_date"], keep="first", maintain_order=True)
+        owed.select(
+            "complaint_id",
+            "regime",
+            report_kind=pl.lit("supplemental"),
+            rule="rule",
+            route=pl.lit("supplement"),
+            reportable=pl.lit(True),
+            criteria_met=pl.lit("new_information:") + pl.col("changed"),
+            vmsr_eligible=pl.lit(False),
+            expected_side_effect=pl.lit(False),
+            received_date="info_date",
+            due_date="due_date",
+            reported_date="reported_date",
+            status=status,
+            days_remaining=(due - pl.lit(as_of)).dt.total_days(),
+            data_state=pl.lit("staged"),
+            as_of=pl.lit(as_of),
+        )
+        .cast(FLAG_SCHEMA)  # type: ignore[arg-type]
         .sort("complaint_id", "regime", "received_date")
     )
 

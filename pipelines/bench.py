@@ -50,6 +50,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipelines.hooks import STEP_MEMORY_MESSAGE
+
 GIB = 1024**3
 DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
@@ -85,6 +87,7 @@ class Measured:
     returncode: int
     log: Path
     steps: dict[str, float] | None = None  # Dagster step durations, slowest first
+    memory: dict[str, dict[str, float]] | None = None  # steps that raised the peak RSS
 
 
 def run_measured(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> Measured:
@@ -143,7 +146,12 @@ def pms_run(landing: Path, warehouse: Path, reports: Path, as_of: str, log: Path
     if result.returncode != 0:
         raise RuntimeError(f"pms run as of {as_of} failed ({result.returncode}); see {log}")
     return Measured(
-        result.seconds, result.peak_rss_gib, result.returncode, result.log, step_seconds(home)
+        result.seconds,
+        result.peak_rss_gib,
+        result.returncode,
+        result.log,
+        step_seconds(home),
+        step_memory_peaks(home),
     )
 
 
@@ -167,6 +175,53 @@ def step_seconds(home: Path, top: int = 10) -> dict[str, float]:
         if s.start_time is not None and s.end_time is not None
     }
     return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
+
+
+STEP_MEMORY_PATTERN = re.compile(
+    re.escape(STEP_MEMORY_MESSAGE)
+    .replace(re.escape("{rss}"), r"(?P<rss>\d+)")
+    .replace(re.escape("{peak}"), r"(?P<peak>\d+)")
+)
+
+
+def peak_raises(lines: list[tuple[str, str]], top: int = 5) -> dict[str, dict[str, float]]:
+    """From (step key, log message) in run order: the steps after which the process's peak RSS
+    was higher than after the step before (pipelines/hooks.py), by how much, largest first."""
+    raised: dict[str, dict[str, float]] = {}
+    before = 0
+    for step, message in lines:
+        found = STEP_MEMORY_PATTERN.search(message)
+        if not found:
+            continue
+        peak, rss = int(found["peak"]), int(found["rss"])
+        if peak > before:
+            raised[step] = {
+                "peak_gib": round(peak / GIB, 3),
+                "raised_gib": round((peak - before) / GIB, 3),
+                "rss_after_gib": round(rss / GIB, 3),
+            }
+        before = max(before, peak)
+    return dict(sorted(raised.items(), key=lambda kv: (-kv[1]["raised_gib"], kv[0]))[:top])
+
+
+def step_memory_peaks(home: Path) -> dict[str, dict[str, float]]:
+    """`peak_raises` of the (only) run in the Dagster instance at `home`; empty when the
+    instance cannot be read (the figure is a hint, not a measurement)."""
+    try:
+        import dagster as dg
+
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            runs = instance.get_runs(limit=1)
+            if not runs:
+                return {}
+            lines = [
+                (entry.step_key or "", entry.user_message)
+                for entry in instance.all_logs(runs[0].run_id)
+            ]
+    except Exception as exc:  # a missing hint must not stop the benchmark
+        print(f"[bench] step memory unavailable: {exc}", file=sys.stderr)
+        return {}
+    return peak_raises(lines)
 
 
 # --- 1. generation ---------------------------------------------------------------------------
@@ -329,6 +384,7 @@ def rebuild_and_increment(landing: Path, work: Path, label: str) -> dict[str, An
         "over_raw_read": round(history.seconds / max(raw["seconds"], 1e-9), 2),
         "warehouse_bytes": warehouse.stat().st_size,
         "slowest_steps": history.steps,
+        "peak_memory_raised_by": history.memory,
     }
     for rel in new_files:
         _link_or_copy(str(landing / rel), str(history_landing / rel))
@@ -346,6 +402,7 @@ def rebuild_and_increment(landing: Path, work: Path, label: str) -> dict[str, An
             "seconds": night.seconds,
             "peak_rss_gib": night.peak_rss_gib,
             "slowest_steps": night.steps,
+            "peak_memory_raised_by": night.memory,
         },
         "warehouse": warehouse,
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.hooks import step_memory
+
 NIGHTLY_JOB_NAME = "pms_nightly"
 
 pms_nightly = dg.define_asset_job(
@@ -14,4 +16,5 @@ pms_nightly = dg.define_asset_job(
         "Runs in one process: DuckDB allows one writer per file."
     ),
     executor_def=dg.in_process_executor,
+    hooks={step_memory},
 )

@@ -13,8 +13,10 @@ from pipelines.bench import (
     landing_files,
     landing_without,
     newest_day,
+    peak_raises,
     raw_read_sql,
 )
+from pipelines.hooks import STEP_MEMORY_MESSAGE
 
 
 def _landing(tmp_path: Path) -> Path:
@@ -75,3 +77,24 @@ def test_generation_matches_and_judge(tmp_path: Path) -> None:
     assert verdict["peak_memory_gib"]["pass"] is False
     assert verdict["disproportionality_s"]["pass"] is True
     assert verdict["increment_full_s"]["pass"] is None
+
+
+def test_peak_raises_name_the_steps_that_raised_the_peak() -> None:
+    gib = 1024**3
+
+    def line(step: str, rss: float, peak: float) -> tuple[str, str]:
+        return step, STEP_MEMORY_MESSAGE.format(rss=int(rss * gib), peak=int(peak * gib))
+
+    lines = [
+        line("ingest", 1.0, 2.0),
+        ("ingest", "3 new file(s)"),  # other messages are ignored
+        line("signals", 1.5, 2.0),  # did not raise it
+        line("audit", 1.0, 7.5),
+        line("reports", 1.0, 8.0),
+    ]
+    assert peak_raises(lines) == {
+        "audit": {"peak_gib": 7.5, "raised_gib": 5.5, "rss_after_gib": 1.0},
+        "ingest": {"peak_gib": 2.0, "raised_gib": 2.0, "rss_after_gib": 1.0},
+        "reports": {"peak_gib": 8.0, "raised_gib": 0.5, "rss_after_gib": 1.0},
+    }
+    assert list(peak_raises(lines, top=1)) == ["audit"]

@@ -339,6 +339,40 @@ def test_supplemental_reports_follow_new_information() -> None:
     assert set(found["report_kind"]) == {"supplemental"}
 
 
+def test_one_supplemental_report_per_day_of_new_information_the_first_change_counts() -> None:
+    from models.vigilance import supplemental_reports
+
+    at = dt.datetime.fromisoformat
+    versions = pl.DataFrame(
+        {
+            "complaint_id": ["C"] * 4,
+            "updated_at": [
+                at("2025-01-10T09:00"),
+                at("2025-02-03T09:00"),  # two versions of the same instant: arrival order
+                at("2025-02-03T09:00"),
+                at("2025-02-03T17:00"),
+            ],
+            "patient_outcome": ["injury", "injury", "death", "death"],
+            "lot_number": ["L1", "L2", "L2", "L3"],
+            "supplemental_reported_date": [None, None, None, D("2025-03-20")],
+        }
+    ).with_columns(pl.col("supplemental_reported_date").cast(pl.Date))
+    flags = pl.DataFrame(
+        {
+            "complaint_id": ["C"],
+            "regime": ["FDA_MDR"],
+            "reportable": [True],
+            "reported_date": [D("2025-01-20")],
+        }
+    )
+    [row] = supplemental_reports(versions, flags, D("2025-03-25")).to_dicts()
+    assert row["criteria_met"] == "new_information:lot_number"
+    assert row["received_date"] == D("2025-02-03") and row["due_date"] == D("2025-03-05")
+    # covered by the first supplemental report on or after the day: sent after the due date
+    assert row["reported_date"] == D("2025-03-20") and row["status"] == "submitted_late"
+    assert row["days_remaining"] == (D("2025-03-05") - D("2025-03-25")).days
+
+
 def test_reportable_complaints_waiting_in_quarantine_still_get_a_clock() -> None:
     from models.vigilance import quarantined_complaint_flags
 

@@ -1,6 +1,7 @@
 """The ingestion driver: which landing files are new, and loading each one exactly once.
 
-For every file: its sha256 is computed; a (path, sha256) already in `audit.ingested_files` is
+For every file: its sha256 is computed (or taken from `ingest_state.file_hashes` while the file's
+stat is unchanged); a (path, sha256) already in `audit.ingested_files` is
 skipped; the same content under another path is recorded as a duplicate and loads nothing; a new
 file is loaded inside one transaction together with its audit row, so a crash leaves either the
 whole file or none of it. A loader that fails unexpectedly does not stop the night: the file is
@@ -68,14 +69,76 @@ class PendingFile:
     size: int
 
 
+# The sha256 of every landing file is needed each night (a file whose content changed under the
+# same name is new). Reading years of MAUDE files for it costs more than the night's work, so the
+# hash is kept with the file's stat: size, modification and status-change times (ns) and inode.
+# Any write to a file moves its status-change time, which no user tool can set back (unlike the
+# modification time), so a changed content is always hashed again; a copied or restored landing
+# folder is hashed again once. One row per landing path seen; a cache, never
+# evidence (audit.ingested_files keeps the hashes of what was loaded).
+FILE_HASHES_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS ingest_state",
+    """
+    CREATE TABLE IF NOT EXISTS ingest_state.file_hashes (
+        file_path VARCHAR, size BIGINT, mtime_ns BIGINT, ctime_ns BIGINT, inode BIGINT,
+        sha256 VARCHAR
+    )
+    """,
+)
+
+FileStat = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
+
+
+def file_stat(path: Path) -> FileStat:
+    st = path.stat()
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def landing_hashes(
+    con: duckdb.DuckDBPyConnection, landing: Path, files: list[Path]
+) -> dict[str, str]:
+    """sha256 of each file by its landing path; read again only for a file whose stat changed
+    since it was hashed (FILE_HASHES_DDL)."""
+    for statement in FILE_HASHES_DDL:
+        con.execute(statement)
+    names = [path.relative_to(landing).as_posix() for path in files]
+    known = {
+        row[0]: (tuple(row[1:5]), row[5])
+        for row in con.execute(
+            "SELECT file_path, size, mtime_ns, ctime_ns, inode, sha256 "
+            "FROM ingest_state.file_hashes WHERE file_path IN (SELECT unnest(?))",
+            [names],
+        ).fetchall()
+    }
+    hashes: dict[str, str] = {}
+    fresh: list[tuple] = []
+    for path, file_path in zip(files, names, strict=True):
+        before = file_stat(path)
+        cached = known.get(file_path)
+        if cached is not None and cached[0] == before:
+            hashes[file_path] = cached[1]
+            continue
+        hashes[file_path] = sha256_of(path)
+        if file_stat(path) == before:  # not being written while it was read
+            fresh.append((file_path, *before, hashes[file_path]))
+    if fresh:
+        con.execute(
+            "DELETE FROM ingest_state.file_hashes WHERE file_path IN (SELECT unnest(?))",
+            [[row[0] for row in fresh]],
+        )
+        con.executemany("INSERT INTO ingest_state.file_hashes VALUES (?, ?, ?, ?, ?, ?)", fresh)
+    return hashes
+
+
 def pending_files(
     con: duckdb.DuckDBPyConnection, landing: Path, files: list[Path]
 ) -> list[PendingFile]:
     """The files among `files` not yet ingested with the same path and content, in order."""
+    hashes = landing_hashes(con, landing, files)
     pending = []
     for path in files:
         file_path = path.relative_to(landing).as_posix()
-        sha256 = sha256_of(path)
+        sha256 = hashes[file_path]
         if not _seen_path_and_hash(con, file_path, sha256):
             pending.append(PendingFile(path, file_path, sha256, path.stat().st_size))
     return pending

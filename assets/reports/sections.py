@@ -59,6 +59,15 @@ def region_of(country: str | None, eea: frozenset[str]) -> str:
 # ranks them once into a temp table (`complaints_as_of_snapshot`) and the sections read that.
 SNAPSHOT_TABLE = "report_complaints_as_of"
 SNAPSHOT_NIGHT_TABLE = "report_complaints_as_of_night"
+# The columns the sections read (not the narratives: they are most of the bytes).
+SNAPSHOT_COLUMNS = (
+    "complaint_id",
+    "received_date",
+    "device_model",
+    "lot_number",
+    "problem_code",
+    "country",
+)
 
 
 @contextmanager
@@ -66,7 +75,8 @@ def complaints_as_of_snapshot(con: duckdb.DuckDBPyConnection, as_of: dt.date) ->
     """Within the block, sections on `con` asked for the night `as_of` read one ranked copy of
     the complaints as known that night (a temp table: it goes with the connection)."""
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {SNAPSHOT_TABLE} AS SELECT * FROM ({COMPLAINTS_AS_OF_SQL})",
+        f"CREATE OR REPLACE TEMP TABLE {SNAPSHOT_TABLE} AS "
+        f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM ({COMPLAINTS_AS_OF_SQL})",
         {"as_of": as_of},
     )
     con.execute(
@@ -81,8 +91,9 @@ def complaints_as_of_snapshot(con: duckdb.DuckDBPyConnection, as_of: dt.date) ->
 
 
 def complaints_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str:
-    """The source of the complaints as known on `as_of` (its SQL reads $as_of): the snapshot
-    when one of that very night is open on `con`, else the ranking query itself."""
+    """The source of the complaints as known on `as_of` (its SQL reads $as_of; the columns of
+    SNAPSHOT_COLUMNS): the snapshot when one of that very night is open on `con`, else the
+    ranking query itself."""
     snapshot = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?",
         [SNAPSHOT_NIGHT_TABLE],

@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from assets.reports.sections import complaints_as_of
+from assets.marts.queries import complaints_as_of_sql
 from assets.reports.render import environment
 from assets.warehouse import query_frame
 from models.redaction import REDACTION_VERSION, redact
@@ -64,8 +64,7 @@ def _complaints(con: duckdb.DuckDBPyConnection, as_of: dt.date, ids: list[str]) 
     sql = f"""
         SELECT c.complaint_id, {family} AS device_family, c.device_model, c.country,
                c.problem_code, c.description
-        FROM ({complaints_as_of(con, as_of)}) c {join}
-        WHERE c.complaint_id IN (SELECT unnest($ids))
+        FROM ({complaints_as_of_sql("v.complaint_id IN (SELECT unnest($ids))")}) c {join}
     """
     return _frame(con, sql, {"as_of": as_of, "ids": ids}).select(list(schema))
 

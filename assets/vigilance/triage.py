@@ -97,17 +97,17 @@ FEATURE_HASH_SQL = (
 
 # Tonight's complaints to suggest for: every complaint without a 'yes' (undecided ones, and
 # human 'no' ones for the review flag).
+# The fields are kept with them, so that the complaints still to score are not ranked again.
 TONIGHT_SQL = f"""
 CREATE OR REPLACE TEMP TABLE triage_tonight AS
-SELECT complaint_id, nullif(decision, '') AS human_decision, {FEATURE_HASH_SQL} AS feature_hash
+SELECT *, nullif(decision, '') AS human_decision, {FEATURE_HASH_SQL} AS feature_hash
 FROM ({TRIAGE_FIELDS_SQL})
 WHERE decision <> 'yes'
 """
 
 # Complaints of tonight without a stored score of model $version for their current inputs.
-UNSCORED_SQL = f"""
-SELECT f.* FROM ({TRIAGE_FIELDS_SQL}) f
-JOIN triage_tonight t USING (complaint_id)
+UNSCORED_SQL = """
+SELECT t.* EXCLUDE (human_decision, feature_hash) FROM triage_tonight t
 ANTI JOIN (SELECT complaint_id, feature_hash FROM triage_state.scores
            WHERE model_version = $version) s USING (complaint_id, feature_hash)
 ORDER BY complaint_id
@@ -229,7 +229,7 @@ def triage_suggestions_asset(
         model, reused, reason = triage_model(con, cutoff, params)
         con.execute(TONIGHT_SQL, {"as_of": as_of})
         version = model.version if model else f"untrained: {reason}"
-        to_score = query_frame(con, UNSCORED_SQL, {"as_of": as_of, "version": version})
+        to_score = query_frame(con, UNSCORED_SQL, {"version": version})
         if to_score.is_empty():
             scored = pl.DataFrame(schema=SUGGESTION_SCHEMA)
         elif model is None:
