@@ -277,3 +277,30 @@ def test_a_duplicate_key_in_a_later_batch_is_caught_by_the_set_wise_check(
     failed = [r for r in annex_rows(base, second) if r[0] == "staging.lots" and not r[4]]
     assert [(r[2], r[5]) for r in failed] == [("expect_column_values_to_be_unique(lot_number)", 2)]
     assert "staging_lots_critical_rules" in (base / "reports" / "index.html").read_text()
+
+
+def test_a_batch_judged_in_chunks_gives_the_results_of_one_piece(
+    first_night: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild loads millions of rows in one batch; GX gets them a chunk at a time, and the
+    results, counts and failing rows are those of the whole batch."""
+    from assets.quality import checks
+
+    judged: list[int] = []
+    real = checks.validate_frame
+
+    def spy(name: str, frame: Any, parameters: Any = None, part: str = "all") -> Any:
+        if part == "row":
+            judged.append(frame.height)
+        return real(name, frame, parameters, part)
+
+    monkeypatch.setattr(checks, "VALIDATION_CHUNK_ROWS", 1)
+    monkeypatch.setattr(checks, "validate_frame", spy)
+    chunked = tmp_path / "chunked"
+    write_landing(chunked / "landing", PRODUCT_ROWS)
+    assert night(chunked) == 0
+    assert judged and max(judged) == 1 and len(judged) >= 5  # every table, a row at a time
+    assert annex_rows(chunked, last_run_id(chunked)) == annex_rows(
+        first_night, last_run_id(first_night)
+    )
+    assert [r[:1] + r[3:] for r in ledger(chunked)] == [r[:1] + r[3:] for r in ledger(first_night)]

@@ -23,6 +23,7 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets.quality.gx_suites import (
@@ -42,6 +43,7 @@ from pipelines.settings import load_config
 
 OPEN_ENDED_NIGHT = dt.date(9999, 12, 30)
 FAILING_ROWS_KEPT = 20  # failing rows kept per expectation and batch in the ledger
+VALIDATION_CHUNK_ROWS = 250_000  # rows of a batch handed to GX at once
 
 
 @dataclass(frozen=True)
@@ -194,16 +196,20 @@ def judge_staged_table(
         for batch, rows in batches.items():
             if latest.get(batch) == (rows, True):
                 continue  # validated, gate passed, and the batch still has the rows judged
-            frame = query_frame(
-                con, f"SELECT {listed} FROM {schema}.{table} WHERE run_id = ?", [batch]
+            outcome, batch_rows = _validate_batch(
+                con,
+                suite,
+                f"SELECT {listed} FROM {schema}.{table} WHERE run_id = ?",
+                batch,
+                parameters,
             )
             _append_to_ledger(
                 con,
                 suite=suite,
                 fingerprint=fingerprint,
                 batch_run_id=batch,
-                batch_rows=frame.height,
-                outcome=validate_frame(suite, frame, parameters, part="row"),
+                batch_rows=batch_rows,
+                outcome=outcome,
                 run_id=run_id,
             )
             judged.append(batch)
@@ -241,6 +247,36 @@ def judge_staged_table(
         batches=len(batches),
         judged_tonight=tuple(judged),
     )
+
+
+def _validate_batch(
+    con: duckdb.DuckDBPyConnection,
+    suite: str,
+    sql: str,
+    batch: str,
+    parameters: dict[str, Any] | None,
+) -> tuple[SuiteOutcome, int]:
+    """The row-wise expectations of `suite` on one batch, handed to GX VALIDATION_CHUNK_ROWS
+    rows at a time (a rebuild loads millions of rows in one batch) and combined as batches are:
+    row-wise results do not depend on which rows are judged together. (outcome, rows)."""
+    chunks: list[SuiteOutcome] = []
+    rows = 0
+    for record_batch in con.sql(sql, params=[batch]).to_arrow_reader(VALIDATION_CHUNK_ROWS):
+        frame = pl.from_arrow(record_batch)
+        assert isinstance(frame, pl.DataFrame)
+        rows += frame.height
+        chunks.append(validate_frame(suite, frame, parameters, part="row"))
+    if len(chunks) == 1:
+        return chunks[0], rows
+    by_index: dict[int, list[ExpectationOutcome | None]] = {}
+    for chunk in chunks:
+        for outcome in chunk.outcomes:
+            by_index.setdefault(outcome.index, []).append(outcome)
+    combined = tuple(
+        combine_batch_outcomes(suite, index, found, keep=FAILING_ROWS_KEPT)
+        for index, found in sorted(by_index.items())
+    )
+    return SuiteOutcome(suite, combined), rows
 
 
 def _outcome_metadata(outcome: SuiteOutcome, severity: str) -> dict:
