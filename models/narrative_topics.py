@@ -539,6 +539,7 @@ def alarms_from_labels(
     baseline_months: int = 12,
     alpha: float = 0.01,
     min_count: int = 3,
+    min_baseline_months: int = 6,
 ) -> pl.DataFrame:
     """The first alarms of the topics and of the novelty series (topic -1, novel when the share
     of terms outside the vocabulary exceeds the model's ``oov_threshold``) for the months after
@@ -549,7 +550,7 @@ def alarms_from_labels(
         alpha=alpha,
         start_month=_add_months(fit_until.replace(day=1), 1),
         min_count=min_count,
-        min_baseline_months=6,
+        min_baseline_months=min_baseline_months,
     )
     topics = _first_alarms(
         _monthly_tests(
@@ -600,7 +601,7 @@ def detect_new_modes(
 
 
 def dump_topic_model(model: TopicModel) -> bytes:
-    """The fitted model as bytes, to keep between nights (see ``models.triage.stable_pickle``)."""
+    """The fitted model as bytes, to keep between nights (``models.pickling.stable_pickle``)."""
     return stable_pickle(model, [model.vectorizer])
 
 

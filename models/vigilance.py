@@ -175,6 +175,23 @@ def flag_status(due: dt.date | None, reported: dt.date | None, as_of: dt.date) -
     return "overdue" if as_of > due else "open"
 
 
+def flag_status_expr(due: pl.Expr, reported: pl.Expr, as_of: dt.date) -> pl.Expr:
+    """`flag_status` over columns."""
+    return (
+        pl.when(due.is_null())
+        .then(pl.lit("not_reportable"))
+        .when(reported.is_not_null())
+        .then(
+            pl.when(reported <= due)
+            .then(pl.lit("submitted_on_time"))
+            .otherwise(pl.lit("submitted_late"))
+        )
+        .when(pl.lit(as_of) > due)
+        .then(pl.lit("overdue"))
+        .otherwise(pl.lit("open"))
+    )
+
+
 def applicable_regimes(
     regimes: Iterable[Regime], country: str, model_markets: set[str]
 ) -> list[Regime]:
@@ -422,17 +439,7 @@ def vigilance_flags(
             .str.split(";")
             .list.contains("expected_side_effect"),
             reported_date=pl.when(pl.col("reportable")).then(reported),
-            status=pl.when(due.is_null())
-            .then(pl.lit("not_reportable"))
-            .when(reported.is_not_null())
-            .then(
-                pl.when(reported <= due)
-                .then(pl.lit("submitted_on_time"))
-                .otherwise(pl.lit("submitted_late"))
-            )
-            .when(pl.lit(as_of) > due)
-            .then(pl.lit("overdue"))
-            .otherwise(pl.lit("open")),
+            status=flag_status_expr(due, reported, as_of),
             days_remaining=(due - pl.lit(as_of)).dt.total_days(),
             data_state=pl.lit("staged"),
             as_of=pl.lit(as_of),
@@ -545,20 +552,7 @@ def supplemental_reports(
             check_sortedness=False,  # both sides sorted on the date just above
         )
     )
-    due, sent = pl.col("due_date"), pl.col("reported_date")
-    status = (
-        pl.when(due.is_null())
-        .then(pl.lit("not_reportable"))
-        .when(sent.is_not_null())
-        .then(
-            pl.when(sent <= due)
-            .then(pl.lit("submitted_on_time"))
-            .otherwise(pl.lit("submitted_late"))
-        )
-        .when(pl.lit(as_of) > due)
-        .then(pl.lit("overdue"))
-        .otherwise(pl.lit("open"))
-    )
+    due = pl.col("due_date")
     return (
         owed.select(
             "complaint_id",
@@ -573,7 +567,7 @@ def supplemental_reports(
             received_date="info_date",
             due_date="due_date",
             reported_date="reported_date",
-            status=status,
+            status=flag_status_expr(due, pl.col("reported_date"), as_of),
             days_remaining=(due - pl.lit(as_of)).dt.total_days(),
             data_state=pl.lit("staged"),
             as_of=pl.lit(as_of),

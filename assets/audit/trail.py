@@ -154,12 +154,13 @@ FROM (SELECT * FROM latest l SEMI JOIN changed c ON {_SAME_KEY.format(a="l", b="
 FULL OUTER JOIN (SELECT * FROM flags f SEMI JOIN changed c ON {_SAME_KEY.format(a="f", b="c")}) f
     ON {_SAME_KEY.format(a="l", b="f")}
 """
+_KEY_ORDER = ", ".join(f"{k} NULLS LAST" for k in DECISION_KEY)  # as models.audit_chain sorts
 INSERT_CHANGES_SQL = f"""
 INSERT INTO audit.reportability_changes (sequence, run_id, as_of, {", ".join(CHANGE_COLUMNS)},
                                          changed_at)
 SELECT $sequence, $run_id, $as_of, {", ".join(CHANGE_COLUMNS)}, $changed_at
 FROM ({{changes}})
-ORDER BY {", ".join(f"{k} NULLS LAST" for k in DECISION_KEY)}
+ORDER BY {_KEY_ORDER}
 """
 # No flags table yet (a night stopped before the vigilance step): nothing is current.
 NO_FLAGS_SQL = f"""
@@ -199,7 +200,7 @@ def append_run_record(
     shown = dict_rows(
         con,
         f"SELECT {', '.join(CHANGE_COLUMNS)} FROM audit.reportability_changes "
-        f"WHERE sequence = ? ORDER BY {', '.join(f'{k} NULLS LAST' for k in DECISION_KEY)} "
+        f"WHERE sequence = ? ORDER BY {_KEY_ORDER} "
         f"LIMIT {SHOWN_CHANGES}",
         [sequence],
     )

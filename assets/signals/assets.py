@@ -583,9 +583,14 @@ def signal_detection(
                 )
             )
         latest_own = pl.DataFrame()
+        narratives: pl.DataFrame | None = None  # the as-of night's complaints with their text
         for n in replayed:
             params = {"night": n}
-            complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, {"as_of": n})
+            if n == as_of:  # ranked once for the trend, lot and narrative methods alike
+                narratives = query_frame(con, NARRATIVES_KNOWN_ON_NIGHT_SQL, {"as_of": n})
+                complaints = narratives.drop("description", "text_hash")
+            else:
+                complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, {"as_of": n})
             exposure = query_frame(con, FAMILY_EXPOSURE_SQL, params)
             _trend_alarms(detections, n, complaints, exposure, hazards, settings)
             _lot_alarms(
@@ -616,7 +621,9 @@ def signal_detection(
                 established,
                 query_frame(con, MAUDE_PAIR_REPORTS_SQL, window),
             )
-        narrative_state = _narrative_alarms(detections, con, as_of, settings)
+        if narratives is None:
+            narratives = query_frame(con, NARRATIVES_KNOWN_ON_NIGHT_SQL, {"as_of": as_of})
+        narrative_state = _narrative_alarms(detections, con, narratives, as_of, settings)
         _service_alarms(
             detections,
             replayed,
@@ -754,6 +761,7 @@ def training_digest(train: pl.DataFrame, params: dict[str, Any]) -> str:
 def _narrative_alarms(
     detections: FirstDetections,
     con: duckdb.DuckDBPyConnection,
+    complaints: pl.DataFrame,
     as_of: dt.date,
     settings: dict[str, Any],
 ) -> NarrativeState:
@@ -764,9 +772,9 @@ def _narrative_alarms(
 
     The fit and the labels are memoised: the model is reused while what it was fitted on is
     unchanged (a new month, or a changed training narrative, refits it), and a complaint is
-    labelled again only when the model or its narrative changed."""
+    labelled again only when the model or its narrative changed. `complaints`: the as-of
+    night's (NARRATIVES_KNOWN_ON_NIGHT_SQL); `con` reads and the caller writes the kept state."""
     fit_until = narrative_fit_until(as_of, int(settings.get("narrative_fit_months", 12)))
-    complaints = query_frame(con, NARRATIVES_KNOWN_ON_NIGHT_SQL, {"as_of": as_of})
     prepared = prepare_narratives(
         complaints.select(
             "complaint_id", "device_family", "month", "description", "problem_code", "text_hash"
