@@ -12,8 +12,8 @@ that failed, with a reason), ``marts`` (published results), ``audit`` (the evide
 from __future__ import annotations
 
 import csv
-import io
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -302,17 +302,55 @@ def query_frame(
 @dataclass(frozen=True)
 class QuarantinedRecord:
     file_path: str
-    row_number: int
+    row_number: int | None  # None for a whole file kept as one record
     reason: str
     raw_record: str
-    fields: dict[str, str]  # the raw text by header name; empty when the header is unknown
+    fields: dict[str, str]  # the raw text by header name; empty when it cannot be split
+
+    @property
+    def readable(self) -> bool:
+        """Whether the raw text could be split into named fields."""
+        return bool(self.fields)
+
+
+def split_raw_record(raw: object, header: object) -> dict[str, str]:
+    """The fields of a quarantined record by its file's header; {} when they cannot be known.
+
+    Quarantined text is data and may hold any character (CR, LF, NUL, a BOM in the middle,
+    replacement characters, megabyte fields, thousands of separators), and the stored header is
+    a JSON list or nothing. This never raises: the record is parsed as one CSV record, then with
+    line breaks and NUL read as spaces; what still cannot be split, or has no header to name
+    its fields, is returned as {} and stays a record that waits in quarantine (its fields
+    unknown, so it is treated as possibly serious everywhere)."""
+    if not isinstance(raw, str) or not raw:
+        return {}
+    try:
+        names = json.loads(header) if isinstance(header, str) and header else []
+    except ValueError:
+        return {}
+    if not isinstance(names, list) or not names:
+        return {}
+    names = [str(name) for name in names]
+    for text in (raw, _LINE_BREAKS_AND_NUL.sub(" ", raw)):
+        try:
+            values = next(csv.reader([text], strict=False), [])
+        except (csv.Error, ValueError):
+            continue
+        return {name: value for name, value in zip(names, values, strict=False)}
+    return {}
+
+
+# A quarantined record may hold one huge field (a narrative pasted whole); the landing reader
+# allows the same (assets/ingestion/landing_csv.py).
+csv.field_size_limit(max(csv.field_size_limit(), 256 * 1024 * 1024))
+_LINE_BREAKS_AND_NUL = re.compile(r"[\r\n\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def unresolved_quarantined_records(
     con: duckdb.DuckDBPyConnection, source: str
 ) -> list[QuarantinedRecord]:
-    """Rows of `source` waiting in quarantine (no resolution yet), split by their file's header,
-    in file and row order."""
+    """Rows of `source` waiting in quarantine (no resolution yet), split by their file's header
+    where they can be (`split_raw_record`), in file and row order (a whole file last)."""
     rows = con.execute(
         """
         SELECT q.file_path, q.row_number, q.reason, q.raw_record, q.header
@@ -320,15 +358,18 @@ def unresolved_quarantined_records(
         WHERE q.source = ?
           AND NOT EXISTS (SELECT 1 FROM quarantine.resolutions r
               WHERE r.file_path = q.file_path AND r.sha256 = q.sha256
-                AND r.row_number = q.row_number)
-        ORDER BY q.file_path, q.row_number
+                AND r.row_number IS NOT DISTINCT FROM q.row_number)
+        ORDER BY q.file_path, q.row_number NULLS LAST, q.sha256
         """,
         [source],
     ).fetchall()
-    found = []
-    for file_path, row_number, reason, raw, header in rows:
-        values = next(csv.reader(io.StringIO(raw or "")), [])
-        names = json.loads(header) if header else []
-        fields = {name: value for name, value in zip(names, values, strict=False)}
-        found.append(QuarantinedRecord(file_path, int(row_number), reason, raw or "", fields))
-    return found
+    return [
+        QuarantinedRecord(
+            str(file_path),
+            None if row_number is None else int(row_number),
+            str(reason or ""),
+            raw if isinstance(raw, str) else "",
+            split_raw_record(raw, header),
+        )
+        for file_path, row_number, reason, raw, header in rows
+    ]

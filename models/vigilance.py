@@ -578,6 +578,11 @@ def supplemental_reports(
 
 
 TRUE_TEXT = frozenset({"true", "t", "yes", "y", "1"})
+# criteria_met of a quarantined record whose text cannot be split into fields
+UNREADABLE_CRITERIA = "unreadable"
+# complaint_id of a quarantined record whose complaint id cannot be read: the prefix, then its
+# file and row ("quarantined record: complaints/x.csv row 12")
+QUARANTINE_ID_PREFIX = "quarantined record: "
 
 
 def _parse_date(text: str | None) -> dt.date | None:
@@ -600,9 +605,13 @@ def quarantined_complaint_flags(
 
     `records`: text columns as received (complaint_id, received_date, device_model,
     device_family (null when the model is unknown), country, patient_outcome, malfunction,
-    problem_code), only rows whose information no staged version supersedes. Doubt counts
-    against delay: an unknown country or model puts the complaint under every regime; an
-    unreadable awareness date leaves the due date unknown and the flag open.
+    problem_code), only rows whose information no staged version supersedes; optionally
+    `readable` (false when the raw text could not be split into fields) and `quarantine_ref`
+    (file and row, naming a record whose complaint id is unknown). Doubt counts against delay:
+    an unknown country or model puts the complaint under every regime; an unreadable awareness
+    date leaves the due date unknown and the flag open; a record whose text cannot be split is
+    a complaint of unknown seriousness under every regime (criteria `unreadable`, judged on the
+    most urgent rule of each regime, due date unknown, open) until it is fixed and re-sent.
     """
     rules = rules or load_rules()
     regimes = regimes or load_regimes()
@@ -610,22 +619,35 @@ def quarantined_complaint_flags(
     model_markets: dict[str, set[str]] = {}
     for model, country in markets.select("device_model", "country").iter_rows():
         model_markets.setdefault(model, set()).add(country)
+    if "readable" not in records.columns:
+        records = records.with_columns(readable=pl.lit(True))
+    if "quarantine_ref" not in records.columns:
+        records = records.with_columns(quarantine_ref=pl.lit(None, dtype=pl.String))
     rows = []
-    for c in records.sort("complaint_id").iter_rows(named=True):
-        outcome = (c["patient_outcome"] or "").strip().lower()
-        malfunction = (c["malfunction"] or "").strip().lower() in TRUE_TEXT
-        code = (c["problem_code"] or "").strip().upper()
-        met = criteria_met(outcome, malfunction, (c["device_family"], code) in serious)
-        met &= SERIOUS_CRITERIA
+    for c in records.sort("complaint_id", "quarantine_ref", nulls_last=True).iter_rows(named=True):
+        if c["readable"] is False:
+            # Nothing of the record is known: it may be a death in any country.
+            met, criteria = set(SERIOUS_CRITERIA), UNREADABLE_CRITERIA
+        else:
+            outcome = (c["patient_outcome"] or "").strip().lower()
+            malfunction = (c["malfunction"] or "").strip().lower() in TRUE_TEXT
+            code = (c["problem_code"] or "").strip().upper()
+            met = criteria_met(outcome, malfunction, (c["device_family"], code) in serious)
+            met &= SERIOUS_CRITERIA
+            criteria = ";".join(sorted(met))
         if not met:
             continue
+        complaint_id = (c["complaint_id"] or "").strip() or None
+        if complaint_id is None:
+            # a stable name for a record whose complaint id cannot be read
+            complaint_id = f"{QUARANTINE_ID_PREFIX}{c['quarantine_ref'] or 'unknown record'}"
         country = (c["country"] or "").strip().upper()
         model = (c["device_model"] or "").strip()
         if model in model_markets and country in iso3166.countries_by_alpha2:
             applicable = applicable_regimes(regimes, country, model_markets[model])
         else:
             applicable = list(regimes)
-        received = _parse_date(c["received_date"])
+        received = _parse_date(c["received_date"]) if c["readable"] is not False else None
         for regime in applicable:
             rule, due = (
                 governing_rule(met, regime.regime, received, rules, frozenset())
@@ -636,13 +658,13 @@ def quarantined_complaint_flags(
                 continue
             rows.append(
                 {
-                    "complaint_id": c["complaint_id"],
+                    "complaint_id": complaint_id,
                     "regime": regime.regime,
                     "report_kind": "initial",
                     "rule": rule.rule_id,
                     "route": rule.route,
                     "reportable": True,
-                    "criteria_met": ";".join(sorted(met)),
+                    "criteria_met": criteria,
                     "vmsr_eligible": False,
                     "expected_side_effect": False,
                     "received_date": received,

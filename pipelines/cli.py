@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -126,25 +127,72 @@ def command_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# Exit codes of `pms run` (README, "Exit codes"); the last line printed says which.
+EXIT_COMPLETED = 0  # every step ran and passed
+EXIT_COMPLETED_WITH_FAILURES = 1  # named failures; the morning page and audit record published
+EXIT_NOT_STARTED = (
+    2  # bad arguments, a missing landing folder, unwritable storage, a busy warehouse
+)
+EXIT_SAFETY_PATH_FAILED = 3  # the morning page or the audit record could not be published
+
+
+def _published_safety_path(result: dg.ExecuteInProcessResult | None) -> bool:
+    """Whether a run materialised the morning page and the audit record."""
+    if result is None:
+        return False
+    done = {
+        event.asset_key
+        for event in result.all_events
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+    }
+    return {
+        dg.AssetKey(["reports", "vigilance_page"]),
+        dg.AssetKey(["audit", "run_record"]),
+    } <= done
+
+
+def _failed_steps(result: dg.ExecuteInProcessResult | None) -> list[str]:
+    if result is None:
+        return []
+    from assets.night_outcome import is_blocking_check_stop
+
+    return sorted(
+        {
+            e.step_key
+            for e in result.all_events
+            if e.is_step_failure and e.step_key and not is_blocking_check_stop(e)
+        }
+    )
+
+
 def command_run(args: argparse.Namespace) -> int:
+    from assets.night_outcome import RESCUES_RUN_TAG
     from pipelines.definitions import build_definitions
-    from pipelines.jobs import NIGHTLY_JOB_NAME
+    from pipelines.jobs import (
+        KNOWN_DATA_ONLY,
+        NIGHTLY_JOB_NAME,
+        SAFETY_NET_JOB_NAME,
+        SAFETY_NET_TIER_TAG,
+        SAFETY_PATH_KEYS,
+    )
     from pipelines.run_lock import WarehouseBusy, warehouse_lock
     from pipelines.settings import Locations
 
     if not args.landing.is_dir():
         print(f"pms run: landing folder {args.landing} does not exist", file=sys.stderr)
-        return 2
+        print("pms run: exit 2: the night was not started", file=sys.stderr)
+        return EXIT_NOT_STARTED
     as_of = args.as_of or dt.datetime.now(dt.UTC).date().isoformat()
     locations = Locations(args.landing.resolve(), args.warehouse.resolve(), args.reports.resolve())
     problem = preflight_storage(locations.warehouse, locations.reports)
     if problem:
         print(f"pms run: {problem}", file=sys.stderr)
-        return 2
+        return EXIT_NOT_STARTED
     defs = build_definitions(locations, as_of=as_of)
     job = defs.resolve_job_def(NIGHTLY_JOB_NAME)
     tags = {"pms/as_of": as_of, "pms/trigger": "cli"}
     started = time.perf_counter()
+    rescue: dg.ExecuteInProcessResult | None = None
     try:
         with (
             warehouse_lock(locations.warehouse, f"pms run as of {as_of}", args.wait),
@@ -155,68 +203,114 @@ def command_run(args: argparse.Namespace) -> int:
             result = job.execute_in_process(
                 instance=instance, raise_on_error=False, run_config=CLI_RUN_CONFIG, tags=tags
             )
-            if not result.success and blocking_failures(result):
-                # still under the lock: the stopped night's loads get their run record too
-                seal_stopped_night_record(locations.warehouse, result.run_id, as_of, result)
+            if not _published_safety_path(result):
+                if blocking_failures(result):
+                    # still under the lock: the stopped night's loads get their run record too
+                    seal_stopped_night_record(locations.warehouse, result.run_id, as_of, result)
+                # The safety-critical path alone, on the staged data as it stands plus what
+                # waits in quarantine: the clocks of known obligations stay on the page.
+                safety_net = defs.resolve_job_def(SAFETY_NET_JOB_NAME)
+                rescue = safety_net.execute_in_process(
+                    instance=instance,
+                    raise_on_error=False,
+                    run_config=CLI_RUN_CONFIG,
+                    tags={**tags, RESCUES_RUN_TAG: result.run_id},
+                )
+                if not _published_safety_path(rescue):
+                    # tonight's complaint files could not be read: what is already known
+                    rescue = safety_net.execute_in_process(
+                        instance=instance,
+                        raise_on_error=False,
+                        run_config=CLI_RUN_CONFIG,
+                        asset_selection=list(SAFETY_PATH_KEYS),
+                        tags={
+                            **tags,
+                            RESCUES_RUN_TAG: result.run_id,
+                            SAFETY_NET_TIER_TAG: KNOWN_DATA_ONLY,
+                        },
+                    )
     except WarehouseBusy as busy:
         print(f"pms run: {busy}", file=sys.stderr)
-        return 3
+        print("pms run: exit 2: the night was not started", file=sys.stderr)
+        return EXIT_NOT_STARTED
     except OSError as exc:
         if exc.errno not in STORAGE_ERRNOS:
             raise
         print(f"pms run: {storage_failure_message(exc.filename, exc.errno)}", file=sys.stderr)
-        return 1
+        return EXIT_SAFETY_PATH_FAILED
     elapsed = time.perf_counter() - started
-    if not result.success:
-        storage = storage_failures(result)
-        if storage:
-            path, code, steps = storage
+    published = _published_safety_path(result) or _published_safety_path(rescue)
+    if result.success and published:
+        print(f"Run {result.run_id} as of {as_of} completed in {elapsed:.1f} s")
+        print(f"  warehouse: {locations.warehouse}")
+        print(f"  reports:   {locations.reports / 'index.html'}")
+        return EXIT_COMPLETED
+    return report_failed_night(locations, as_of, result, rescue, published)
+
+
+def report_failed_night(
+    locations: Any,
+    as_of: str,
+    result: dg.ExecuteInProcessResult,
+    rescue: dg.ExecuteInProcessResult | None,
+    published: bool,
+) -> int:
+    """Say what failed, what was still published and what to do; the exit code."""
+    blocked = blocking_failures(result)
+    if blocked:
+        print(
+            f"pms run: the night of {as_of} stopped at {len(blocked)} blocking check(s):",
+            file=sys.stderr,
+        )
+        for failure in blocked:
             print(
-                f"pms run: {storage_failure_message(path, code, steps)}",
+                f"  {failure['table']}: {failure['check']}: {failure['detail']}",
                 file=sys.stderr,
             )
-            return 1
-        blocked = blocking_failures(result)
+    failed = _failed_steps(result)
+    for run in (result, rescue):
+        if run is None:
+            continue
+        for event in run.all_events:
+            if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+                print(
+                    f"pms run: step {event.step_key} of run {run.run_id} failed:\n"
+                    + event.step_failure_data.error.to_string(),
+                    file=sys.stderr,
+                )
+    storage = storage_failures(rescue or result) if not published else None
+    storage = storage or storage_failures(result)
+    if storage:
+        path, code, steps = storage
+        print(f"pms run: {storage_failure_message(path, code, steps)}", file=sys.stderr)
+    if not published:
         if blocked:
             try:
                 publish_stopped_night(locations.reports, as_of, blocked, result.run_id)
             except OSError as exc:
                 if exc.errno not in STORAGE_ERRNOS:
                     raise
-                print(
-                    f"pms run: {storage_failure_message(exc.filename, exc.errno)}",
-                    file=sys.stderr,
-                )
-                return 1
-            print(
-                f"pms run: the night of {as_of} stopped at {len(blocked)} blocking check(s); "
-                f"see {locations.reports / 'index.html'}",
-                file=sys.stderr,
-            )
-            for failure in blocked:
-                print(
-                    f"  {failure['table']}: {failure['check']}: {failure['detail']}",
-                    file=sys.stderr,
-                )
-            return 1
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        safety_failed = _failed_steps(rescue) or failed
         print(
-            f"pms run: the run {result.run_id} failed at {', '.join(failed) or 'an unknown step'}",
+            f"pms run: exit 3: the morning page or the audit record of {as_of} was NOT "
+            f"published (failed: {', '.join(safety_failed) or 'unknown step'}); the last "
+            f"published page stays in {locations.reports}. Fix the cause named above and run "
+            "again.",
             file=sys.stderr,
         )
-        for event in result.all_events:
-            if event.is_step_failure and event.step_failure_data:
-                print(
-                    event.step_failure_data.error.to_string()
-                    if event.step_failure_data.error
-                    else "",
-                    file=sys.stderr,
-                )
-        return 1
-    print(f"Run {result.run_id} as of {as_of} completed in {elapsed:.1f} s")
-    print(f"  warehouse: {locations.warehouse}")
-    print(f"  reports:   {locations.reports / 'index.html'}")
-    return 0
+        return EXIT_SAFETY_PATH_FAILED
+    named = [f"{f['table']}: {f['check']}" for f in blocked] + failed
+    where = f"run {rescue.run_id} (pms_safety_net)" if rescue is not None else "the nightly run"
+    print(
+        f"pms run: exit 1: the night of {as_of} completed with {len(named)} named failure(s) "
+        f"({', '.join(named) or 'see above'}); the morning page and the audit record were "
+        f"published by {where}: {locations.reports / VIGILANCE_PAGE_NAME}",
+        file=sys.stderr,
+    )
+    return EXIT_COMPLETED_WITH_FAILURES
+
+
+VIGILANCE_PAGE_NAME = "vigilance.html"
 
 
 # Errors of the disk rather than of the pipeline: the person running the night must act on them.

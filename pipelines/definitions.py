@@ -20,15 +20,15 @@ from assets.ingestion.assets import (
 )
 from assets.marts.assets import complaint_rates, units_in_service
 from assets.quality.definitions import QUALITY_CHECKS
-from assets.reports.assets import pms_reports
+from assets.reports.assets import pms_reports, vigilance_page_asset
 from assets.resources import LandingFolder, NightSettings, ReportFolder
 from assets.signals.assets import signal_detection
 from assets.vigilance.assets import compliance_flags_asset, vigilance_flags_asset
 from assets.vigilance.risk import fsca_scope_asset, risk_feedback_asset
 from assets.vigilance.triage import triage_suggestions_asset
-from pipelines.jobs import pms_nightly
+from pipelines.jobs import pms_nightly, pms_safety_net
 from pipelines.schedules import build_nightly_schedule
-from pipelines.sensors import build_landing_sensor
+from pipelines.sensors import build_landing_sensor, safety_net_after_failed_night
 from pipelines.settings import Locations, locations_for_environment
 from pipelines.warehouse_backends import warehouse_resource
 
@@ -50,6 +50,7 @@ ALL_ASSETS = [
     risk_feedback_asset,
     fsca_scope_asset,
     pms_reports,
+    vigilance_page_asset,
     audit_run_record,
 ]
 
@@ -70,9 +71,9 @@ def build_definitions(locations: Locations | None = None, as_of: str = "") -> dg
     return dg.Definitions(
         assets=ALL_ASSETS,
         asset_checks=QUALITY_CHECKS,
-        jobs=[pms_nightly],
+        jobs=[pms_nightly, pms_safety_net],
         schedules=[build_nightly_schedule()],
-        sensors=[build_landing_sensor()],
+        sensors=[build_landing_sensor(), safety_net_after_failed_night],
         resources=build_resources(
             locations or locations_for_environment(), as_of or os.environ.get("PMS_AS_OF", "")
         ),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.night_outcome import SAFETY_STEP_KEYS
 from assets.resources import LandingFolder
 from pipelines.definitions import build_definitions
 from pipelines.jobs import NIGHTLY_JOB_NAME
@@ -114,7 +115,25 @@ EXPECTED_GRAPH = {
             "staging/products",
         ],
     ),
-    "audit/run_record": ("audit", ["marts/vigilance_flags", "reports/pms_reports"]),
+    "reports/vigilance_page": (
+        "vigilance",
+        ["marts/vigilance_flags", "staging/complaint_versions", "staging/products"],
+    ),
+    "audit/run_record": ("audit", ["marts/vigilance_flags", "reports/vigilance_page"]),
+}
+
+# README, "The safety-critical path": what may be upstream of the vigilance flags, the morning
+# page and the audit record. Nothing of signals, triage, rates, risk feedback, FSCA, MAUDE,
+# service or the family reports.
+SAFETY_PATH = ("marts/vigilance_flags", "reports/vigilance_page", "audit/run_record")
+ALLOWED_UPSTREAM_OF_SAFETY_PATH = {
+    "reference/code_tables",
+    "staging/products",
+    "staging/risk_register",
+    "staging/lots",
+    "staging/distribution",
+    "staging/complaint_versions",
+    *SAFETY_PATH,
 }
 
 
@@ -135,6 +154,26 @@ def test_asset_graph_matches_snapshot(tmp_path: Path) -> None:
             sorted(p.to_user_string() for p in node.parent_keys),
         )
     assert actual == {k: (g, sorted(p)) for k, (g, p) in EXPECTED_GRAPH.items()}
+
+
+def test_nothing_outside_the_safety_path_is_upstream_of_it(tmp_path: Path) -> None:
+    graph = definitions(tmp_path).resolve_asset_graph()
+    for name in SAFETY_PATH:
+        upstream = graph.upstream_key_iterator(dg.AssetKey(name.split("/")))
+        names = {key.to_user_string() for key in upstream}
+        assert names <= ALLOWED_UPSTREAM_OF_SAFETY_PATH, (name, names)
+
+
+def test_safety_steps_run_after_every_other_ready_step(tmp_path: Path) -> None:
+    """The in-process executor takes the ready step of highest `dagster/priority` first: the
+    page and the record carry the lowest, so they read a run in which everything else is done."""
+    job = definitions(tmp_path).resolve_job_def(NIGHTLY_JOB_NAME)
+    priorities = {
+        node.name: int(node.tags.get("dagster/priority", 0)) for node in job.graph.node_defs
+    }
+    others = [p for name, p in priorities.items() if name not in SAFETY_STEP_KEYS]
+    assert priorities["reports__vigilance_page"] < min(others)
+    assert priorities["audit__run_record"] < priorities["reports__vigilance_page"]
 
 
 def test_every_asset_has_description_owner_and_kind(tmp_path: Path) -> None:

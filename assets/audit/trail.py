@@ -56,6 +56,26 @@ def run_reason() -> str:
     return os.environ.get("PMS_RUN_REASON") or DEFAULT_REASON
 
 
+REASON_PROBLEMS_SHOWN = 50  # problems spelled out in a record's reason; the rest are counted
+
+
+def run_reason_with_problems(reason: str, problems: list[Any], rescued_run: str | None) -> str:
+    """The reason of a run record: why it ran, what it stands in for, and what went wrong
+    (each problem's `line()`, in their fixed order)."""
+    parts = [reason]
+    if rescued_run:
+        parts.append(f"safety net for the stopped run {rescued_run}")
+    if problems:
+        lines = [p.line() for p in problems[:REASON_PROBLEMS_SHOWN]]
+        more = len(problems) - len(lines)
+        parts.append(
+            f"completed with {len(problems)} failure(s): "
+            + "; ".join(lines)
+            + (f"; and {more} more" if more > 0 else "")
+        )
+    return "; ".join(parts)
+
+
 def dict_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]

@@ -169,9 +169,14 @@ def ingest_pending(
 ) -> list[FileOutcome]:
     """Load each pending file in its own transaction together with its audit row."""
     outcomes: list[FileOutcome] = []
+    # Content first met tonight: a copy under another name is a duplicate of the file that
+    # sorts first, whether or not the warehouse shows the first one yet.
+    tonight: dict[str, str] = {}
     for item in pending:
         path, file_path, sha256, size = item.path, item.file_path, item.sha256, item.size
-        first = already_ingested(con, sha256)
+        first = tonight.get(sha256) or already_ingested(con, sha256)
+        if first is None:
+            tonight[sha256] = file_path
         con.begin()
         try:
             if first is not None:

@@ -1,5 +1,6 @@
 """Report assets: one PMS report per device family and period, the index and the manifest."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +9,13 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets.metadata import markdown_table
+from assets.night_outcome import (
+    KNOWN_DATA_ONLY,
+    PAGE_STEP_PRIORITY,
+    SAFETY_NET_TIER_TAG,
+    night_problems,
+    rescued_run_id,
+)
 from assets.reports import charts, render, sections
 from assets.reports.files import write_atomically
 from assets.reports.pdf import find_chromium, print_to_pdf
@@ -77,71 +85,7 @@ def pms_reports(
             ORDER BY p.device_family, p.device_model
             """,
         )
-        quality_checks = [
-            dict(
-                zip(
-                    ("suite", "table", "check", "severity", "passed", "failing_rows"),
-                    row,
-                    strict=True,
-                )
-            )
-            for row in con.execute(
-                """
-                SELECT suite, table_name, check_name, severity, success,
-                       coalesce(unexpected_count, 0)
-                FROM audit.check_results
-                WHERE run_id = ? AND checked_on = 'staged table'
-                ORDER BY success, suite, table_name, check_name
-                """,
-                [context.run.run_id],
-            ).fetchall()
-        ]
-        quarantine_summary = [
-            dict(zip(("source", "quarantined", "recovered", "waiting"), row, strict=True))
-            for row in con.execute(
-                """
-                SELECT q.source, count(*) AS quarantined, count(r.file_path) AS recovered,
-                       count(*) - count(r.file_path) AS waiting
-                FROM quarantine.rejected_rows q
-                LEFT JOIN quarantine.resolutions r
-                  ON r.source = q.source AND r.file_path = q.file_path
-                 AND r.sha256 = q.sha256 AND r.row_number = q.row_number
-                GROUP BY q.source ORDER BY q.source
-                """
-            ).fetchall()
-        ]
-        input_files = [
-            dict(
-                zip(
-                    (
-                        "file_path",
-                        "sha256",
-                        "source",
-                        "rows_read",
-                        "rows_loaded",
-                        "rows_quarantined",
-                        "status",
-                    ),
-                    row,
-                    strict=True,
-                )
-            )
-            for row in con.execute(
-                "SELECT file_path, sha256, source, rows_read, rows_loaded, rows_quarantined, "
-                "status FROM audit.ingested_files ORDER BY source, file_path, sha256"
-            ).fetchall()
-        ]
-    digest = render.inputs_digest(input_files)
-    evidence = {
-        "quality_checks": quality_checks,
-        "quality_groups": sections.group_checks(quality_checks),
-        "quarantine_summary": quarantine_summary,
-        "as_of": as_of.isoformat(),
-        "code_version": version,
-        "config_sha256": config.sha256,
-        "input_files": len(input_files),
-        "inputs_digest": digest,
-    }
+        evidence = night_evidence(con, context.run.run_id, as_of, config.sha256, version)
     root = reports.root
     index_rows: list[dict[str, Any]] = []
     manifest_reports: list[dict[str, Any]] = []
@@ -232,30 +176,16 @@ def pms_reports(
                     "period_end": end.isoformat(),
                 }
             )
-        vigilance = vigilance_page_context(con, as_of)
-    vigilance_data = write_atomically(
-        root / VIGILANCE_PAGE, render_vigilance_page({**vigilance, **evidence})
-    )
     pdfs = print_pdfs(root, index_rows, as_of, config.section("reports"))
     for row in index_rows:
         row["pdf"] = pdfs.get(row["path"], {}).get("path")
-    index_data = write_atomically(
-        root / "index.html",
-        render.render_index(
-            {
-                "reports": index_rows,
-                "vigilance_page": VIGILANCE_PAGE,
-                "vigilance": vigilance["counts"],
-                "pdf_note": pdfs.get("", {}).get("note", ""),
-                **evidence,
-            }
-        ),
-    )
-    manifest = {
-        **evidence,
+    listing = {
         "run_id": context.run.run_id,
-        "redaction_version": vigilance["redaction_version"],
+        "as_of": as_of.isoformat(),
+        "code_version": version,
+        "pdf_note": pdfs.get("", {}).get("note", ""),
         "pdf": pdfs.get("", {}).get("note", "printed by headless Chromium"),
+        "index_rows": index_rows,
         "reports": [
             *manifest_reports,
             *[
@@ -263,12 +193,9 @@ def pms_reports(
                 for html_path, pdf in sorted(pdfs.items())
                 if html_path
             ],
-            {"path": VIGILANCE_PAGE, "sha256": render.sha256_bytes(vigilance_data)},
-            {"path": "index.html", "sha256": render.sha256_bytes(index_data)},
         ],
-        "input_files": input_files,
     }
-    write_atomically(root / "manifest.json", render.manifest_json(manifest))
+    write_atomically(root / FAMILY_REPORTS_LISTING, render.manifest_json(listing))
     table = markdown_table(
         [
             (
@@ -282,23 +209,10 @@ def pms_reports(
         ],
         ["device family", "report", "from", "to", "complaints"],
     )
-    counts = vigilance["counts"]
-    night_summary = (
-        f"**Vigilance as of {as_of.isoformat()}**: {counts['overdue']} overdue, "
-        f"{counts['due_7_days']} due within 7 days, {counts['open']} open, "
-        f"{counts['supplemental_due']} supplemental reports due, "
-        f"{counts['quarantined_reportables']} reportable complaints waiting in quarantine, "
-        f"{counts['new_signals']} new signals tonight. "
-        f"Read `{(root / VIGILANCE_PAGE).resolve()}` first."
-    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(manifest_reports),
-            "index": dg.MetadataValue.path(str((root / "index.html").resolve())),
-            "vigilance_page": dg.MetadataValue.path(str((root / VIGILANCE_PAGE).resolve())),
-            "vigilance": dg.MetadataValue.md(night_summary),
-            "overdue_reports": int(counts["overdue"]),
-            "reportables_in_quarantine": int(counts["quarantined_reportables"]),
+            "listing": dg.MetadataValue.path(str((root / FAMILY_REPORTS_LISTING).resolve())),
             "summary": dg.MetadataValue.md(
                 f"**PMS reports as of {as_of.isoformat()}** (code {version})\n\n{table}"
             ),
@@ -306,6 +220,76 @@ def pms_reports(
             "as_of": as_of.isoformat(),
         }
     )
+
+def night_evidence(
+    con: Any, run_id: str, as_of: Any, config_sha256: str, version: str
+) -> dict[str, Any]:
+    """What every published page cites: the run's quality checks, the quarantine, the inputs."""
+    quality_checks = [
+        dict(
+            zip(
+                ("suite", "table", "check", "severity", "passed", "failing_rows"),
+                row,
+                strict=True,
+            )
+        )
+        for row in con.execute(
+            """
+            SELECT suite, table_name, check_name, severity, success,
+                   coalesce(unexpected_count, 0)
+            FROM audit.check_results
+            WHERE run_id = ? AND checked_on = 'staged table'
+            ORDER BY success, suite, table_name, check_name
+            """,
+            [run_id],
+        ).fetchall()
+    ]
+    quarantine_summary = [
+        dict(zip(("source", "quarantined", "recovered", "waiting"), row, strict=True))
+        for row in con.execute(
+            """
+            SELECT q.source, count(*) AS quarantined, count(r.file_path) AS recovered,
+                   count(*) - count(r.file_path) AS waiting
+            FROM quarantine.rejected_rows q
+            LEFT JOIN quarantine.resolutions r
+              ON r.source = q.source AND r.file_path = q.file_path
+             AND r.sha256 = q.sha256 AND r.row_number IS NOT DISTINCT FROM q.row_number
+            GROUP BY q.source ORDER BY q.source
+            """
+        ).fetchall()
+    ]
+    input_files = [
+        dict(
+            zip(
+                (
+                    "file_path",
+                    "sha256",
+                    "source",
+                    "rows_read",
+                    "rows_loaded",
+                    "rows_quarantined",
+                    "status",
+                ),
+                row,
+                strict=True,
+            )
+        )
+        for row in con.execute(
+            "SELECT file_path, sha256, source, rows_read, rows_loaded, rows_quarantined, "
+            "status FROM audit.ingested_files ORDER BY source, file_path, sha256"
+        ).fetchall()
+    ]
+    return {
+        "quality_checks": quality_checks,
+        "quality_groups": sections.group_checks(quality_checks),
+        "quarantine_summary": quarantine_summary,
+        "as_of": as_of.isoformat(),
+        "code_version": version,
+        "config_sha256": config_sha256,
+        "input_files": len(input_files),
+        "inputs_digest": render.inputs_digest(input_files),
+        "input_file_rows": input_files,
+    }
 
 
 VIGILANCE_PAGE = "vigilance.html"
@@ -386,3 +370,157 @@ def family_sections(
             serious, timeliness, trends, fscas, risks, disprop, comparison
         ),
     }
+
+
+# The list of family reports the step reports/pms_reports published last (its run, night and
+# files); the morning-page step reads it to write index.html and manifest.json, saying when the
+# family reports are not tonight's.
+FAMILY_REPORTS_LISTING = "family_reports.json"
+
+# Optional sections of the morning page: the tables they read, produced by steps outside the
+# safety-critical path. A section whose table was not materialised in this run says so.
+OPTIONAL_SECTIONS = {
+    "signals": (("marts", "signals"),),
+    "trend_candidates": (("marts", "risk_feedback"), ("marts", "signals")),
+    "review": (("marts", "compliance_flags"), ("marts", "triage_suggestions")),
+    "fsca": (("marts", "fsca_scope"),),
+}
+
+
+def _materialised_in_run(instance: dg.DagsterInstance, key: tuple[str, ...], run_id: str) -> bool:
+    event = instance.get_latest_materialization_event(dg.AssetKey(list(key)))
+    return event is not None and event.run_id == run_id
+
+
+def stale_sections(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
+    """Per optional section whose input was not rebuilt in this run: which table is older."""
+    stale = {}
+    for section, keys in OPTIONAL_SECTIONS.items():
+        old = ["/".join(k) for k in keys if not _materialised_in_run(instance, k, run_id)]
+        if old:
+            stale[section] = ", ".join(old)
+    return stale
+
+
+def read_family_listing(root: Path) -> dict[str, Any] | None:
+    """The family reports listing last written by reports/pms_reports, or None."""
+    try:
+        listing = json.loads((root / FAMILY_REPORTS_LISTING).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return listing if isinstance(listing, dict) else None
+
+
+@dg.asset(
+    pool=WAREHOUSE_POOL,
+    key=["reports", "vigilance_page"],
+    group_name="vigilance",
+    owners=REPORT_OWNERS,
+    kinds={"html"},
+    op_tags={"dagster/priority": PAGE_STEP_PRIORITY},
+    deps=[
+        dg.AssetKey(["marts", "vigilance_flags"]),
+        dg.AssetKey(["staging", "complaint_versions"]),
+        dg.AssetKey(["staging", "products"]),
+    ],
+    description=(
+        "Safety-critical. `vigilance.html`, the page regulatory affairs reads first each "
+        "morning: open and overdue reports, reportable complaints waiting in quarantine, then "
+        "trend-report candidates, new signals and the review queue (narratives redacted); "
+        "`index.html` linking it and the family reports; `manifest.json` with the sha256 of "
+        "every published file and input. Depends on the vigilance flags only, and runs after "
+        "every other step that can run: a failed or skipped step elsewhere (signals, triage, "
+        "reports, PDFs, MAUDE) is named in a banner on the page and the index, and a section "
+        "whose table was not rebuilt tonight says which night it is from. In a pms_safety_net "
+        "run (a night stopped by a blocking check) it names the checks that stopped the night."
+    ),
+)
+def vigilance_page_asset(
+    context: dg.AssetExecutionContext,
+    warehouse: DuckDBResource,
+    reports: ReportFolder,
+    night: NightSettings,
+) -> dg.MaterializeResult:
+    as_of = night.as_of_date()
+    config = load_config()
+    version = code_version()
+    run_id = context.run.run_id
+    problems = night_problems(context)
+    rescued = rescued_run_id(dict(context.run.tags))
+    stale = stale_sections(context.instance, run_id)
+    root = reports.root
+    with warehouse.get_connection() as con:
+        evidence = night_evidence(con, rescued or run_id, as_of, config.sha256, version)
+        vigilance = vigilance_page_context(con, as_of)
+    banner = {
+        "problems": [
+            {"what": p.what, "kind": p.kind, "detail": p.detail, "run_id": p.run_id}
+            for p in problems
+        ],
+        "rescued_run": rescued,
+        "known_data_only": context.run.tags.get(SAFETY_NET_TIER_TAG) == KNOWN_DATA_ONLY,
+        "stale_sections": stale,
+    }
+    input_files = evidence.pop("input_file_rows")
+    vigilance_data = write_atomically(
+        root / VIGILANCE_PAGE, render_vigilance_page({**vigilance, **evidence, **banner})
+    )
+    listing = read_family_listing(root)
+    fresh = listing is not None and listing.get("run_id") == run_id
+    index_data = write_atomically(
+        root / "index.html",
+        render.render_index(
+            {
+                "reports": (listing or {}).get("index_rows", []),
+                "reports_fresh": fresh,
+                "reports_as_of": (listing or {}).get("as_of"),
+                "vigilance_page": VIGILANCE_PAGE,
+                "vigilance": vigilance["counts"],
+                "pdf_note": (listing or {}).get("pdf_note", ""),
+                **evidence,
+                **banner,
+            }
+        ),
+    )
+    family_files = [
+        {**r, **({} if fresh else {"as_of": (listing or {}).get("as_of")})}
+        for r in (listing or {}).get("reports", [])
+    ]
+    manifest = {
+        **evidence,
+        "run_id": run_id,
+        "redaction_version": vigilance["redaction_version"],
+        "pdf": (listing or {}).get("pdf", "not produced: the family reports did not run"),
+        "problems": [p.line() for p in problems],
+        "reports": [
+            *family_files,
+            {"path": VIGILANCE_PAGE, "sha256": render.sha256_bytes(vigilance_data)},
+            {"path": "index.html", "sha256": render.sha256_bytes(index_data)},
+        ],
+        "input_files": input_files,
+    }
+    if rescued:
+        manifest["rescues_run"] = rescued
+    write_atomically(root / "manifest.json", render.manifest_json(manifest))
+    counts = vigilance["counts"]
+    night_summary = (
+        f"**Vigilance as of {as_of.isoformat()}**: {counts['overdue']} overdue, "
+        f"{counts['due_7_days']} due within 7 days, {counts['open']} open, "
+        f"{counts['supplemental_due']} supplemental reports due, "
+        f"{counts['quarantined_reportables']} reportable complaints waiting in quarantine, "
+        f"{counts['new_signals']} new signals tonight. "
+        f"Read `{(root / VIGILANCE_PAGE).resolve()}` first."
+    )
+    problem_lines = "\n".join(f"- {p.line()}" for p in problems) or "None."
+    return dg.MaterializeResult(
+        metadata={
+            "index": dg.MetadataValue.path(str((root / "index.html").resolve())),
+            "vigilance_page": dg.MetadataValue.path(str((root / VIGILANCE_PAGE).resolve())),
+            "vigilance": dg.MetadataValue.md(night_summary),
+            "overdue_reports": int(counts["overdue"]),
+            "reportables_in_quarantine": int(counts["quarantined_reportables"]),
+            "failures_named_on_the_page": dg.MetadataValue.md(problem_lines),
+            "family_reports": "tonight's" if fresh else f"from {(listing or {}).get('as_of')}",
+            "as_of": as_of.isoformat(),
+        }
+    )

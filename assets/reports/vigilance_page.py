@@ -146,7 +146,7 @@ def _hazard_codes(codes: str | None) -> list[str]:
 def _trend_candidates(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[dict[str, Any]]:
     """Families x hazards with EEA trend-routed complaints in the last 12 months and an open or new
     trend signal on the hazard (or one of its problem codes) or a risk-file update required."""
-    if not _table_exists(con, "marts.risk_feedback"):
+    if not all(_table_exists(con, t) for t in ("marts.risk_feedback", "marts.signals")):
         return []
     hazards = _frame(
         con,
@@ -198,6 +198,8 @@ def _trend_candidates(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[di
 
 
 def _signals(con: duckdb.DuckDBPyConnection, as_of: dt.date, recent_days: int) -> dict[str, Any]:
+    if not _table_exists(con, "marts.signals"):
+        return {"new_signals": [], "signals_by_method": [], "new_signals_tonight": 0}
     since = as_of - dt.timedelta(days=recent_days)
     new = _frame(
         con,
@@ -227,11 +229,13 @@ def _signals(con: duckdb.DuckDBPyConnection, as_of: dt.date, recent_days: int) -
 
 
 def _review(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    findings = _frame(
-        con,
-        "SELECT flag, count(*) AS complaints FROM marts.compliance_flags "
-        "GROUP BY flag ORDER BY flag",
-    )
+    findings = pl.DataFrame(schema={"flag": pl.String, "complaints": pl.Int64})
+    if _table_exists(con, "marts.compliance_flags"):
+        findings = _frame(
+            con,
+            "SELECT flag, count(*) AS complaints FROM marts.compliance_flags "
+            "GROUP BY flag ORDER BY flag",
+        )
     triage: list[dict[str, Any]] = []
     if _table_exists(con, "marts.triage_suggestions"):
         triage = _frame(

@@ -1,5 +1,7 @@
 """Vigilance asset: which complaint is reportable where, due when, and what is overdue."""
 
+import datetime as dt
+
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
@@ -65,29 +67,64 @@ QUARANTINE_FIELDS = (
 )
 
 
+def quarantine_ref(file_path: str, row_number: int | None) -> str:
+    """How a person finds a quarantined record: its landing file and row."""
+    return (
+        f"{file_path} row {row_number}" if row_number is not None else f"{file_path} (whole file)"
+    )
+
+
+def lenient_timestamp(text: str | None) -> dt.datetime | None:
+    """An ISO 8601 date or timestamp read from quarantined text (UTC, naive), or None."""
+    try:
+        value = dt.datetime.fromisoformat((text or "").strip())
+    except ValueError:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
 def quarantined_complaints(con, as_of) -> pl.DataFrame:
     """Quarantined complaint rows whose information no staged version known on the night
-    supersedes, as text, with the family of their model when it is known."""
+    supersedes, as text, with the family of their model when it is known. Dates are read
+    leniently: a record whose dates cannot be read stays (doubt counts against delay)."""
+    rows = []
+    for q in unresolved_quarantined_records(con, "complaint_versions"):
+        received = lenient_timestamp((q.fields.get("received_date") or "")[:10])
+        rows.append(
+            {
+                **{name: q.fields.get(name) for name in QUARANTINE_FIELDS},
+                "readable": q.readable,
+                "quarantine_ref": quarantine_ref(q.file_path, q.row_number),
+                "received_on": received.date() if received else None,
+                "updated_ts": lenient_timestamp(q.fields.get("updated_at")),
+            }
+        )
     records = pl.DataFrame(
-        [
-            {name: q.fields.get(name) for name in QUARANTINE_FIELDS}
-            for q in unresolved_quarantined_records(con, "complaint_versions")
-        ],
-        schema=dict.fromkeys(QUARANTINE_FIELDS, pl.String),
+        rows,
+        schema={
+            **dict.fromkeys(QUARANTINE_FIELDS, pl.String),
+            "readable": pl.Boolean,
+            "quarantine_ref": pl.String,
+            "received_on": pl.Date,
+            "updated_ts": pl.Datetime("us"),
+        },
     )
     staged = query_frame(
         con,
-        f"SELECT complaint_id, updated_at AS staged_at FROM ({COMPLAINTS_AS_OF_SQL})",
+        f"SELECT complaint_id, CAST(updated_at AS TIMESTAMP) AS staged_at "
+        f"FROM ({COMPLAINTS_AS_OF_SQL})",
         {"as_of": as_of},
-    )
+    ).with_columns(pl.col("staged_at").cast(pl.Datetime("us")))
     families = query_frame(con, "SELECT device_model, device_family FROM staging.products")
-    received = pl.col("received_date").str.slice(0, 10).str.to_date(strict=False)
-    updated = pl.col("updated_at").str.to_datetime(strict=False)
+    received, updated = pl.col("received_on"), pl.col("updated_ts")
     return (
         records.filter(received.is_null() | (received <= as_of))
         .join(staged, on="complaint_id", how="left")
         .filter(pl.col("staged_at").is_null() | updated.is_null() | (updated > pl.col("staged_at")))
         .join(families, on="device_model", how="left")
+        .drop("received_on", "updated_ts", "staged_at")
     )
 
 
