@@ -313,31 +313,40 @@ class QuarantinedRecord:
         return bool(self.fields)
 
 
-def split_raw_record(raw: object, header: object) -> dict[str, str]:
-    """The fields of a quarantined record by its file's header; {} when they cannot be known.
-
-    Quarantined text is data and may hold any character (CR, LF, NUL, a BOM in the middle,
-    replacement characters, megabyte fields, thousands of separators), and the stored header is
-    a JSON list or nothing. This never raises: the record is parsed as one CSV record, then with
-    line breaks and NUL read as spaces; what still cannot be split, or has no header to name
-    its fields, is returned as {} and stays a record that waits in quarantine (its fields
-    unknown, so it is treated as possibly serious everywhere)."""
-    if not isinstance(raw, str) or not raw:
-        return {}
+def header_names(header: object) -> list[str]:
+    """The column names a quarantined record's file had (a JSON list), or [] when unknown."""
     try:
         names = json.loads(header) if isinstance(header, str) and header else []
     except ValueError:
-        return {}
-    if not isinstance(names, list) or not names:
-        return {}
-    names = [str(name) for name in names]
+        return []
+    return [str(name) for name in names] if isinstance(names, list) else []
+
+
+def split_raw_fields(raw: object) -> list[str] | None:
+    """The fields of one quarantined CSV record, or None when they cannot be known.
+
+    Quarantined text is data and may hold any character (CR, LF, NUL, a BOM in the middle,
+    replacement characters, megabyte fields, thousands of separators). This never raises: the
+    record is parsed as one CSV record, then with line breaks and NUL read as spaces."""
+    if not isinstance(raw, str) or not raw:
+        return None
     for text in (raw, _LINE_BREAKS_AND_NUL.sub(" ", raw)):
         try:
-            values = next(csv.reader([text], strict=False), [])
+            return next(csv.reader([text], strict=False), [])
         except (csv.Error, ValueError):
             continue
-        return {name: value for name, value in zip(names, values, strict=False)}
-    return {}
+    return None
+
+
+def split_raw_record(raw: object, header: object) -> dict[str, str]:
+    """The fields of a quarantined record by its file's header; {} when they cannot be known
+    (no header, or text that cannot be split): such a record stays one that waits in
+    quarantine, its fields unknown, so it is treated as possibly serious everywhere."""
+    names = header_names(header)
+    values = split_raw_fields(raw) if names else None
+    if not values:
+        return {}
+    return {name: value for name, value in zip(names, values, strict=False)}
 
 
 # A quarantined record may hold one huge field (a narrative pasted whole); the landing reader

@@ -11,12 +11,14 @@ from assets.audit.assets import audit_run_record
 from assets.ingestion.assets import (
     reference_code_tables,
     staging_complaints,
+    staging_determinations,
     staging_distribution,
     staging_fda_adverse_events,
     staging_lots,
     staging_products,
     staging_risk_register,
     staging_service,
+    staging_submissions,
 )
 from assets.marts.assets import complaint_rates, units_in_service
 from assets.quality.definitions import QUALITY_CHECKS
@@ -40,6 +42,8 @@ ALL_ASSETS = [
     staging_distribution,
     staging_complaints,
     staging_service,
+    staging_submissions,
+    staging_determinations,
     staging_fda_adverse_events,
     units_in_service,
     complaint_rates,

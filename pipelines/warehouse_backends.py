@@ -174,9 +174,15 @@ class WarehouseFileResource(DuckDBResource):
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with super().get_connection() as con:
-            if self.memory_limit:
-                con.execute(memory_limit_statement(self.memory_limit))
-            yield con
+            # dagster-duckdb closes the connection only when the step succeeds; a failed step
+            # would keep the file open in this process (and a later reader with another
+            # configuration would be refused), so it is closed here whatever happens.
+            try:
+                if self.memory_limit:
+                    con.execute(memory_limit_statement(self.memory_limit))
+                yield con
+            finally:
+                con.close()
 
 
 class DuckLakeResource(DuckDBResource):
@@ -195,11 +201,14 @@ class DuckLakeResource(DuckDBResource):
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with super().get_connection() as con:
-            open_lake(con, self.catalog, self.data_path)
-            if (self.catalog, self.data_path) not in _PREPARED:
-                prepare_lake(con)
-                _PREPARED.add((self.catalog, self.data_path))
-            yield con
+            try:  # closed whatever happens (see WarehouseFileResource.get_connection)
+                open_lake(con, self.catalog, self.data_path)
+                if (self.catalog, self.data_path) not in _PREPARED:
+                    prepare_lake(con)
+                    _PREPARED.add((self.catalog, self.data_path))
+                yield con
+            finally:
+                con.close()
 
 
 def warehouse_resource(warehouse: Path) -> DuckDBResource:

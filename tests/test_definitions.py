@@ -115,6 +115,8 @@ EXPECTED_GRAPH = {
             "staging/products",
         ],
     ),
+    "staging/submissions": ("ingestion", ["reference/code_tables"]),
+    "staging/determinations": ("ingestion", ["reference/code_tables"]),
     "reports/vigilance_page": (
         "vigilance",
         ["marts/vigilance_flags", "staging/complaint_versions", "staging/products"],

@@ -32,11 +32,13 @@ from assets.ingestion.landing_csv import (
 from assets.ingestion.reference import REFERENCE_DIR, REFERENCE_LOADERS
 from assets.ingestion.sources import (
     COMPLAINTS,
+    DETERMINATIONS,
     DISTRIBUTION,
     LOTS,
     PRODUCTS,
     RISK_REGISTER,
     SERVICE,
+    SUBMISSIONS,
     SourceSpec,
 )
 from assets.metadata import markdown_table, table_metadata
@@ -133,6 +135,29 @@ def reference_code_tables(
 RULE_BATCH_ROWS = 250_000
 
 
+def judge_batch(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    batch: list[PreparedCsv],
+    parameters: dict[str, Any],
+    run_id: str,
+) -> None:
+    """The row rules over a batch of files; when they fail on the batch, each file is judged
+    alone, and a file they still fail on waits whole in quarantine with the error as reason
+    (a rule engine's failure on one file must not stop the other files of the night)."""
+    try:
+        judge_rows(con, spec, batch, parameters, run_id)
+        return
+    except Exception:
+        pass
+    for prepared in batch:
+        try:
+            judge_rows(con, spec, [prepared], parameters, run_id)
+        except Exception as err:
+            prepared.file_error = f"the row rules could not be applied: {type(err).__name__}: {err}"
+            prepared.loaded = None
+
+
 def ingest_landing_source(
     con: duckdb.DuckDBPyConnection,
     spec: SourceSpec,
@@ -158,7 +183,7 @@ def ingest_landing_source(
             )
             batch.append(prepared)
             rows += prepared.rows
-        judge_rows(con, spec, batch, parameters, run_id)
+        judge_batch(con, spec, batch, parameters, run_id)
         by_path = {p.file_path: p for p in batch}
 
         def commit(con, path, file_path, sha256, run_id, by_path=by_path):
@@ -272,6 +297,30 @@ staging_service = landing_source_asset(
     description=(
         "Field-service records from `service/*.csv`: serial, service type, failure found, "
         "component (IMDRF Annex G), usage hours, related complaint."
+    ),
+)
+
+
+staging_submissions = landing_source_asset(
+    SUBMISSIONS,
+    key="submissions",
+    preview_order="complaint_id, authority, report_kind, submitted_date",
+    description=(
+        "Regulatory reports the firm submitted, from the optional `submissions/*.csv`: "
+        "complaint, authority (FDA, EU:<country>, HC, ...), kind (initial, follow-up, "
+        "supplemental, final, final non-reportable, summary), date, report number and who "
+        "submitted it. Each authority's obligation is met only by a submission to it. Append-only."
+    ),
+)
+staging_determinations = landing_source_asset(
+    DETERMINATIONS,
+    key="determinations",
+    preview_order="determination_id",
+    description=(
+        "Decisions people recorded, from the optional `determinations/*.csv`: reportability, "
+        "causality, remedial action required, serious public-health threat, FDA request, signal "
+        "evaluation, FSCA decision; subject, value, date, who and why. A later determination on "
+        "the same subject and kind supersedes an earlier one; both stay on record."
     ),
 )
 

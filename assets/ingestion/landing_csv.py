@@ -9,7 +9,6 @@ transaction around one file.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,7 +19,13 @@ import polars as pl
 
 from assets.ingestion.sources import SourceSpec, raw_ddl, staging_ddl
 from assets.quality.row_rules import apply_row_rules, record_check_results
-from assets.warehouse import FileLoadResult, RejectedRow, record_quarantine
+from assets.warehouse import (
+    FileLoadResult,
+    RejectedRow,
+    header_names,
+    record_quarantine,
+    split_raw_fields,
+)
 
 # Narratives can be long (a pasted e-mail thread): Python's default 128 KiB field limit would
 # reject them. 256 MiB still stops a runaway unterminated quote from eating the memory.
@@ -70,9 +75,16 @@ def raw_text_for_quarantine(data: bytes) -> str:
     return data.decode("utf-8", errors="backslashreplace")
 
 
+LINE_ENDS = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+
+
 def split_records(text: str) -> ParsedCsv:
     """Split CSV text into its header and records, keeping each record's exact raw text."""
-    lines = re.split(r"(?<=\n)", text)
+    # Every line end a spreadsheet may write (CRLF, LF, and a bare CR as classic Mac OS wrote
+    # it) ends a line; inside quotes the reader joins lines again. A stray CR in an unquoted
+    # field thus splits its record (each part then fails the field count and is quarantined
+    # with its raw text) instead of stopping the reader.
+    lines = LINE_ENDS.split(text)
     if lines and lines[-1] == "":
         lines.pop()
     reader = csv.reader(iter(lines), strict=False)
@@ -372,11 +384,15 @@ def prepare_landing_csv(data: bytes, spec: SourceSpec, file_path: str, sha256: s
             prepared.empty = True
             return prepared
         check_header(parsed.header, spec)
+        loaded, rejected = type_records(parsed, spec)
     except FileRejected as err:
         prepared.file_error = str(err)
         return prepared
+    except Exception as err:  # a reader bug must not stop the night: the file waits whole
+        prepared.file_error = f"the file could not be read: {type(err).__name__}: {err}"
+        return prepared
     prepared.parsed = parsed
-    prepared.loaded, prepared.rejected = type_records(parsed, spec)
+    prepared.loaded, prepared.rejected = loaded, rejected
     return prepared
 
 
@@ -562,10 +578,15 @@ def recheck_quarantine(
     batch: list[PreparedCsv] = []
     was: dict[tuple[str, int], str] = {}
     for (file_path, sha256, header), rows in groups.items():
-        records = [
-            (row_number, raw, next(csv.reader(io.StringIO(raw)), [])) for row_number, raw, _ in rows
-        ]
-        parsed = ParsedCsv(header=json.loads(header), records=records)
+        names = header_names(header)
+        records = []
+        for row_number, raw, _ in rows:
+            fields = split_raw_fields(raw)
+            if fields:  # a record that cannot be split stays in quarantine as it is
+                records.append((row_number, raw, fields))
+        if not names or not records:
+            continue
+        parsed = ParsedCsv(header=names, records=records)
         loaded, rejected = type_records(parsed, spec)
         batch.append(PreparedCsv(file_path, sha256, b"", parsed, loaded, rejected))
         was |= {(file_path, row_number): reason for row_number, _, reason in rows}

@@ -194,6 +194,53 @@ SERVICE = SourceSpec(
     mode="upsert",
 )
 
+# data contract §1 "submissions/*.csv": every regulatory report the firm submitted, per authority
+REPORT_KINDS = ("initial", "follow_up", "supplemental", "final", "final_non_reportable", "summary")
+SUBMISSIONS = SourceSpec(
+    name="submissions",
+    glob="submissions/*.csv",
+    columns=(
+        _req("complaint_id"),
+        _req(
+            "authority",
+            pattern=r"FDA|HC|EU:[A-Z]{2}|[A-Za-z][A-Za-z0-9_.:-]{0,39}",
+            pattern_hint="FDA, HC, EU:<ISO country> or another regulator's short name",
+        ),
+        _req("report_kind", "enum", allowed=REPORT_KINDS),
+        _req("submitted_date", "date"),
+        Column("report_number"),
+        Column("submitted_by"),
+    ),
+    key=("complaint_id", "authority", "report_kind", "submitted_date"),
+    mode="append",
+)
+
+# data contract §1 "determinations/*.csv": decisions people recorded; append-only
+DETERMINATION_KINDS = (
+    "reportability",
+    "causality",
+    "remedial_action_required",
+    "serious_public_health_threat",
+    "fda_request",
+    "signal_evaluation",
+    "fsca_decision",
+)
+DETERMINATIONS = SourceSpec(
+    name="determinations",
+    glob="determinations/*.csv",
+    columns=(
+        _req("determination_id"),
+        _req("kind", "enum", allowed=DETERMINATION_KINDS),
+        _req("subject"),
+        _req("value"),
+        _req("decided_on", "date"),
+        _req("decided_by"),
+        _req("rationale"),
+    ),
+    key=("determination_id",),
+    mode="upsert",
+)
+
 LANDING_CSV_SOURCES: tuple[SourceSpec, ...] = (
     PRODUCTS,
     RISK_REGISTER,
@@ -201,6 +248,8 @@ LANDING_CSV_SOURCES: tuple[SourceSpec, ...] = (
     DISTRIBUTION,
     COMPLAINTS,
     SERVICE,
+    SUBMISSIONS,
+    DETERMINATIONS,
 )
 
 LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (

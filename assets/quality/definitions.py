@@ -20,6 +20,8 @@ SUITED_TABLES = (
     (("staging", "service"), "staging.service"),
     (("staging", "complaint_versions"), "staging.complaint_versions"),
     (("staging", "maude_master"), "staging.maude_master"),
+    (("staging", "submissions"), "staging.submissions"),
+    (("staging", "determinations"), "staging.determinations"),
 )
 # (asset key, audit source) whose files must balance
 ACCOUNTED_SOURCES = (

@@ -20,7 +20,8 @@ from assets.reports import charts, render, sections
 from assets.reports.files import write_atomically
 from assets.reports.pdf import find_chromium, print_to_pdf
 from assets.reports.vigilance_page import render_vigilance_page, vigilance_page_context
-from assets.resources import WAREHOUSE_POOL, NightSettings, ReportFolder
+from assets.ingestion.inventory import MAX_LISTED, landing_inventory
+from assets.resources import WAREHOUSE_POOL, LandingFolder, NightSettings, ReportFolder
 from assets.warehouse import query_frame
 from pipelines.settings import code_version, load_config
 
@@ -438,6 +439,7 @@ def read_family_listing(root: Path) -> dict[str, Any] | None:
 def vigilance_page_asset(
     context: dg.AssetExecutionContext,
     warehouse: DuckDBResource,
+    landing: LandingFolder,
     reports: ReportFolder,
     night: NightSettings,
 ) -> dg.MaterializeResult:
@@ -452,7 +454,12 @@ def vigilance_page_asset(
     with warehouse.get_connection() as con:
         evidence = night_evidence(con, rescued or run_id, as_of, config.sha256, version)
         vigilance = vigilance_page_context(con, as_of)
+        inventory = landing_inventory(con, landing.root)
     banner = {
+        "not_contract_files": inventory.not_contract[:MAX_LISTED],
+        "not_contract_count": len(inventory.not_contract),
+        "not_read_yet_files": inventory.not_read_yet[:MAX_LISTED],
+        "not_read_yet_count": len(inventory.not_read_yet),
         "problems": [
             {"what": p.what, "kind": p.kind, "detail": p.detail, "run_id": p.run_id}
             for p in problems
@@ -520,6 +527,8 @@ def vigilance_page_asset(
             "overdue_reports": int(counts["overdue"]),
             "reportables_in_quarantine": int(counts["quarantined_reportables"]),
             "failures_named_on_the_page": dg.MetadataValue.md(problem_lines),
+            "landing_files_not_read_yet": len(inventory.not_read_yet),
+            "landing_files_no_source_reads": len(inventory.not_contract),
             "family_reports": "tonight's" if fresh else f"from {(listing or {}).get('as_of')}",
             "as_of": as_of.isoformat(),
         }
