@@ -168,6 +168,20 @@ class EwmaResult:
     alarm_index: int | None
 
 
+# A boundary decided on the last bits of floating-point arithmetic can differ between machines
+# (z = 0.2 * 3 is 0.6000000000000001 where UCL_1 = 3 * sqrt(0.04) is 0.6), which validated
+# consistency forbids. A statistic alarms only when it exceeds its limit by more than this
+# relative margin, far above rounding error (1e-16) and far below any difference that means
+# something (a chart's limits are set to a few per cent).
+TIE_MARGIN = 1e-9
+
+
+def exceeds(statistic: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """statistic > limit by more than TIE_MARGIN (relative to max(1, |limit|))."""
+    limit = np.asarray(limit, dtype=float)
+    return np.asarray(statistic) > limit + TIE_MARGIN * np.maximum(1.0, np.abs(limit))
+
+
 def ewma_poisson(
     observed: np.ndarray, expected: np.ndarray, lam: float = 0.2, L: float = 3.0
 ) -> EwmaResult:
@@ -178,8 +192,9 @@ def ewma_poisson(
 
         UCL_t = L * sqrt(lam / (2 - lam) * (1 - (1 - lam) ** (2 t))),  t = 1, 2, ...
 
-    (UCL_1 = L * lam). Alarm at the first t with z_t > UCL_t. Months with mu_t = 0 contribute
-    u_t = 0 (no information about the rate).
+    (UCL_1 = L * lam). Alarm at the first t with z_t > UCL_t by more than `TIE_MARGIN`
+    (`exceeds`): a statistic equal to its limit up to floating-point rounding is no alarm on any
+    machine. Months with mu_t = 0 contribute u_t = 0 (no information about the rate).
     """
     x, mu = _as_arrays(observed, expected)
     if not 0 < lam <= 1:
@@ -193,7 +208,7 @@ def ewma_poisson(
         z[t] = prev
     steps = np.arange(1, u.size + 1)
     ucl = L * np.sqrt(lam / (2 - lam) * (1 - (1 - lam) ** (2 * steps)))
-    hits = np.flatnonzero(z > ucl)
+    hits = np.flatnonzero(exceeds(z, ucl))
     return EwmaResult(z=z, ucl=ucl, alarm_index=int(hits[0]) if hits.size else None)
 
 

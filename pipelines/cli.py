@@ -278,11 +278,7 @@ def report_failed_night(
                     + event.step_failure_data.error.to_string(),
                     file=sys.stderr,
                 )
-    storage = storage_failures(rescue or result) if not published else None
-    storage = storage or storage_failures(result)
-    if storage:
-        path, code, steps = storage
-        print(f"pms run: {storage_failure_message(path, code, steps)}", file=sys.stderr)
+    storage = (storage_failures(rescue) if rescue is not None else None) or storage_failures(result)
     if not published:
         if blocked:
             try:
@@ -291,14 +287,17 @@ def report_failed_night(
                 if exc.errno not in STORAGE_ERRNOS:
                     raise
         safety_failed = _failed_steps(rescue) or failed
-        print(
-            f"pms run: exit 3: the morning page or the audit record of {as_of} was NOT "
-            f"published (failed: {', '.join(safety_failed) or 'unknown step'}); the last "
-            f"published page stays in {locations.reports}. Fix the cause named above and run "
-            "again.",
-            file=sys.stderr,
+        reason = (
+            storage_failure_message(*storage)
+            if storage
+            else f"the morning page or the audit record of {as_of} was NOT published "
+            f"(failed: {', '.join(safety_failed) or 'unknown step'}); the last published "
+            f"page stays in {locations.reports}. Fix the cause named above and run again."
         )
+        print(f"pms run: exit 3: {reason}", file=sys.stderr)
         return EXIT_SAFETY_PATH_FAILED
+    if storage:
+        print(f"pms run: {storage_failure_message(*storage)}", file=sys.stderr)
     named = [f"{f['table']}: {f['check']}" for f in blocked] + failed
     where = f"run {rescue.run_id} (pms_safety_net)" if rescue is not None else "the nightly run"
     print(

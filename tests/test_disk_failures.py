@@ -105,7 +105,8 @@ def assert_refused_before_the_night(result: subprocess.CompletedProcess[str], fo
 def assert_clear_last_line(result: subprocess.CompletedProcess[str]) -> None:
     """Dagster's log above keeps the step's stack trace; the last line says what happened."""
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("pms run: the night stopped at "), last
+    # exit 3: the morning page and the audit record could not be published (README, exit codes)
+    assert last.startswith("pms run: exit 3: the night stopped at "), last
     assert "Nothing is half-written" in last and "then run pms run again" in last
 
 
@@ -167,7 +168,7 @@ def test_warehouse_disk_filling_up_mid_night(clean: dict[str, str], tmp_path: Pa
     argv = with_option(run_argv(tmp_path, AS_OF), "--warehouse", disk / "pms.duckdb")
     result = pms(argv, setup=setup, after=after)
 
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 3, result.stdout + result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert f"{disk}/pms.duckdb" in last
     assert "No space left on device (ENOSPC)" in last
@@ -192,9 +193,9 @@ def test_reports_disk_filling_up_mid_night(clean: dict[str, str], tmp_path: Path
         with_option(run_argv(tmp_path, AS_OF), "--reports", disk / "reports"), setup, after
     )
 
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 3, result.stdout + result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert f"{disk}/reports/psur_" in last
+    assert f"{disk}/reports/" in last
     assert ".tmp" not in last  # names the report, not its temporary file
     assert "No space left on device (ENOSPC)" in last
     assert_clear_last_line(result)

@@ -137,9 +137,12 @@ def night(base: Path) -> int:
 
 
 def last_run_id(base: Path) -> str:
+    """The last nightly run (a night stopped by a blocking check is followed by its safety net
+    run, whose record names it: the stopped run is the one that judged the batches)."""
     with duckdb.connect(str(base / "pms.duckdb"), read_only=True) as con:
         return con.execute(
-            "SELECT run_id FROM audit.runs ORDER BY sequence DESC LIMIT 1"
+            "SELECT run_id FROM audit.runs WHERE reason NOT LIKE '%safety net for the stopped%' "
+            "ORDER BY sequence DESC LIMIT 1"
         ).fetchall()[0][0]
 
 

@@ -391,9 +391,10 @@ def check_night(base: Path, code: int) -> None:
 
 
 def _html(text: str) -> str:
-    import html
+    """The text as the page's templates escape it (Jinja's autoescape, MarkupSafe)."""
+    from markupsafe import escape
 
-    return html.escape(text, quote=True)
+    return str(escape(text))
 
 
 def _listed_as_not_read(page: str, file_path: str) -> bool:

@@ -99,10 +99,22 @@ def test_ewma_first_limits_by_hand():
     r = ewma_poisson(np.zeros(200), np.ones(200))
     np.testing.assert_allclose(r.ucl[:2], [0.6, 0.7683749], atol=1e-7)
     assert r.ucl[-1] == pytest.approx(1.0, abs=1e-9)
-    # x = 4, mu = 1: u = 3, z_1 = 0.2 * 3 = 0.6, not above 0.6. x = 5: z_1 = 0.8 > 0.6.
+    # x = 4, mu = 1: u = 3, z_1 = 0.2 * 3 = 0.6, equal to UCL_1 = 0.6: the tie is no alarm on
+    # any machine (models.trends.TIE_MARGIN; in floating point z_1 is 0.6000000000000001).
     assert ewma_poisson(np.array([4]), np.array([1.0])).alarm_index is None
+    # Away from the tie on both sides: x = 3 gives z_1 = 0.4 (below), x = 5 gives 0.8 (above).
+    assert ewma_poisson(np.array([3]), np.array([1.0])).alarm_index is None
     r5 = ewma_poisson(np.array([5]), np.array([1.0]))
     assert r5.z[0] == pytest.approx(0.8) and r5.alarm_index == 0
+
+
+def test_exceeds_decides_ties_by_a_margin_not_by_rounding():
+    from models.trends import TIE_MARGIN, exceeds
+
+    assert not exceeds(np.array([0.6000000000000001]), np.array([0.6]))[0]
+    assert not exceeds(np.array([0.6 * (1 + TIE_MARGIN / 2)]), np.array([0.6]))[0]
+    assert exceeds(np.array([0.6 * (1 + 1e-6)]), np.array([0.6]))[0]
+    assert not exceeds(np.array([0.5999]), np.array([0.6]))[0]
 
 
 def test_maxsprt_llr_by_hand():
