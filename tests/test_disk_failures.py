@@ -193,14 +193,22 @@ def test_reports_disk_filling_up_mid_night(clean: dict[str, str], tmp_path: Path
         with_option(run_argv(tmp_path, AS_OF), "--reports", disk / "reports"), setup, after
     )
 
-    assert result.returncode == 3, result.stdout + result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert f"{disk}/reports/" in last
-    assert ".tmp" not in last  # names the report, not its temporary file
-    assert "No space left on device (ENOSPC)" in last
-    assert_clear_last_line(result)
-    # no temporary or partial file; the published reports, index and manifest are untouched
-    assert files_of(reports) == published
+    # The family report did not fit; the morning page (smaller) still did: the safety-critical
+    # path published, so the night ends with exit 1 naming the failure (README, exit codes).
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("pms run: exit 1: ") and "reports__pms_reports" in lines[-1]
+    storage = next(line for line in lines if line.startswith("pms run: the night stopped at "))
+    assert f"{disk}/reports/psur_" in storage
+    assert ".tmp" not in storage  # names the report, not its temporary file
+    assert "No space left on device (ENOSPC)" in storage and "Nothing is half-written" in storage
+    # no temporary or partial file; the last published family reports and PDFs are untouched,
+    # and tonight's morning page names the failed step
+    now = files_of(reports)
+    assert not [name for name in now if name.endswith(".tmp") or name.startswith(".")]
+    family = {n for n in published if n.startswith("psur_") or n == "family_reports.json"}
+    assert {n: now[n] for n in family} == {n: published[n] for n in family}
+    assert "reports__pms_reports" in (reports / "vigilance.html").read_text()
     assert_warehouse_sound(tmp_path)
 
     again = pms(run_argv(tmp_path, AS_OF))
