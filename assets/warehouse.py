@@ -340,13 +340,14 @@ def split_raw_fields(raw: object) -> list[str] | None:
 
 def split_raw_record(raw: object, header: object) -> dict[str, str]:
     """The fields of a quarantined record by its file's header; {} when they cannot be known
-    (no header, or text that cannot be split): such a record stays one that waits in
+    (no header, text that cannot be split, or another number of fields than the header has,
+    so that no field can be named by its position): such a record stays one that waits in
     quarantine, its fields unknown, so it is treated as possibly serious everywhere."""
     names = header_names(header)
     values = split_raw_fields(raw) if names else None
-    if not values:
-        return {}
-    return {name: value for name, value in zip(names, values, strict=False)}
+    if not values or len(values) != len(names):
+        return {}  # fields by position mean nothing when their count is not the header's
+    return dict(zip(names, values, strict=True))
 
 
 # A quarantined record may hold one huge field (a narrative pasted whole); the landing reader

@@ -111,6 +111,9 @@ def test_split_raw_record_by_hand() -> None:
         "complaint_id": "C-1",
         "patient_outcome": "death",
     }
+    # a field too many or too few: no field can be named by its position
+    assert split_raw_record("C-1,death,extra", header) == {}
+    assert split_raw_record("C-1", header) == {}
     # a bare CR inside a field is read as a space, the fields stay named
     assert split_raw_record("C-1,de\rath", header) == {
         "complaint_id": "C-1",
