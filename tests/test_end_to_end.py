@@ -560,7 +560,12 @@ def test_dagster_webserver_shows_every_asset_documented_owned_and_materialised(
                 time.sleep(1)
         nodes = graphql(port, ASSET_GRAPH_QUERY)["assetNodes"]
         keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
-        assert {"reports/pms_reports", "marts/vigilance_flags", "marts/triage_suggestions"} <= keys
+        assert {
+            "reports/pms_reports",
+            "reports/vigilance_page",
+            "marts/vigilance_flags",
+            "marts/triage_suggestions",
+        } <= keys
         undocumented = [
             "/".join(n["assetKey"]["path"]) for n in nodes if not (n["description"] or "").strip()
         ]
@@ -588,7 +593,7 @@ def test_dagster_webserver_shows_every_asset_documented_owned_and_materialised(
                 page.get_by_role("button", name="Skip").first.click(timeout=15_000)
             page.get_by_text("vigilance_flags").first.wait_for(timeout=60_000)
             page.screenshot(path=str(night["reports"].parent / "asset_graph.png"))
-            page.goto(f"{base_url}/assets/reports/pms_reports", wait_until="load")
+            page.goto(f"{base_url}/assets/reports/vigilance_page", wait_until="load")
             page.get_by_text("Vigilance as of").first.wait_for(timeout=60_000)
             page.screenshot(path=str(night["reports"].parent / "reports_asset.png"))
             browser.close()

@@ -180,8 +180,7 @@ def pms_reports(
     pdfs = print_pdfs(root, index_rows, as_of, config.section("reports"))
     for row in index_rows:
         row["pdf"] = pdfs.get(row["path"], {}).get("path")
-    listing = {
-        "run_id": context.run.run_id,
+    listing = {  # no run id: a rerun of the night publishes the same bytes
         "as_of": as_of.isoformat(),
         "code_version": version,
         "pdf_note": pdfs.get("", {}).get("note", ""),
@@ -373,8 +372,8 @@ def family_sections(
     }
 
 
-# The list of family reports the step reports/pms_reports published last (its run, night and
-# files); the morning-page step reads it to write index.html and manifest.json, saying when the
+# The list of family reports the step reports/pms_reports published last (its night and files);
+# the morning-page step reads it to write index.html and manifest.json, saying when the
 # family reports are not tonight's.
 FAMILY_REPORTS_LISTING = "family_reports.json"
 
@@ -473,7 +472,9 @@ def vigilance_page_asset(
         root / VIGILANCE_PAGE, render_vigilance_page({**vigilance, **evidence, **banner})
     )
     listing = read_family_listing(root)
-    fresh = listing is not None and listing.get("run_id") == run_id
+    fresh = listing is not None and _materialised_in_run(
+        context.instance, ("reports", "pms_reports"), run_id
+    )
     index_data = write_atomically(
         root / "index.html",
         render.render_index(
