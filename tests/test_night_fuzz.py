@@ -49,6 +49,7 @@ from assets.ingestion.sources import (
     SUBMISSIONS,
 )
 from pipelines.cli import main
+from tests.test_blocked_night import run_argv
 from tests.test_crash_recovery import snapshot
 
 AS_OF = "2024-06-30"
@@ -327,20 +328,6 @@ def write_folder(landing: Path, changes: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
-def run_argv(base: Path) -> list[str]:
-    return [
-        "run",
-        "--landing",
-        str(base / "landing"),
-        "--warehouse",
-        str(base / "pms.duckdb"),
-        "--reports",
-        str(base / "reports"),
-        "--as-of",
-        AS_OF,
-    ]
-
-
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -405,10 +392,10 @@ def run_two_nights(base: Path, changes: dict[str, bytes]) -> None:
     if base.exists():
         shutil.rmtree(base)
     write_folder(base / "landing", changes)
-    first = main(run_argv(base))
+    first = main(run_argv(base, AS_OF))
     check_night(base, first)
     before = night_snapshot(base)
-    second = main(run_argv(base))
+    second = main(run_argv(base, AS_OF))
     check_night(base, second)
     assert second == first
     after = night_snapshot(base)
