@@ -204,9 +204,8 @@ def command_run(args: argparse.Namespace) -> int:
                 instance=instance, raise_on_error=False, run_config=CLI_RUN_CONFIG, tags=tags
             )
             if not _published_safety_path(result):
-                if blocking_failures(result):
-                    # still under the lock: the stopped night's loads get their run record too
-                    seal_stopped_night_record(locations.warehouse, result.run_id, as_of, result)
+                # still under the lock: the stopped night's loads get their run record too
+                seal_stopped_night_record(locations.warehouse, result.run_id, as_of, result)
                 # The safety-critical path alone, on the staged data as it stands plus what
                 # waits in quarantine: the clocks of known obligations stay on the page.
                 safety_net = defs.resolve_job_def(SAFETY_NET_JOB_NAME)
@@ -475,14 +474,15 @@ def storage_failure_message(path: str | None, code: int, steps: list[str] | None
 def seal_stopped_night_record(
     warehouse: Path, run_id: str, as_of: str, result: dg.ExecuteInProcessResult
 ) -> None:
-    """Append the audit run record of a night stopped by blocking checks (what it loaded is
-    sealed; the reason names the checks)."""
+    """Append the audit run record of a night stopped before its own (what it loaded is sealed;
+    the reason names the blocking checks and failed steps); nothing when it has one."""
     import duckdb
 
     from assets.audit.trail import seal_stopped_night
     from pipelines.settings import code_version, load_config
 
     checks = sorted({f"{f['table']}: {f['check']}" for f in blocking_failures(result)})
+    checks += _failed_steps(result)
     con = duckdb.connect(str(warehouse))
     try:
         seal_stopped_night(

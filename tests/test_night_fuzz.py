@@ -18,6 +18,7 @@ Invariants, written from the contract and not from the code under test:
 4. Every file a source of the contract reads has its audit row with rows read = loaded +
    quarantined, or is listed on the page as not read yet (a blocking check stopped its source).
 5. A second night over the same folder changes no table and no published file (run ids aside).
+6. The audit trail verifies: every run's record is chained and intact, nothing loaded unsealed.
 
 CI runs a bounded, seeded number of examples (PMS_FUZZ_EXAMPLES, default 4); the longer run of
 the README ("Fuzzing the whole night") sets more. Examples that once broke the night are kept
@@ -37,6 +38,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, seed, settings
 from hypothesis import strategies as st
 
+from assets.audit.trail import verify_audit_trail
 from assets.ingestion.maude_layout import FOIDEVPROBLEM_COLUMNS, MDRFOI_COLUMNS_86
 from assets.ingestion.sources import (
     COMPLAINTS,
@@ -358,6 +360,10 @@ def check_night(base: Path, code: int) -> None:
             "quarantine.resolutions r WHERE r.file_path = q.file_path AND r.sha256 = q.sha256 "
             "AND r.row_number IS NOT DISTINCT FROM q.row_number)"
         ).fetchall()
+        trail = verify_audit_trail(con)
+    # every run left its record, chained and intact, and sealed what it loaded (principle 2)
+    assert trail.intact, [f.message for f in trail.findings]
+    assert trail.uncovered_versions == 0
     for complaint_id in SERIOUS:
         assert complaint_id in page, f"{complaint_id} is not on the morning page"
     for file_path, rows_read, loaded, quarantined in files:

@@ -255,15 +255,23 @@ def seal_stopped_night(
     config_sha256: str,
     stopped_at: list[str],
 ) -> dict[str, Any]:
-    """The run record of a night that a blocking check stopped before audit/run_record: the
-    files it ingested and the complaint versions it loaded are sealed all the same, and the
-    reason names the checks that stopped it. One transaction; nothing when the run already has a
+    """The run record of a night stopped before audit/run_record (by a blocking check or a failed
+    step upstream of it): the files it ingested and the complaint versions it loaded are sealed
+    all the same, and the reason names the checks ("table: check") and steps that stopped it.
+    One transaction; nothing when the run already has a
     record or the warehouse has no audit trail yet."""
     if not table_exists(con, "audit.runs"):
         return {}
     if con.execute("SELECT count(*) FROM audit.runs WHERE run_id = ?", [run_id]).fetchall()[0][0]:
         return {}
-    reason = f"{run_reason()}; stopped at blocking check(s): {', '.join(sorted(stopped_at))}"
+    checks = sorted(s for s in stopped_at if ": " in s)  # "table: check"
+    steps = sorted(s for s in stopped_at if ": " not in s)
+    parts = [run_reason()]
+    if checks:
+        parts.append(f"stopped at blocking check(s): {', '.join(checks)}")
+    if steps:
+        parts.append(f"stopped at failed step(s): {', '.join(steps)}")
+    reason = "; ".join(parts)
     con.execute("BEGIN TRANSACTION")
     try:
         record = append_run_record(
