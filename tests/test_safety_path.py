@@ -103,3 +103,71 @@ def test_run_problems_of_a_clean_night_are_empty(tmp_path: Path) -> None:
     assert main(run_argv(tmp_path)) == 0
     page = (tmp_path / "reports" / "vigilance.html").read_text("utf-8")
     assert "night-problems" not in page
+
+
+def test_the_sensor_rescues_a_night_stopped_before_its_page(tmp_path: Path) -> None:
+    """In the UI (schedule, sensor, a click), a failed nightly run without its morning page
+    gets pms_safety_net for the same night from the run-status sensor; a rescue that fails too
+    gets the second attempt on known data; a night that published its page gets nothing."""
+    import dagster as dg
+
+    from assets.night_outcome import KNOWN_DATA_ONLY, RESCUES_RUN_TAG, SAFETY_NET_TIER_TAG
+    from pipelines.definitions import build_definitions
+    from pipelines.jobs import NIGHTLY_JOB_NAME
+    from pipelines.schedules import night_run_config
+    from pipelines.sensors import safety_net_after_failed_night
+    from pipelines.settings import Locations
+
+    write_landing(tmp_path / "landing", PRODUCT_ROWS)
+    defs = build_definitions(
+        Locations(tmp_path / "landing", tmp_path / "pms.duckdb", tmp_path / "reports")
+    )
+    job = defs.resolve_job_def(NIGHTLY_JOB_NAME)
+    config = night_run_config("2024-06-30")
+
+    def sensor_answer(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult):
+        run = instance.get_run_by_id(result.run_id)
+        event = result.get_run_failure_event() if not result.success else None
+        event = event or result.get_run_success_event()
+        context = dg.build_run_status_sensor_context(
+            sensor_name="safety_net_after_failed_night",
+            dagster_event=event,
+            dagster_instance=instance,
+            dagster_run=run,
+        )
+        return safety_net_after_failed_night(context)
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        clean = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+        assert clean.success
+        assert isinstance(sensor_answer(instance, clean), dg.SkipReason)
+        write_landing(tmp_path / "landing", PRODUCT_ROWS[:1])  # a blocking check will fail
+        stopped = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+        assert not stopped.success
+        request = sensor_answer(instance, stopped)
+        assert isinstance(request, dg.RunRequest)
+        assert request.tags[RESCUES_RUN_TAG] == stopped.run_id
+        assert request.run_config == config
+        assert request.asset_selection is None  # the whole safety net first
+        # the safety net failing as well: the second attempt, on known data only
+        safety = defs.resolve_job_def("pms_safety_net")
+        with pytest.MonkeyPatch.context() as mp:
+            from assets.reports import assets as report_assets
+
+            mp.setattr(report_assets, "vigilance_page_context", _fail("page failed (injected)"))
+            failed_rescue = safety.execute_in_process(
+                instance=instance,
+                run_config=config,
+                raise_on_error=False,
+                tags={RESCUES_RUN_TAG: stopped.run_id},
+            )
+        assert not failed_rescue.success
+        second = sensor_answer(instance, failed_rescue)
+        assert isinstance(second, dg.RunRequest)
+        assert second.tags[SAFETY_NET_TIER_TAG] == KNOWN_DATA_ONLY
+        assert second.tags[RESCUES_RUN_TAG] == stopped.run_id
+        assert {k.to_user_string() for k in second.asset_selection} == {
+            "marts/vigilance_flags",
+            "reports/vigilance_page",
+            "audit/run_record",
+        }
