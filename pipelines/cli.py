@@ -240,7 +240,18 @@ def command_run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     published = _published_safety_path(result) or _published_safety_path(rescue)
     if result.success and published:
-        print(f"Run {result.run_id} as of {as_of} completed in {elapsed:.1f} s")
+        failed_checks = sorted(
+            f"{e.asset_key.to_user_string()}: {e.check_name}"
+            for e in result.get_asset_check_evaluations()
+            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+        )
+        flagged = (
+            f"; {len(failed_checks)} failed check(s) on the morning page: "
+            + ", ".join(failed_checks)
+            if failed_checks
+            else ""
+        )
+        print(f"Run {result.run_id} as of {as_of} completed in {elapsed:.1f} s{flagged}")
         print(f"  warehouse: {locations.warehouse}")
         print(f"  reports:   {locations.reports / 'index.html'}")
         return EXIT_COMPLETED
