@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.night_outcome import KNOWN_DATA_ONLY, SAFETY_NET_TIER_TAG
+from assets.night_outcome import KNOWN_DATA_ONLY, SAFETY_CRITICAL_ASSETS, SAFETY_NET_TIER_TAG
 from pipelines.hooks import step_memory
 
 __all__ = ["KNOWN_DATA_ONLY", "SAFETY_NET_TIER_TAG"]
@@ -26,11 +26,7 @@ SAFETY_NET_JOB_NAME = "pms_safety_net"
 
 # The assets of the safety-critical path once tonight's complaint files are in (README, "The
 # safety-critical path"): the vigilance flags, the morning page and the audit record.
-SAFETY_PATH_KEYS = (
-    dg.AssetKey(["marts", "vigilance_flags"]),
-    dg.AssetKey(["reports", "vigilance_page"]),
-    dg.AssetKey(["audit", "run_record"]),
-)
+SAFETY_PATH_KEYS = SAFETY_CRITICAL_ASSETS
 COMPLAINT_INGESTION_KEYS = (
     dg.AssetKey(["staging", "complaint_versions"]),
     dg.AssetKey(["staging", "complaints"]),
