@@ -6,8 +6,8 @@ upstream of it, so a failure anywhere else (a report section, the PDF printer, t
 model, MAUDE, service anomalies, a WARN check) never stops it. Those failures stay red in the
 Dagster UI, and the morning page, the index and the run's audit record name them, read here
 from the run's own event log. The page and the record run last among the steps that can run
-(`PAGE_STEP_PRIORITY`, `AUDIT_STEP_PRIORITY`), so every other step has already succeeded, failed or been skipped
-when they read it.
+(`PAGE_STEP_PRIORITY`, `AUDIT_STEP_PRIORITY`), so every other step has already succeeded,
+failed or been skipped when they read it.
 
 A night stopped by a blocking check (or a failure upstream of the vigilance flags) is rescued by
 the job `pms_safety_net`, run by `pms run` and by the sensor `safety_net_after_failed_night`,
