@@ -205,7 +205,15 @@ def command_run(args: argparse.Namespace) -> int:
             )
             if not _published_safety_path(result):
                 # still under the lock: the stopped night's loads get their run record too
-                seal_stopped_night_record(locations.warehouse, result.run_id, as_of, result)
+                try:
+                    seal_stopped_night_record(locations.warehouse, result.run_id, as_of, result)
+                except Exception as exc:  # a full disk, say: the safety net still runs
+                    print(
+                        f"pms run: the record of the stopped run {result.run_id} could not be "
+                        f"written ({type(exc).__name__}: {exc}); pms verify-audit will name "
+                        "what it loaded as unsealed",
+                        file=sys.stderr,
+                    )
                 # The safety-critical path alone, on the staged data as it stands plus what
                 # waits in quarantine: the clocks of known obligations stay on the page.
                 safety_net = defs.resolve_job_def(SAFETY_NET_JOB_NAME)

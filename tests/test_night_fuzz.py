@@ -20,7 +20,7 @@ Invariants, written from the contract and not from the code under test:
 5. A second night over the same folder changes no table and no published file (run ids aside).
 6. The audit trail verifies: every run's record is chained and intact, nothing loaded unsealed.
 
-CI runs a bounded, seeded number of examples (PMS_FUZZ_EXAMPLES, default 4); the longer run of
+CI runs a bounded, seeded number of examples (PMS_FUZZ_EXAMPLES, default 3); the longer run of
 the README ("Fuzzing the whole night") sets more. Examples that once broke the night are kept
 below as `@example`s.
 """
@@ -56,7 +56,7 @@ from tests.test_crash_recovery import snapshot
 
 AS_OF = "2024-06-30"
 FIXTURES = Path(__file__).parent / "fixtures" / "fda"
-EXAMPLES = int(os.environ.get("PMS_FUZZ_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("PMS_FUZZ_EXAMPLES", "3"))
 SEED = int(os.environ.get("PMS_FUZZ_SEED", "20261204"))
 
 
