@@ -262,6 +262,7 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"Run {result.run_id} as of {as_of} completed in {elapsed:.1f} s{flagged}")
         print(f"  warehouse: {locations.warehouse}")
         print(f"  reports:   {locations.reports / 'index.html'}")
+        print(f"pms run: exit 0: the night of {as_of} completed")
         return EXIT_COMPLETED
     return report_failed_night(locations, as_of, result, rescue, published)
 
