@@ -80,9 +80,7 @@ def is_blocking_check_stop(event: dg.DagsterEvent) -> bool:
 
 
 # The safety-critical steps read the run's events while they run: they are not "not run".
-SAFETY_STEP_KEYS = frozenset(
-    {"marts__vigilance_flags", "reports__vigilance_page", "audit__run_record"}
-)
+SAFETY_STEP_KEYS = frozenset("__".join(key.path) for key in SAFETY_CRITICAL_ASSETS)
 
 
 def _steps_not_run(instance: dg.DagsterInstance, run_id: str) -> list[str]:
@@ -101,14 +99,29 @@ def _steps_not_run(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return sorted(planned - started - SAFETY_STEP_KEYS)
 
 
-def check_detail(metadata: dict) -> str:
-    """What a failed check found, from the metadata the project's checks attach."""
+def check_finding(metadata: dict) -> str:
+    """What a failed check found, from the metadata the project's checks attach, as plain text
+    (the Markdown list joined by "; ")."""
     for key in ("failures", "broken_files", "rows"):
         value = metadata.get(key)
         if value is not None:
             text = str(getattr(value, "value", value))
-            return _one_line(text.replace("**", "").replace("\n- ", "; ").removeprefix("- "))
+            return text.replace("**", "").replace("\n- ", "; ").removeprefix("- ")
     return ""
+
+
+def check_detail(metadata: dict) -> str:
+    """`check_finding` on one line of at most DETAIL_CHARS characters."""
+    return _one_line(check_finding(metadata))
+
+
+# What a night must publish for the morning to be covered: the page and the audit record.
+MORNING_OUTPUTS = frozenset(SAFETY_CRITICAL_ASSETS[1:])
+
+
+def publishes_the_morning(materialised: set[dg.AssetKey]) -> bool:
+    """Whether a run that materialised these assets published the page and the record."""
+    return materialised >= MORNING_OUTPUTS
 
 
 def run_problems(instance: dg.DagsterInstance, run_id: str) -> list[Problem]:

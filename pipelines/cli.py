@@ -140,15 +140,15 @@ def _published_safety_path(result: dg.ExecuteInProcessResult | None) -> bool:
     """Whether a run materialised the morning page and the audit record."""
     if result is None:
         return False
-    done = {
-        event.asset_key
-        for event in result.all_events
-        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
-    }
-    return {
-        dg.AssetKey(["reports", "vigilance_page"]),
-        dg.AssetKey(["audit", "run_record"]),
-    } <= done
+    from assets.night_outcome import publishes_the_morning
+
+    return publishes_the_morning(
+        {
+            event.asset_key
+            for event in result.all_events
+            if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+        }
+    )
 
 
 def _failed_steps(result: dg.ExecuteInProcessResult | None) -> list[str]:
@@ -519,21 +519,17 @@ def seal_stopped_night_record(
 
 def blocking_failures(result: dg.ExecuteInProcessResult) -> list[dict[str, str]]:
     """The blocking asset checks that failed in a run (they stopped the downstream assets)."""
+    from assets.night_outcome import check_finding
+
     failures = []
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed or not evaluation.blocking:
             continue
-        detail = ""
-        for key in ("failures", "broken_files", "rows"):
-            value = evaluation.metadata.get(key)
-            if value is not None:
-                detail = str(getattr(value, "value", value))
-                break
         failures.append(
             {
                 "table": evaluation.asset_key.to_user_string(),
                 "check": evaluation.check_name,
-                "detail": detail.replace("**", "").replace("\n- ", "; ").removeprefix("- ")[:2000],
+                "detail": check_finding(evaluation.metadata)[:2000],
             }
         )
     return sorted(failures, key=lambda f: (f["table"], f["check"]))

@@ -7,7 +7,7 @@ import hashlib
 import dagster as dg
 
 from assets.ingestion.sources import LANDING_CSV_SOURCES
-from assets.night_outcome import RESCUES_RUN_TAG
+from assets.night_outcome import RESCUES_RUN_TAG, publishes_the_morning
 from assets.resources import LandingFolder
 from pipelines.jobs import (
     KNOWN_DATA_ONLY,
@@ -67,17 +67,15 @@ def build_landing_sensor() -> dg.SensorDefinition:
 
 def morning_page_published(instance: dg.DagsterInstance, run_id: str) -> bool:
     """Whether a run materialised both the morning page and the audit record."""
-    done = {
-        record.event_log_entry.dagster_event.asset_key
-        for record in instance.get_records_for_run(
-            run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=10_000
-        ).records
-        if record.event_log_entry.dagster_event is not None
-    }
-    return {
-        dg.AssetKey(["reports", "vigilance_page"]),
-        dg.AssetKey(["audit", "run_record"]),
-    } <= done
+    return publishes_the_morning(
+        {
+            record.event_log_entry.dagster_event.asset_key
+            for record in instance.get_records_for_run(
+                run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=10_000
+            ).records
+            if record.event_log_entry.dagster_event is not None
+        }
+    )
 
 
 @dg.run_status_sensor(
