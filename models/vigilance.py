@@ -1,31 +1,23 @@
-"""Reportability and regulatory clocks, driven by the rules tables in `config/`.
+"""Reportability and regulatory clocks from the law: per authority, per obligation, with doubt.
 
-`config/vigilance_regimes.csv` says when a regime applies to a complaint (the event country, or
-the markets of the device model); `config/vigilance_rules.csv` says, per regime, which criteria
-make a complaint reportable, the clock (calendar or work days) and the source. A complaint meets
-the criteria of its current version:
+`docs/vigilance.md` is the behaviour, written from the regulations before this code; the rules are
+data (`config/vigilance_rules.csv`, `config/vigilance_regimes.csv`), each citing its paragraph.
+In short:
 
-- `death`, `serious_injury`: its `patient_outcome`;
-- `serious_malfunction`: a malfunction whose problem code the family's risk register maps to a
-  hazard of severity 4 or 5 ("would likely cause or contribute to a death or serious injury if it
-  recurred");
-- `summary_malfunction`: a serious malfunction without death or serious injury, of a product
-  code FDA's classification file marks eligible for Voluntary Malfunction Summary Reporting, that
-  is not the first of its kind (the first complaint of a product code and problem code is a "new
-  type of malfunction" and is reported individually);
-- `non_serious_incident`: a malfunction, an injury or a health effect that meets no serious
-  criterion; `expected_side_effect`: a health effect the family's risk register quantifies;
-- criteria no complaint field carries (`remedial_action_required`,
-  `serious_public_health_threat`) are decided by people or by signals and are never inferred.
-
-Each rule has a route: `individual` reports, `summary` reports that replace an individual rule
-when the firm has opted in (`opt_in`, e.g. `fda_vmsr_participant` in `[vigilance]`), `trend`
-(EU Art. 88: counted for trend reporting, not reported one by one) and `supplement` (new
-information after a report). Of the individual and summary rules a complaint meets in a regime,
-the one with the earliest due date governs; a trend rule applies only when none does, so a serious
-incident is never routed away from its own clock, even when it is an expected side-effect (the
-flag `expected_side_effect` tells the responsible person, who decides). Day 0 is
-`received_date`, the day of awareness. Adding a regime or a rule is a row in a table, not code.
+- A complaint's versions are walked in the order their information reached the firm. Each
+  version meets some criteria (`death`, `serious_injury`, EU `serious_deterioration` and
+  `unanticipated_serious_deterioration`, `serious_malfunction` with its named reasons) and puts
+  others in doubt (an unknown outcome, a malfunction whose code the risk file cannot judge).
+- Day 0 of a criterion is the awareness date of the first version that met it, moved back over an
+  unbroken run of versions in which it was in doubt (MDR Art. 87(7): report within the timeframe
+  when uncertain). An obligation, once arisen, stays (a downgrade is named, not erased).
+- Each regime (FDA, EU, Health Canada) is its own obligation, met only by a submission to its
+  authority; the legacy `reported_date` satisfies only the regimes configured to accept it.
+- A person's recorded "no" (a `reportability` determination, the complaint's decision, or a
+  `causality` of `unrelated`) turns a rule hit into `decided_not_reportable`, for second review.
+- Determinations start the FDA 5-work-day, EU 2-day and Health Canada 72-hour clocks.
+- Countries without an encoded regime get `NONE_ENCODED` (assess locally); clinical-study
+  complaints are listed apart (`CLINICAL_STUDY`), not on post-market clocks.
 """
 
 from __future__ import annotations
@@ -33,10 +25,11 @@ from __future__ import annotations
 import calendar
 import csv
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import holidays
 import iso3166
@@ -44,18 +37,32 @@ import polars as pl
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 SERIOUS_SEVERITY = 4
-FLAG_STATUSES = ("open", "submitted_on_time", "submitted_late", "overdue", "not_reportable")
+FLAG_STATUSES = (
+    "open",
+    "submitted_on_time",
+    "submitted_late",
+    "overdue",
+    "undetermined",
+    "decided_not_reportable",
+    "not_reportable",
+)
+NONE_ENCODED = "NONE_ENCODED"
+CLINICAL_STUDY = "CLINICAL_STUDY"
+NOT_REPORTABLE = "NOT_REPORTABLE"
+ASSESS_LOCALLY = "ASSESS_LOCALLY"
+SAE_PER_PROTOCOL = "SAE_PER_PROTOCOL"
 
 
 @dataclass(frozen=True)
 class Rule:
     rule_id: str
     regime: str
+    report_kind: str  # initial | supplemental | follow_up | final | five_day | ...
     criteria: frozenset[str]
     clock_days: int
-    day_type: str  # calendar | work | quarter_following_month_end | none
+    day_type: str  # calendar | work | quarter_following_month_end | none | no_fixed_time
     holiday_calendar: str  # ISO country whose public holidays are skipped by work-day clocks
-    route: str  # individual | summary | trend | supplement
+    route: str  # individual | summary | trend | supplement | follow_up | final
     replaces: str  # the rule a summary rule stands in for when the firm has opted in
     opt_in: str  # the [vigilance] setting that enables the rule; empty: always in force
     report: str
@@ -66,9 +73,14 @@ class Rule:
 class Regime:
     regime: str
     authority: str
-    applies_to: str  # event_country_in | models_marketed_in
+    applies_to: str  # event_country_in | event_country_in_or_similar_device_marketed_in
     countries: frozenset[str]
+    competent_authority_of: Mapping[str, str]  # event country -> member state it reports to
     source: str
+
+
+def _split(text: str | None) -> list[str]:
+    return [c.strip() for c in (text or "").split(";") if c.strip()]
 
 
 def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
@@ -77,7 +89,8 @@ def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
             Rule(
                 rule_id=r["rule_id"],
                 regime=r["regime"],
-                criteria=frozenset(c.strip() for c in r["criteria"].split(";") if c.strip()),
+                report_kind=r["report_kind"],
+                criteria=frozenset(_split(r["criteria"])),
                 clock_days=int(r["clock_days"]),
                 day_type=r["day_type"],
                 holiday_calendar=r["holiday_calendar"],
@@ -98,11 +111,56 @@ def load_regimes(path: Path | None = None) -> tuple[Regime, ...]:
                 regime=r["regime"],
                 authority=r["authority"],
                 applies_to=r["applies_to"],
-                countries=frozenset(c.strip() for c in r["countries"].split(";") if c.strip()),
+                countries=frozenset(_split(r["countries"])),
+                competent_authority_of=dict(
+                    pair.split("=", 1) for pair in _split(r["competent_authority_of"])
+                ),
                 source=r["source"],
             )
             for r in csv.DictReader(f)
         )
+
+
+@dataclass(frozen=True)
+class VigilanceSettings:
+    """The firm's choices the law leaves open (`[vigilance]` in config/pipeline.toml)."""
+
+    fda_vmsr_participant: bool = False
+    # how "the same or similar device marketed in the US" is judged: model | product_code | family
+    fda_similar_device: str = "product_code"
+    life_supporting_families: frozenset[str] = frozenset()
+    essential_function_codes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # regimes whose obligations the legacy `reported_date` (no authority named) satisfies
+    legacy_reported_date_satisfies: frozenset[str] = frozenset()
+    # FDA's presumption that a malfunction type that caused a death or serious injury would do so
+    # again lasts until that type has caused none for this many years (2016 MDR guidance)
+    history_presumption_years: int = 2
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> VigilanceSettings:
+        similar = str(section.get("fda_similar_device", "product_code"))
+        if similar not in ("model", "product_code", "family"):
+            raise ValueError(
+                "config/pipeline.toml [vigilance] fda_similar_device: expected model, "
+                f"product_code or family, found {similar!r}"
+            )
+        return cls(
+            fda_vmsr_participant=bool(section.get("fda_vmsr_participant", False)),
+            fda_similar_device=similar,
+            life_supporting_families=frozenset(section.get("life_supporting_families", ())),
+            essential_function_codes={
+                str(k): frozenset(v)
+                for k, v in dict(section.get("essential_function_codes", {})).items()
+            },
+            legacy_reported_date_satisfies=frozenset(
+                section.get("legacy_reported_date_satisfies", ())
+            ),
+            history_presumption_years=int(section.get("history_presumption_years", 2)),
+        )
+
+    @property
+    def opt_ins(self) -> frozenset[str]:
+        return frozenset({"fda_vmsr_participant"} if self.fda_vmsr_participant else ())
 
 
 @cache
@@ -115,10 +173,11 @@ def due_date(received: dt.date, rule: Rule) -> dt.date | None:
     """Day 0 is `received`; calendar clocks count every day, work-day clocks skip weekends and
     the public holidays of the rule's calendar (US federal holidays for FDA, by `holidays`);
     quarterly summaries are due on the last day of the month after the calendar quarter of
-    awareness; trend routing (`none`) has no clock of its own."""
+    awareness; trend routing (`none`) and obligations without a fixed time (`no_fixed_time`)
+    have no due date."""
     if rule.day_type == "calendar":
         return received + dt.timedelta(days=rule.clock_days)
-    if rule.day_type == "none":
+    if rule.day_type in ("none", "no_fixed_time"):
         return None
     if rule.day_type == "quarter_following_month_end":
         quarter_end_month = (received.month - 1) // 3 * 3 + 3
@@ -128,7 +187,7 @@ def due_date(received: dt.date, rule: Rule) -> dt.date | None:
     if rule.day_type != "work":
         raise ValueError(
             f"rule {rule.rule_id}: day_type must be calendar, work, "
-            f"quarter_following_month_end or none, found {rule.day_type!r}"
+            f"quarter_following_month_end, none or no_fixed_time, found {rule.day_type!r}"
         )
     day, counted = received, 0
     while counted < rule.clock_days:
@@ -139,318 +198,190 @@ def due_date(received: dt.date, rule: Rule) -> dt.date | None:
     return day
 
 
-SERIOUS_CRITERIA = frozenset({"death", "serious_injury", "serious_malfunction"})
-
-
-def criteria_met(
-    outcome: str | None,
-    malfunction: bool | None,
-    serious_hazard: bool,
-    *,
-    health_effect: bool = False,
-    expected_effect: bool = False,
-    vmsr_product_code: bool = False,
-    new_malfunction_type: bool = True,
-) -> set[str]:
-    """The reportability criteria one complaint version meets (see the module docstring)."""
-    met = set()
-    if outcome in ("death", "serious_injury"):
-        met.add(outcome)
-    if malfunction and serious_hazard:
-        met.add("serious_malfunction")
-        if not met & {"death", "serious_injury"} and vmsr_product_code and not new_malfunction_type:
-            met.add("summary_malfunction")
-    if not met & SERIOUS_CRITERIA and (malfunction or outcome == "injury" or health_effect):
-        met.add("non_serious_incident")
-    if expected_effect:
-        met.add("expected_side_effect")
-    return met
-
-
 def flag_status(due: dt.date | None, reported: dt.date | None, as_of: dt.date) -> str:
-    if due is None:
-        return "not_reportable"
+    """The status of an obligation with a clock: met on time or late, or open or overdue."""
     if reported is not None:
-        return "submitted_on_time" if reported <= due else "submitted_late"
+        return "submitted_on_time" if due is None or reported <= due else "submitted_late"
+    if due is None:
+        return "open"
     return "overdue" if as_of > due else "open"
 
 
-def flag_status_expr(due: pl.Expr, reported: pl.Expr, as_of: dt.date) -> pl.Expr:
-    """`flag_status` over columns."""
-    return (
-        pl.when(due.is_null())
-        .then(pl.lit("not_reportable"))
-        .when(reported.is_not_null())
-        .then(
-            pl.when(reported <= due)
-            .then(pl.lit("submitted_on_time"))
-            .otherwise(pl.lit("submitted_late"))
-        )
-        .when(pl.lit(as_of) > due)
-        .then(pl.lit("overdue"))
-        .otherwise(pl.lit("open"))
-    )
+# --------------------------------------------------------------------------------------------
+# Criteria of one version
+# --------------------------------------------------------------------------------------------
+
+INJURY_CRITERIA = frozenset(
+    {"death", "serious_injury", "serious_deterioration", "unanticipated_serious_deterioration"}
+)
+SERIOUS_CRITERIA = INJURY_CRITERIA | {"serious_malfunction"}
+TRUE_TEXT = frozenset({"true", "t", "yes", "y", "1"})
 
 
-def applicable_regimes(
-    regimes: Iterable[Regime], country: str, model_markets: set[str]
-) -> list[Regime]:
-    return [
-        r
-        for r in regimes
-        if (r.applies_to == "event_country_in" and country in r.countries)
-        or (r.applies_to == "models_marketed_in" and model_markets & r.countries)
-    ]
+def codes_match(code: str, listed: str) -> bool:
+    """IMDRF codes are hierarchical (`A07` > `A0701` > `A070104`): a code matches a listed code
+    when either is the other or one of its ancestors (a parent is as specific as the data allow,
+    so it may be the listed child)."""
+    return bool(code) and bool(listed) and (code.startswith(listed) or listed.startswith(code))
 
 
-def governing_rule(
-    met: set[str], regime: str, received: dt.date, rules: Iterable[Rule], opt_ins: frozenset[str]
-) -> tuple[Rule | None, dt.date | None]:
-    """The rule that decides a complaint's report in one regime, and its due date.
+@dataclass(frozen=True)
+class FamilyRisk:
+    """What a family's risk register says the rules need."""
 
-    Individual and (opted-in) summary rules compete on the earliest due date, a summary rule
-    standing in for the rule it replaces; a trend rule applies only when neither does.
-    """
-    in_force = [
-        r
-        for r in rules
-        if r.regime == regime and r.criteria & met and (not r.opt_in or r.opt_in in opt_ins)
-    ]
-    replaced = {r.replaces for r in in_force if r.route == "summary" and r.replaces}
-    reporting = [
-        (due_date(received, r), r)
-        for r in in_force
-        if r.route in ("individual", "summary") and r.rule_id not in replaced
-    ]
-    if reporting:
-        due, rule = min(reporting, key=lambda x: (x[0], x[1].rule_id))
-        return rule, due
-    trend = sorted((r for r in in_force if r.route == "trend"), key=lambda r: r.rule_id)
-    return (trend[0], None) if trend else (None, None)
+    problem_severity: tuple[tuple[str, int, str], ...] = ()  # (code, severity, hazard_id)
+    health_effects: frozenset[str] = frozenset()  # anticipated (listed) health-effect codes
+    quantified_effects: frozenset[str] = frozenset()  # listed with an expected rate
+
+    def severity_of(self, code: str) -> tuple[int, str] | None:
+        """The highest severity (and its hazard) of register codes matching `code`."""
+        hits = [(s, h) for c, s, h in self.problem_severity if codes_match(code, c)]
+        return max(hits) if hits else None
+
+    def anticipated(self, effect: str) -> bool:
+        return any(codes_match(effect, e) for e in self.health_effects)
+
+    def quantified(self, effect: str) -> bool:
+        return any(codes_match(effect, e) for e in self.quantified_effects)
 
 
-FLAG_SCHEMA = {
+def family_risks(risk_register: pl.DataFrame) -> dict[str, FamilyRisk]:
+    cols = risk_register.columns
+    rows: dict[str, dict[str, Any]] = {}
+    for r in risk_register.iter_rows(named=True):
+        fam = rows.setdefault(str(r["device_family"]), {"p": set(), "e": set(), "q": set()})
+        severity = int(r["severity"]) if r.get("severity") is not None else 0
+        for code in _split(r.get("problem_codes") if "problem_codes" in cols else None):
+            fam["p"].add((code, severity, str(r.get("hazard_id") or "")))
+        effects = _split(r.get("health_effect_codes") if "health_effect_codes" in cols else None)
+        fam["e"].update(effects)
+        if r.get("expected_rate") is not None:
+            fam["q"].update(effects)
+    return {
+        f: FamilyRisk(tuple(sorted(v["p"])), frozenset(v["e"]), frozenset(v["q"]))
+        for f, v in rows.items()
+    }
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    met: frozenset[str]
+    doubt: frozenset[str]
+    reasons: tuple[str, ...]  # why serious_malfunction is met or in doubt, why EU 10-day
+    other: frozenset[str]  # non_serious_incident, expected_side_effect
+
+
+@cache
+def version_facts(
+    outcome: str | None,
+    malfunction: bool | None,
+    problem_code: str | None,
+    health_effect: str | None,
+    hospitalised: bool | None,
+    risk: FamilyRisk,
+    *,
+    implantable: bool = False,
+    life_supporting: bool = False,
+    essential_codes: frozenset[str] = frozenset(),
+    harm_history: str = "",
+) -> VersionFacts:
+    """The criteria one version meets and the ones it leaves in doubt (docs/vigilance.md).
+
+    `harm_history`: names the earlier complaint whose malfunction of a matching code in the family
+    had already caused or contributed to a death or serious injury when this version's
+    information arrived, within the presumption's years (FDA presumes such a malfunction would do
+    so again); empty when none did."""
+    outcome = (outcome or "").strip().lower()
+    code = (problem_code or "").strip().upper()
+    effect = (health_effect or "").strip().upper()
+    met: set[str] = set()
+    doubt: set[str] = set()
+    reasons: list[str] = []
+    if outcome == "death":
+        met.add("death")
+    if outcome == "serious_injury":
+        met.update({"serious_injury", "serious_deterioration"})
+    if hospitalised and outcome != "death":
+        met.add("serious_deterioration")
+    if outcome in ("", "unknown"):
+        doubt.update(INJURY_CRITERIA)
+        reasons.append("patient outcome unknown: judged on the shortest plausible clock")
+    if "serious_deterioration" in met:
+        if not effect:
+            met.add("unanticipated_serious_deterioration")
+            reasons.append("no health-effect code: the deterioration is taken as unanticipated")
+        elif not risk.anticipated(effect):
+            met.add("unanticipated_serious_deterioration")
+            reasons.append(f"health effect {effect} is not in the family's risk analysis")
+    if malfunction:
+        found = risk.severity_of(code) if code else None
+        why = []
+        if found and found[0] >= SERIOUS_SEVERITY:
+            why.append(f"problem code {code} matches hazard {found[1]} of severity {found[0]}")
+        if implantable:
+            why.append("malfunction of a long-term implant")
+        if life_supporting:
+            why.append("malfunction of a life-supporting or life-sustaining device")
+        if code and any(codes_match(code, c) for c in essential_codes):
+            why.append(f"problem code {code} is a loss of the device's essential function")
+        if harm_history:
+            why.append(
+                f"a malfunction of type {code} already caused or contributed to a death or "
+                f"serious injury ({harm_history}): FDA presumes it would again"
+            )
+        if why:
+            met.add("serious_malfunction")
+            reasons.extend(why)
+        elif found is None:
+            doubt.add("serious_malfunction")
+            reasons.append(
+                "malfunction without a problem code"
+                if not code
+                else f"problem code {code} is not in the family's risk register"
+            )
+    other: set[str] = set()
+    if not met and (malfunction or outcome == "injury" or effect):
+        other.add("non_serious_incident")
+    if effect and risk.quantified(effect):
+        other.add("expected_side_effect")
+    return VersionFacts(frozenset(met), frozenset(doubt), tuple(reasons), frozenset(other))
+
+
+# --------------------------------------------------------------------------------------------
+# The night's assessment
+# --------------------------------------------------------------------------------------------
+
+FLAG_SCHEMA: dict[str, Any] = {
     "complaint_id": pl.String,
     "regime": pl.String,
+    "authority": pl.String,
     "report_kind": pl.String,
     "rule": pl.String,
     "route": pl.String,
     "reportable": pl.Boolean,
     "criteria_met": pl.String,
+    "reason": pl.String,
+    "rules_arisen": pl.String,
     "vmsr_eligible": pl.Boolean,
     "expected_side_effect": pl.Boolean,
     "received_date": pl.Date,
+    "day_zero": pl.Date,
     "due_date": pl.Date,
-    "reported_date": pl.Date,
+    "reported_date": pl.Date,  # the submission that met the obligation (its date)
+    "report_number": pl.String,
+    "legacy_reported_date": pl.Date,
     "status": pl.String,
     "days_remaining": pl.Int64,
+    "decision": pl.String,
+    "decided_by": pl.String,
+    "decided_on": pl.Date,
+    "decision_rationale": pl.String,
+    "downgraded_on": pl.Date,
     "data_state": pl.String,  # staged | quarantined (a row that failed the quality gate)
     "as_of": pl.Date,
 }
 
-
-def new_malfunction_types(complaints: pl.DataFrame, serious_codes: pl.DataFrame) -> set[str]:
-    """Complaints that are the first serious malfunction of their product code and problem
-    code (by awareness date, then id): a new type of malfunction, never summary-reported."""
-    if "product_code" not in complaints.columns:
-        return set(complaints["complaint_id"].to_list())
-    serious = serious_codes.select("device_family", "problem_code").unique()
-    first = (
-        complaints.filter(pl.col("malfunction").fill_null(False))
-        .join(serious, on=["device_family", "problem_code"])
-        .sort("received_date", "complaint_id")
-        .group_by("product_code", "problem_code", maintain_order=True)
-        .first()
-    )
-    return set(first["complaint_id"].to_list())
-
-
-# The text columns of a complaint that the rules read (cast, so an all-empty column still joins).
-TEXT_KEYS = (
-    "complaint_id",
-    "device_model",
-    "device_family",
-    "product_code",
-    "country",
-    "patient_outcome",
-    "problem_code",
-    "health_effect_code",
-)
-
-
-def vigilance_flags(
-    complaints: pl.DataFrame,
-    serious_codes: pl.DataFrame,
-    markets: pl.DataFrame,
-    as_of: dt.date,
-    rules: tuple[Rule, ...] | None = None,
-    regimes: tuple[Regime, ...] | None = None,
-    *,
-    vmsr_product_codes: Iterable[str] = (),
-    expected_effects: pl.DataFrame | None = None,
-    opt_ins: Iterable[str] = (),
-) -> pl.DataFrame:
-    """One row per complaint and applicable regime: the initial report's rule, due date, status.
-
-    `complaints`: complaint_id, received_date, device_model, device_family, country,
-    patient_outcome, malfunction, problem_code, reported_date (current versions), and optionally
-    product_code and health_effect_code.
-    `serious_codes`: device_family, problem_code mapped to a hazard of severity >= 4.
-    `markets`: device_model, country (where the model is shipped).
-    `vmsr_product_codes`: product codes eligible for FDA summary malfunction reporting.
-    `expected_effects`: device_family, health_effect_code the risk register quantifies.
-    `opt_ins`: the optional programmes the firm takes part in (rules' `opt_in`).
-    """
-    rules = rules or load_rules()
-    regimes = regimes or load_regimes()
-    opt = frozenset(opt_ins)
-    if complaints.is_empty():
-        return pl.DataFrame(schema=FLAG_SCHEMA)
-    # Millions of complaints share a few thousand distinct inputs to the rules: the criteria
-    # (criteria_met), the regimes (applicable_regimes) and the governing rule (governing_rule)
-    # are decided once per distinct input, in Python, and joined back.
-    frame = complaints.with_columns(
-        [
-            pl.lit(None, pl.String).alias(name)
-            for name in ("product_code", "health_effect_code")
-            if name not in complaints.columns
-        ]
-    ).with_columns(
-        pl.col(TEXT_KEYS).cast(pl.String),
-        pl.col("malfunction").cast(pl.Boolean),
-        pl.col("received_date", "reported_date").cast(pl.Date),
-    )
-    serious = serious_codes.select(pl.col("device_family", "problem_code").cast(pl.String)).unique()
-    expected = (
-        expected_effects.select(
-            pl.col("device_family", "health_effect_code").cast(pl.String)
-        ).unique()
-        if expected_effects is not None
-        else pl.DataFrame(schema={"device_family": pl.String, "health_effect_code": pl.String})
-    )
-    new_types = sorted(new_malfunction_types(complaints, serious_codes))
-    inputs = (
-        frame.join(
-            serious.with_columns(serious_hazard=pl.lit(True)),
-            on=["device_family", "problem_code"],
-            how="left",
-        )
-        .join(
-            expected.with_columns(expected_effect=pl.lit(True)),
-            on=["device_family", "health_effect_code"],
-            how="left",
-        )
-        .with_columns(
-            serious_hazard=pl.col("serious_hazard").fill_null(False),
-            expected_effect=pl.col("expected_effect").fill_null(False),
-            health_effect=pl.col("health_effect_code").is_not_null(),
-            vmsr_product_code=pl.col("product_code").is_in(sorted(set(vmsr_product_codes))),
-            new_malfunction_type=pl.col("complaint_id").is_in(new_types),
-        )
-    )
-    criteria_inputs = [
-        "patient_outcome",
-        "malfunction",
-        "serious_hazard",
-        "health_effect",
-        "expected_effect",
-        "vmsr_product_code",
-        "new_malfunction_type",
-    ]
-    met_of = inputs.select(criteria_inputs).unique()
-    met_of = met_of.with_columns(
-        criteria_met=pl.Series(
-            [
-                ";".join(
-                    sorted(
-                        criteria_met(
-                            r["patient_outcome"],
-                            r["malfunction"],
-                            bool(r["serious_hazard"]),
-                            health_effect=bool(r["health_effect"]),
-                            expected_effect=bool(r["expected_effect"]),
-                            vmsr_product_code=bool(r["vmsr_product_code"]),
-                            new_malfunction_type=bool(r["new_malfunction_type"]),
-                        )
-                    )
-                )
-                for r in met_of.iter_rows(named=True)
-            ],
-            dtype=pl.String,
-        )
-    )
-    model_markets: dict[str, set[str]] = {}
-    for model, country in markets.select("device_model", "country").iter_rows():
-        model_markets.setdefault(model, set()).add(country)
-    places = frame.select("country", "device_model").unique()
-    regimes_of = pl.DataFrame(
-        [
-            {"country": country, "device_model": model, "regime": regime.regime}
-            for country, model in places.iter_rows()
-            for regime in applicable_regimes(regimes, country, model_markets.get(model, set()))
-        ],
-        schema={"country": pl.String, "device_model": pl.String, "regime": pl.String},
-    )
-    rows = (
-        inputs.join(met_of, on=criteria_inputs, how="left", nulls_equal=True)
-        .join(regimes_of, on=["country", "device_model"], how="inner", nulls_equal=True)
-        .select("complaint_id", "regime", "criteria_met", "received_date", "reported_date")
-    )
-    summary_regimes = {r.regime for r in rules if r.route == "summary"}
-    decisions = []
-    for met_text, regime, received in (
-        rows.select("criteria_met", "regime", "received_date").unique().iter_rows()
-    ):
-        met = set(met_text.split(";")) if met_text else set()
-        rule, due = governing_rule(met, regime, received, rules, opt)
-        decisions.append(
-            {
-                "criteria_met": met_text,
-                "regime": regime,
-                "received_date": received,
-                "rule": rule.rule_id if rule else "NOT_REPORTABLE",
-                "route": rule.route if rule else "none",
-                "reportable": rule is not None and rule.route in ("individual", "summary"),
-                "vmsr_eligible": "summary_malfunction" in met and regime in summary_regimes,
-                "due_date": due,
-            }
-        )
-    decided = pl.DataFrame(
-        decisions,
-        schema={
-            "criteria_met": pl.String,
-            "regime": pl.String,
-            "received_date": pl.Date,
-            "rule": pl.String,
-            "route": pl.String,
-            "reportable": pl.Boolean,
-            "vmsr_eligible": pl.Boolean,
-            "due_date": pl.Date,
-        },
-    )
-    due, reported = pl.col("due_date"), pl.col("reported_date")
-    return (
-        rows.join(
-            decided, on=["criteria_met", "regime", "received_date"], how="left", nulls_equal=True
-        )
-        .with_columns(
-            report_kind=pl.lit("initial"),
-            expected_side_effect=pl.col("criteria_met")
-            .str.split(";")
-            .list.contains("expected_side_effect"),
-            reported_date=pl.when(pl.col("reportable")).then(reported),
-            status=flag_status_expr(due, reported, as_of),
-            days_remaining=(due - pl.lit(as_of)).dt.total_days(),
-            data_state=pl.lit("staged"),
-            as_of=pl.lit(as_of),
-        )
-        .select(list(FLAG_SCHEMA))
-        .cast(FLAG_SCHEMA)
-        .sort("complaint_id", "regime")
-    )
-
-
-# Fields whose change after a report is new information for a supplemental report.
+# Fields whose change after a report is new information for a supplemental or follow-up report.
 MATERIAL_FIELDS = (
     "event_date",
     "lot_number",
@@ -463,121 +394,1089 @@ MATERIAL_FIELDS = (
     "malfunction",
     "investigation_conclusion_code",
 )
+VERSION_COLUMNS: dict[str, Any] = {
+    "complaint_id": pl.String,
+    "received_date": pl.Date,
+    "updated_at": pl.Datetime("us"),
+    "device_model": pl.String,
+    "country": pl.String,
+    "source": pl.String,
+    "patient_outcome": pl.String,
+    "malfunction": pl.Boolean,
+    "problem_code": pl.String,
+    "health_effect_code": pl.String,
+    "hospitalised": pl.Boolean,
+    "causality": pl.String,
+    "reportability_decision": pl.String,
+    "reported_date": pl.Date,
+    "investigation_status": pl.String,
+    "investigation_closed_date": pl.Date,
+    "lot_number": pl.String,
+    "event_date": pl.Date,
+    "serial_number": pl.String,
+    "udi_di": pl.String,
+    "component_code": pl.String,
+    "investigation_conclusion_code": pl.String,
+}
+SUBMISSION_COLUMNS: dict[str, Any] = {
+    "complaint_id": pl.String,
+    "authority": pl.String,
+    "report_kind": pl.String,
+    "submitted_date": pl.Date,
+    "report_number": pl.String,
+}
+DETERMINATION_COLUMNS: dict[str, Any] = {
+    "determination_id": pl.String,
+    "kind": pl.String,
+    "subject": pl.String,
+    "value": pl.String,
+    "decided_on": pl.Date,
+    "decided_by": pl.String,
+    "rationale": pl.String,
+}
+YES = frozenset({"yes", "true", "confirmed", "required"})
+NO = frozenset({"no", "false", "not_reportable"})
+INITIAL_KINDS = frozenset({"initial", "final", "final_non_reportable"})
+FOLLOW_UP_KINDS = frozenset({"supplemental", "follow_up", "final", "final_non_reportable"})
+FINAL_KINDS = frozenset({"final", "final_non_reportable"})
 
 
-def supplemental_reports(
+def _conform(frame: pl.DataFrame | None, schema: dict[str, Any]) -> pl.DataFrame:
+    """`frame` with every column of `schema` (absent ones null), cast; extra columns dropped."""
+    if frame is None:
+        return pl.DataFrame(schema=schema)
+    return frame.select(
+        [
+            (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t, strict=False).alias(c)
+            for c, t in schema.items()
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    value: str  # yes | no | unrelated
+    decided_by: str
+    decided_on: dt.date | None
+    rationale: str
+
+
+@dataclass
+class Context:
+    """What the rules read besides the complaint's own versions."""
+
+    rules: tuple[Rule, ...]
+    regimes: dict[str, Regime]
+    settings: VigilanceSettings
+    as_of: dt.date
+    product_of: dict[str, dict[str, Any]]
+    risks: dict[str, FamilyRisk]
+    us_since: dict[tuple[str, str], dt.date]  # (similar key kind, value) -> first US shipment
+    ca_since: dict[str, dt.date]  # model -> first shipment to Canada
+    eea_since: dict[str, dt.date]  # model -> first shipment to the EEA
+    shipped_models: frozenset[str]  # models with any shipment in the data
+    vmsr_codes: frozenset[str]
+    history: dict[str, list[tuple[str, dt.date, str]]]  # family -> (code, aware, complaint)
+    submissions: dict[str, list[tuple[dt.date, str, str, str]]]  # id -> (date, auth, kind, no)
+    decisions: dict[tuple[str, str], Decision]  # (kind, subject) -> the latest
+    covering: dict[str, list[tuple[str, Decision]]]  # kind -> [(subject, decision yes)]
+    new_types: frozenset[str]
+
+    def rule(self, rule_id: str) -> Rule:
+        return next(r for r in self.rules if r.rule_id == rule_id)
+
+    def harm_history(self, family: str, code: str, aware: dt.date, cid: str) -> str:
+        """The latest earlier death or serious injury from a malfunction of a matching code in
+        the family within the presumption's years before `aware` (its complaint and date)."""
+        if not code:
+            return ""
+        since = years_before(aware, self.settings.history_presumption_years)
+        hits = [
+            (d, other)
+            for c, d, other in self.history.get(family, ())
+            if other != cid and since <= d <= aware and codes_match(code, c)
+        ]
+        if not hits:
+            return ""
+        day, other = max(hits)
+        return f"complaint {other}, known {day.isoformat()}"
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same calendar day `years` earlier (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def _latest_decisions(determinations: pl.DataFrame, as_of: dt.date) -> dict:
+    latest: dict[tuple[str, str], Decision] = {}
+    rows = (
+        determinations.filter(pl.col("decided_on").is_null() | (pl.col("decided_on") <= as_of))
+        .sort("decided_on", "determination_id", nulls_last=False)
+        .iter_rows(named=True)
+    )
+    for r in rows:
+        kind = (r["kind"] or "").strip().lower()
+        subject = (r["subject"] or "").strip()
+        if not kind or not subject:
+            continue
+        latest[(kind, subject)] = Decision(
+            value=(r["value"] or "").strip().lower(),
+            decided_by=r["decided_by"] or "",
+            decided_on=r["decided_on"],
+            rationale=r["rationale"] or "",
+        )
+    return latest
+
+
+def _awareness(received: dt.date | None, updated: dt.datetime | None, first: bool) -> dt.date:
+    if first and received is not None:
+        return received
+    if updated is not None:
+        return updated.date()
+    return received  # type: ignore[return-value]
+
+
+def build_context(
     versions: pl.DataFrame,
-    flags: pl.DataFrame,
+    products: pl.DataFrame,
+    risk_register: pl.DataFrame,
+    distribution: pl.DataFrame,
     as_of: dt.date,
+    submissions: pl.DataFrame | None,
+    determinations: pl.DataFrame | None,
+    vmsr_product_codes: Iterable[str],
+    settings: VigilanceSettings,
+    rules: tuple[Rule, ...],
+    regimes: tuple[Regime, ...],
+) -> Context:
+    prod_cols = products.columns
+    product_of = {
+        str(r["device_model"]): {
+            "family": str(r.get("device_family") or ""),
+            "product_code": str(r.get("product_code") or ""),
+            "implantable": str(r.get("implantable")).strip().lower() in TRUE_TEXT,
+            "ca_class": str(r.get("ca_class") or "").strip().upper()
+            if "ca_class" in prod_cols
+            else "",
+        }
+        for r in products.iter_rows(named=True)
+    }
+    by_regime = {r.regime: r for r in regimes}
+    fda = by_regime.get("FDA_MDR")
+    us_countries = fda.countries if fda else frozenset({"US"})
+    ships = distribution.select(
+        pl.col("device_model").cast(pl.String),
+        pl.col("country").cast(pl.String),
+        pl.col("ship_date").cast(pl.Date),
+        pl.col("units").cast(pl.Int64, strict=False),
+    ).filter((pl.col("units") > 0) & (pl.col("ship_date") <= as_of))
+    firsts = ships.group_by("device_model", "country").agg(pl.col("ship_date").min())
+    us_since: dict[tuple[str, str], dt.date] = {}
+    ca_since: dict[str, dt.date] = {}
+    eea_since: dict[str, dt.date] = {}
+    eu = by_regime.get("EU_MDR")
+    eea = eu.countries if eu else frozenset()
+    for model, country, day in firsts.iter_rows():
+        if country in eea and (model not in eea_since or day < eea_since[model]):
+            eea_since[model] = day
+        info = product_of.get(model, {"family": "", "product_code": ""})
+        if country in us_countries:
+            for key in (
+                ("model", model),
+                ("product_code", info["product_code"]),
+                ("family", info["family"]),
+            ):
+                if key[1] and (key not in us_since or day < us_since[key]):
+                    us_since[key] = day
+        if country == "CA" and (model not in ca_since or day < ca_since[model]):
+            ca_since[model] = day
+    # the presumption from history: the first awareness of each harmful malfunction type
+    history: dict[str, list[tuple[str, dt.date, str]]] = {}
+    ordered = versions.sort("complaint_id", "updated_at", maintain_order=True)
+    first = ordered["complaint_id"].is_first_distinct()
+    for is_first, r in zip(first, ordered.iter_rows(named=True), strict=True):
+        outcome = (r["patient_outcome"] or "").strip().lower()
+        code = (r["problem_code"] or "").strip().upper()
+        if outcome in ("death", "serious_injury") and r["malfunction"] and code:
+            family = product_of.get(r["device_model"] or "", {}).get("family", "")
+            aware = _awareness(r["received_date"], r["updated_at"], bool(is_first))
+            history.setdefault(family, []).append((code, aware, r["complaint_id"]))
+    subs: dict[str, list[tuple[dt.date, str, str, str]]] = {}
+    for r in (
+        submissions.filter(pl.col("submitted_date") <= as_of)
+        .sort("submitted_date", "authority", "report_kind", "report_number", nulls_last=True)
+        .iter_rows(named=True)
+    ):
+        subs.setdefault((r["complaint_id"] or "").strip(), []).append(
+            (
+                r["submitted_date"],
+                (r["authority"] or "").strip(),
+                (r["report_kind"] or "").strip().lower(),
+                r["report_number"] or "",
+            )
+        )
+    decisions = _latest_decisions(determinations, as_of)
+    covering: dict[str, list[tuple[str, Decision]]] = {}
+    for (kind, subject), d in sorted(decisions.items()):
+        if d.value in YES:
+            covering.setdefault(kind, []).append((subject, d))
+    return Context(
+        rules=rules,
+        regimes=by_regime,
+        settings=settings,
+        as_of=as_of,
+        product_of=product_of,
+        risks=family_risks(risk_register),
+        us_since=us_since,
+        ca_since=ca_since,
+        eea_since=eea_since,
+        shipped_models=frozenset(firsts["device_model"].to_list()),
+        vmsr_codes=frozenset(vmsr_product_codes),
+        history=history,
+        submissions=subs,
+        decisions=decisions,
+        covering=covering,
+        new_types=frozenset(),
+    )
+
+
+def first_of_their_kind(versions: pl.DataFrame, product_of: dict[str, dict[str, Any]]) -> set:
+    """Complaints that are the first malfunction of their product code and problem code (by
+    awareness, then id): a new type of malfunction, never summary-reported (83 FR 40973)."""
+    seen: dict[tuple[str, str], tuple[dt.date, str]] = {}
+    for r in versions.filter(pl.col("malfunction").fill_null(False)).iter_rows(named=True):
+        pc = product_of.get(r["device_model"] or "", {}).get("product_code", "")
+        code = (r["problem_code"] or "").strip().upper()
+        if not code:
+            continue
+        key = (pc, code)
+        cand = (r["received_date"], r["complaint_id"])
+        if key not in seen or cand < seen[key]:
+            seen[key] = cand
+    return {cid for _, cid in seen.values()}
+
+
+@dataclass
+class Obligation:
+    rule: Rule
+    criteria: frozenset[str]
+    day_zero: dt.date
+    due: dt.date | None
+    doubt: bool
+
+
+def _first_submission(
+    subs: list[tuple[dt.date, str, str, str]],
+    authority: str,
+    kinds: frozenset[str],
+    on_or_after: dt.date | None = None,
+) -> tuple[dt.date, str, str, str] | None:
+    for sub in subs:
+        if (
+            sub[1] == authority
+            and sub[2] in kinds
+            and (on_or_after is None or sub[0] >= on_or_after)
+        ):
+            return sub
+    return None
+
+
+class ComplaintAssessment:
+    """One complaint's versions walked in the order their information arrived."""
+
+    def __init__(self, cid: str, rows: list[dict[str, Any]], ctx: Context) -> None:
+        self.cid, self.rows, self.ctx = cid, rows, ctx
+        current = rows[-1]
+        self.current = current
+        self.model = current["device_model"] or ""
+        info = ctx.product_of.get(self.model, {})
+        self.family = info.get("family", "")
+        self.product_code = info.get("product_code", "")
+        self.ca_class = info.get("ca_class", "")
+        self.country = (current["country"] or "").strip().upper()
+        self.received = rows[0]["received_date"] or current["received_date"]
+        risk = ctx.risks.get(self.family, FamilyRisk())
+        s = ctx.settings
+        self.aware: list[dt.date] = []
+        self.facts: list[VersionFacts] = []
+        for i, r in enumerate(rows):
+            aware = _awareness(r["received_date"], r["updated_at"], i == 0) or ctx.as_of
+            code = (r["problem_code"] or "").strip().upper()
+            history = ctx.harm_history(self.family, code, aware, cid) if r["malfunction"] else ""
+            self.aware.append(aware)
+            self.facts.append(
+                version_facts(
+                    r["patient_outcome"],
+                    r["malfunction"],
+                    r["problem_code"],
+                    r["health_effect_code"],
+                    r["hospitalised"],
+                    risk,
+                    implantable=bool(info.get("implantable")),
+                    life_supporting=self.family in s.life_supporting_families,
+                    essential_codes=frozenset(s.essential_function_codes.get(self.family, ())),
+                    harm_history=history,
+                )
+            )
+        self.day0: dict[str, dt.date] = {}
+        self.last_met: dict[str, int] = {}
+        doubt_start: dict[str, dt.date] = {}
+        for i, (aware, f) in enumerate(zip(self.aware, self.facts, strict=True)):
+            for c in sorted(SERIOUS_CRITERIA):
+                if c in f.met:
+                    self.day0.setdefault(c, doubt_start.get(c, aware))
+                    self.last_met[c] = i
+                    doubt_start.pop(c, None)
+                elif c in f.doubt:
+                    doubt_start.setdefault(c, aware)
+                else:
+                    doubt_start.pop(c, None)
+        self.doubt = {c: doubt_start[c] for c in self.facts[-1].doubt if c in doubt_start}
+        self.subs = ctx.submissions.get(cid, [])
+        self.causality = self._causality()
+        self.decision = self._reportability()
+        self.legacy = next(
+            (r["reported_date"] for r in reversed(rows) if r["reported_date"] is not None), None
+        )
+
+    # ---- people's decisions ----------------------------------------------------------------
+    def _causality(self) -> Decision | None:
+        found = self.ctx.decisions.get(("causality", self.cid))
+        if found:
+            return found
+        value = (self.current["causality"] or "").strip().lower()
+        if value:
+            return Decision(value, "complaint record", self._since("causality"), "")
+        return None
+
+    def _reportability(self) -> Decision | None:
+        found = self.ctx.decisions.get(("reportability", self.cid))
+        if found:
+            value = "no" if found.value in NO else "yes" if found.value in YES else found.value
+            return Decision(value, found.decided_by, found.decided_on, found.rationale)
+        value = (self.current["reportability_decision"] or "").strip().lower()
+        if value in ("yes", "no"):
+            return Decision(value, "complaint record", self._since("reportability_decision"), "")
+        return None
+
+    def _since(self, column: str) -> dt.date:
+        """The awareness date of the version that first carried the current value of `column`."""
+        value, i = self.current[column], len(self.rows) - 1
+        while i > 0 and self.rows[i - 1][column] == value:
+            i -= 1
+        return self.aware[i]
+
+    def covered_by(self, kind: str) -> Decision | None:
+        """The latest 'yes' determination of `kind` whose subject is this complaint, its lot,
+        model, family or product code."""
+        subjects = {
+            self.cid,
+            self.model,
+            self.family,
+            self.product_code,
+            (self.current["lot_number"] or "").strip(),
+        } - {""}
+        hits = [d for subject, d in self.ctx.covering.get(kind, ()) if subject in subjects]
+        dated = [d for d in hits if d.decided_on is not None]
+        return min(dated, key=lambda d: d.decided_on) if dated else (hits[0] if hits else None)
+
+    # ---- scope -----------------------------------------------------------------------------
+    def regimes(self) -> list[tuple[Regime, str, dt.date | None]]:
+        """(regime, why it applies, the day from which it applies when later than awareness)."""
+        out: list[tuple[Regime, str, dt.date | None]] = []
+        ctx = self.ctx
+        fda = ctx.regimes.get("FDA_MDR")
+        if fda:
+            if self.country in fda.countries:
+                out.append((fda, f"event in {self.country} (21 CFR 803.3)", None))
+            else:
+                kind = ctx.settings.fda_similar_device
+                value = {"model": self.model, "product_code": self.product_code}.get(
+                    kind, self.family
+                )
+                since = ctx.us_since.get((kind, value))
+                if since is not None and self.received is not None and since <= self.received:
+                    out.append(
+                        (
+                            fda,
+                            f"event abroad; a similar device ({kind} {value}) is marketed in the"
+                            f" US since {since.isoformat()} (21 CFR 803.50)",
+                            None,
+                        )
+                    )
+        eu = ctx.regimes.get("EU_MDR")
+        if eu and self.country in eu.countries and self.available(ctx.eea_since):
+            out.append((eu, f"event in {self.country} (MDR Art. 87(1)(a))", None))
+        hc = ctx.regimes.get("HC_CMDR")
+        if hc:
+            if self.country in hc.countries:
+                if self.available(ctx.ca_since):
+                    out.append((hc, "incident in Canada (CMDR s. 59(1))", None))
+            elif self.model in ctx.ca_since and self.ca_class in ("", "I"):
+                action = self.covered_by("fsca_decision")
+                if action is not None:
+                    out.append(
+                        (
+                            hc,
+                            "incident abroad with a device sold in Canada (class "
+                            f"{self.ca_class or 'unknown'}); corrective action decided on "
+                            f"{action.decided_on} (CMDR s. 59(1.1), (2))",
+                            action.decided_on,
+                        )
+                    )
+        return out
+
+    def available(self, first_shipment: dict[str, dt.date]) -> bool:
+        """Made available (shipped) there by the complaint's receipt; a model the shipment data
+        does not know at all counts as available (doubt counts towards the obligation)."""
+        if self.model not in self.ctx.shipped_models:
+            return True
+        since = first_shipment.get(self.model)
+        return since is not None and (self.received is None or since <= self.received)
+
+    def none_encoded(self, applicable: list[Regime]) -> str:
+        """Why no encoded regime covers the event where it happened ('' when one does)."""
+        if any(self.country in r.countries for r in applicable):
+            return ""
+        if any(self.country in r.countries for r in self.ctx.regimes.values()):
+            return (
+                f"event in {self.country} with a device the shipment data never made available "
+                "there: no encoded regime applies there; assess locally"
+            )
+        return (
+            f"no regime encoded for events in {self.country or 'an unknown country'}: "
+            "assess locally"
+        )
+
+    # ---- obligations -----------------------------------------------------------------------
+    def obligations(
+        self, regime: str, day0: dict[str, dt.date], doubt: dict[str, dt.date], not_before
+    ) -> list[Obligation]:
+        ctx = self.ctx
+        opt = ctx.settings.opt_ins
+        rules = [
+            r
+            for r in ctx.rules
+            if r.regime == regime
+            and r.report_kind == "initial"
+            and r.route in ("individual", "summary")
+            and (not r.opt_in or r.opt_in in opt)
+        ]
+        found: list[Obligation] = []
+        summary = self.summary_route(regime, day0)
+        for r in rules:
+            if r.route == "summary":
+                if summary and r.criteria & {"summary_malfunction"}:
+                    d0 = max(day0["serious_malfunction"], not_before or dt.date.min)
+                    crit = frozenset({"serious_malfunction", "summary_malfunction"})
+                    found.append(Obligation(r, crit, d0, due_date(d0, r), False))
+                continue
+            crits = r.criteria & day0.keys()
+            if summary and r.rule_id == summary.replaces and crits <= {"serious_malfunction"}:
+                crits = frozenset()
+            if crits:
+                d0 = max(min(day0[c] for c in crits), not_before or dt.date.min)
+                found.append(Obligation(r, frozenset(crits), d0, due_date(d0, r), False))
+            in_doubt = (r.criteria & doubt.keys()) - day0.keys()
+            if in_doubt:
+                d0 = max(min(doubt[c] for c in in_doubt), not_before or dt.date.min)
+                found.append(Obligation(r, frozenset(in_doubt), d0, due_date(d0, r), True))
+        return sorted(
+            found, key=lambda o: (o.due or dt.date.max, o.doubt, o.rule.rule_id, o.day_zero)
+        )
+
+    def vmsr_exclusions(self, day0: dict[str, dt.date]) -> list[str]:
+        why = []
+        if day0.keys() & {"death", "serious_injury"}:
+            why.append("death or serious injury")
+        if self.cid in self.ctx.new_types:
+            why.append("a new type of malfunction (first of its product code and problem code)")
+        for kind, text in (
+            ("remedial_action_required", "a 5-day event (remedial action)"),
+            ("fda_request", "FDA asked for individual reports"),
+            ("fsca_decision", "subject of a recall or field action"),
+        ):
+            if self.covered_by(kind):
+                why.append(text)
+        return why
+
+    def summary_route(self, regime: str, day0: dict[str, dt.date]) -> Rule | None:
+        """The opted-in summary rule that stands in for individual reports, when eligible."""
+        ctx = self.ctx
+        if (
+            "serious_malfunction" not in day0
+            or self.product_code not in ctx.vmsr_codes
+            or self.vmsr_exclusions(day0)
+        ):
+            return None
+        return next(
+            (
+                r
+                for r in ctx.rules
+                if r.regime == regime
+                and r.route == "summary"
+                and (not r.opt_in or r.opt_in in ctx.settings.opt_ins)
+            ),
+            None,
+        )
+
+    def downgraded_on(self, criteria: frozenset[str]) -> dt.date | None:
+        last = max((self.last_met[c] for c in criteria if c in self.last_met), default=None)
+        if last is None or last >= len(self.rows) - 1:
+            return None
+        return self.aware[last + 1]
+
+    def authority(self, regime: Regime) -> str:
+        if regime.regime == "EU_MDR":
+            return "EU:" + regime.competent_authority_of.get(self.country, self.country)
+        return regime.authority
+
+    def row(self, regime: str, authority: str, kind: str, **values: Any) -> dict[str, Any]:
+        base: dict[str, Any] = dict.fromkeys(FLAG_SCHEMA)
+        due = values.get("due_date")
+        base.update(
+            complaint_id=self.cid,
+            regime=regime,
+            authority=authority,
+            report_kind=kind,
+            reportable=False,
+            vmsr_eligible=False,
+            expected_side_effect="expected_side_effect" in self.facts[-1].other,
+            received_date=self.received,
+            legacy_reported_date=self.legacy,
+            data_state="staged",
+            as_of=self.ctx.as_of,
+        )
+        base.update(values)
+        base["days_remaining"] = (due - self.ctx.as_of).days if due else None
+        return base
+
+    def reasons(self) -> list[str]:
+        seen: list[str] = []
+        for f in self.facts:
+            for text in f.reasons:
+                if text not in seen:
+                    seen.append(text)
+        return seen
+
+    def initial(self, regime: Regime, scope: str, not_before: dt.date | None) -> list[dict]:
+        ctx = self.ctx
+        authority = self.authority(regime)
+        day0 = dict(self.day0)
+        doubt = dict(self.doubt)
+        before = self.obligations(regime.regime, day0, doubt, not_before)
+        unrelated = self.causality is not None and self.causality.value == "unrelated"
+        if unrelated:
+            day0 = {c: d for c, d in day0.items() if c not in INJURY_CRITERIA}
+            doubt = {c: d for c, d in doubt.items() if c not in INJURY_CRITERIA}
+        found = self.obligations(regime.regime, day0, doubt, not_before)
+        reasons = [scope, *self.reasons()]
+        criteria = sorted(day0) + [f"doubt:{c}" for c in sorted(doubt)]
+        criteria += sorted(self.facts[-1].other)
+        values: dict[str, Any] = {
+            "criteria_met": ";".join(criteria),
+            "rules_arisen": ";".join(sorted({o.rule.rule_id for o in found})),
+            "vmsr_eligible": self.summary_route(regime.regime, day0) is not None
+            and regime.regime == "FDA_MDR",
+        }
+        if not found:
+            trend = next(
+                (
+                    r
+                    for r in ctx.rules
+                    if r.regime == regime.regime
+                    and r.route == "trend"
+                    and r.criteria & self.facts[-1].other
+                ),
+                None,
+            )
+            closed = unrelated and before
+            status = "decided_not_reportable" if closed else "not_reportable"
+            if closed:
+                gov = before[0]
+                reasons.append(f"causality judged unrelated: {self.causality.rationale}".strip())
+                values.update(
+                    rule=gov.rule.rule_id,
+                    route=gov.rule.route,
+                    reportable=True,
+                    day_zero=gov.day_zero,
+                    due_date=gov.due,
+                    decision="unrelated",
+                    decided_by=self.causality.decided_by,
+                    decided_on=self.causality.decided_on,
+                    decision_rationale=self.causality.rationale,
+                )
+            else:
+                values.update(
+                    rule=trend.rule_id if trend else NOT_REPORTABLE,
+                    route=trend.route if trend else "none",
+                )
+            return [
+                self.row(
+                    regime.regime,
+                    authority,
+                    "initial",
+                    status=status,
+                    reason="; ".join(reasons),
+                    **values,
+                )
+            ]
+        gov = found[0]
+        only_doubt = all(o.doubt for o in found)
+        sub_kinds = INITIAL_KINDS | ({"summary"} if gov.rule.route == "summary" else frozenset())
+        met = _first_submission(self.subs, authority, sub_kinds)
+        reported = met[0] if met else None
+        number = met[3] if met else None
+        if (
+            reported is None
+            and self.legacy is not None
+            and self.legacy <= ctx.as_of
+            and regime.regime in ctx.settings.legacy_reported_date_satisfies
+        ):
+            reported = self.legacy
+            reasons.append("met by the legacy reported_date (configured for this regime)")
+        elif reported is None and self.legacy is not None:
+            reasons.append(
+                f"legacy reported_date {self.legacy} names no authority; no submission to "
+                f"{authority} confirms it"
+            )
+        definite = frozenset().union(*(o.criteria for o in found if not o.doubt))
+        down = self.downgraded_on(definite) if definite else None
+        if down:
+            reasons.append(f"downgraded on {down}: the obligation stays until met or decided")
+        if (
+            regime.regime == "FDA_MDR"
+            and gov.rule.route == "individual"
+            and "serious_malfunction" in day0
+            and self.product_code in ctx.vmsr_codes
+            and ctx.settings.fda_vmsr_participant
+        ):
+            excluded = self.vmsr_exclusions(day0)
+            if excluded:
+                reasons.append("not for summary reporting: " + ", ".join(excluded))
+        if unrelated and len(before) > len(found):
+            reasons.append("death or injury judged unrelated; the malfunction remains reportable")
+        decision = self.decision
+        if reported is not None:
+            status = flag_status(gov.due, reported, ctx.as_of)
+        elif decision is not None and decision.value == "no":
+            status = "decided_not_reportable"
+            reasons.append(
+                f"a person decided not reportable against {gov.rule.rule_id}: second review"
+            )
+        elif only_doubt and not (decision is not None and decision.value == "yes"):
+            status = "undetermined"
+        else:
+            status = flag_status(gov.due, None, ctx.as_of)
+        if decision is not None:
+            values.update(
+                decision=decision.value,
+                decided_by=decision.decided_by,
+                decided_on=decision.decided_on,
+                decision_rationale=decision.rationale,
+            )
+        values.update(
+            rule=gov.rule.rule_id,
+            route=gov.rule.route,
+            reportable=True,
+            criteria_met=";".join(
+                sorted(gov.criteria)
+                if not gov.doubt
+                else [f"doubt:{c}" for c in sorted(gov.criteria)]
+            ),
+            day_zero=gov.day_zero,
+            due_date=gov.due,
+            reported_date=reported,
+            report_number=number,
+            downgraded_on=down,
+        )
+        rows = [
+            self.row(
+                regime.regime,
+                authority,
+                "initial",
+                status=status,
+                reason="; ".join(reasons),
+                **values,
+            )
+        ]
+        first = _first_submission(self.subs, authority, INITIAL_KINDS | {"summary"})
+        if first is None and reported is not None:
+            first = (reported, authority, "initial", "")
+        if first is not None:
+            rows += self.after_report(regime, authority, gov, first, down)
+        return rows
+
+    def after_report(
+        self,
+        regime: Regime,
+        authority: str,
+        gov: Obligation,
+        first: tuple[dt.date, str, str, str],
+        down: dt.date | None,
+    ) -> list[dict]:
+        """Supplemental (FDA), follow-up and final (EU), final (HC) reports owed after one."""
+        ctx = self.ctx
+        rows: list[dict] = []
+        summary = gov.rule.route == "summary"
+        follow = [
+            r
+            for r in ctx.rules
+            if r.regime == regime.regime
+            and r.route in ("supplement", "follow_up")
+            and ("new_information_summary" in r.criteria) == summary
+            and (not r.opt_in or r.opt_in in ctx.settings.opt_ins)
+        ]
+        if follow:
+            rule = follow[0]
+            kinds = frozenset({"summary"}) if summary else FOLLOW_UP_KINDS
+            seen_days: set[dt.date] = set()
+            for i in range(1, len(self.rows)):
+                day = self.aware[i]
+                if day <= first[0] or day in seen_days:
+                    continue
+                changed = [f for f in MATERIAL_FIELDS if self.rows[i][f] != self.rows[i - 1][f]]
+                if not changed:
+                    continue
+                seen_days.add(day)
+                due = due_date(day, rule)
+                met = _first_submission(self.subs, authority, kinds, on_or_after=day)
+                rows.append(
+                    self.row(
+                        regime.regime,
+                        authority,
+                        rule.report_kind,
+                        rule=rule.rule_id,
+                        route=rule.route,
+                        reportable=True,
+                        criteria_met="new_information:" + ",".join(changed),
+                        reason=f"new information received {day} after the report of {first[0]}",
+                        received_date=day,
+                        day_zero=day,
+                        due_date=due,
+                        reported_date=met[0] if met else None,
+                        report_number=met[3] if met else None,
+                        status=flag_status(due, met[0] if met else None, ctx.as_of),
+                    )
+                )
+        if first[2] != "initial":
+            return rows  # a final report was the first one
+        finals = [r for r in ctx.rules if r.regime == regime.regime and r.route == "final"]
+        if not finals:
+            return rows
+        rule = finals[0]
+        closed = (self.current["investigation_status"] or "") == "closed"
+        if "preliminary_report_made" in rule.criteria:
+            start, kind, why = first[0], "final", "a final report follows the preliminary one"
+        elif down is not None:
+            start, kind, why = down, "final_non_reportable", "downgraded after the report"
+        elif closed:
+            start = self.current["investigation_closed_date"] or self.aware[-1]
+            kind, why = "final", "investigation closed"
+        else:
+            return rows
+        met = _first_submission(self.subs, authority, FINAL_KINDS, on_or_after=first[0])
+        rows.append(
+            self.row(
+                regime.regime,
+                authority,
+                kind,
+                rule=rule.rule_id,
+                route=rule.route,
+                reportable=True,
+                criteria_met=";".join(sorted(rule.criteria)),
+                reason=why,
+                day_zero=start,
+                due_date=None,
+                reported_date=met[0] if met else None,
+                report_number=met[3] if met else None,
+                status=flag_status(None, met[0] if met else None, ctx.as_of),
+            )
+        )
+        return rows
+
+    def apart(self, regime: str, rule: str, authority: str, why: str) -> dict:
+        """A NONE_ENCODED or CLINICAL_STUDY row: no clock here, a person assesses it."""
+        serious = bool(self.day0.keys() - (INJURY_CRITERIA if self.causality_unrelated else set()))
+        doubt = bool(self.doubt)
+        local = next(
+            (s for s in self.subs if s[1] not in ("FDA", "HC") and not s[1].startswith("EU:")),
+            None,
+        )
+        if not (serious or doubt):
+            status = "not_reportable"
+        elif regime == NONE_ENCODED and self.decision is not None and self.decision.value == "no":
+            status = "decided_not_reportable"
+        else:
+            status = "undetermined"
+        criteria = sorted(self.day0) + [f"doubt:{c}" for c in sorted(self.doubt)]
+        return self.row(
+            regime,
+            authority,
+            "initial",
+            rule=rule,
+            route="assess",
+            reportable=serious or doubt,
+            criteria_met=";".join(criteria),
+            reason="; ".join([why, *self.reasons()]),
+            day_zero=min(self.day0.values(), default=None) if serious else None,
+            reported_date=local[0] if local else None,
+            report_number=local[3] if local else None,
+            status=status,
+        )
+
+    @property
+    def causality_unrelated(self) -> bool:
+        return self.causality is not None and self.causality.value == "unrelated"
+
+    def determination_rows(self, applicable: set[str]) -> list[dict]:
+        """5-day (FDA) and public-health-threat (EU) reports decided on this complaint."""
+        rows = []
+        for kind, regime, report_kind in (
+            ("remedial_action_required", "FDA_MDR", "five_day"),
+            ("fda_request", "FDA_MDR", "five_day"),
+            ("serious_public_health_threat", "EU_MDR", "public_health_threat"),
+        ):
+            d = self.ctx.decisions.get((kind, self.cid))
+            if d is None or d.value not in YES or regime not in applicable:
+                continue
+            reg = self.ctx.regimes[regime]
+            rows.append(
+                determination_row(
+                    self.ctx, self.cid, reg, self.authority(reg), kind, report_kind, d, self.subs
+                )
+            )
+        return rows
+
+    def assess(self) -> list[dict]:
+        source = (self.current["source"] or "").strip().lower()
+        if source == "clinical_study":
+            return [
+                self.apart(
+                    CLINICAL_STUDY,
+                    SAE_PER_PROTOCOL,
+                    "clinical investigation sponsor",
+                    "clinical investigation: report serious adverse events under the study's "
+                    "safety reporting (MDR Art. 80; 21 CFR 812.150), not on post-market clocks",
+                )
+            ]
+        rows: list[dict] = []
+        scoped = self.regimes()
+        applicable = {regime.regime for regime, _, _ in scoped}
+        for regime, scope, not_before in scoped:
+            rows += self.initial(regime, scope, not_before)
+        why_local = self.none_encoded([regime for regime, _, _ in scoped])
+        if why_local:
+            rows.append(
+                self.apart(
+                    NONE_ENCODED,
+                    ASSESS_LOCALLY,
+                    f"local authority of {self.country or 'unknown country'}",
+                    why_local,
+                )
+            )
+        rows += self.determination_rows(applicable)
+        return rows
+
+
+def determination_row(
+    ctx: Context,
+    subject: str,
+    regime: Regime,
+    authority: str,
+    kind: str,
+    report_kind: str,
+    d: Decision,
+    subs: list[tuple[dt.date, str, str, str]],
+) -> dict:
+    rule = next(r for r in ctx.rules if r.regime == regime.regime and kind in r.criteria)
+    start = d.decided_on or ctx.as_of
+    due = due_date(start, rule)
+    met = next(
+        (
+            s
+            for s in subs
+            if s[0] >= start
+            and (s[1] == authority or (authority == "EU" and s[1].startswith("EU:")))
+        ),
+        None,
+    )
+    row: dict[str, Any] = dict.fromkeys(FLAG_SCHEMA)
+    row.update(
+        complaint_id=subject,
+        regime=regime.regime,
+        authority=authority,
+        report_kind=report_kind,
+        rule=rule.rule_id,
+        route=rule.route,
+        reportable=True,
+        criteria_met=kind,
+        reason=f"{kind} decided by {d.decided_by} on {d.decided_on}: {d.rationale}".strip(),
+        vmsr_eligible=False,
+        expected_side_effect=False,
+        day_zero=start,
+        due_date=due,
+        reported_date=met[0] if met else None,
+        report_number=met[3] if met else None,
+        status=flag_status(due, met[0] if met else None, ctx.as_of),
+        days_remaining=(due - ctx.as_of).days if due else None,
+        decision=d.value,
+        decided_by=d.decided_by,
+        decided_on=d.decided_on,
+        decision_rationale=d.rationale,
+        data_state="staged",
+        as_of=ctx.as_of,
+    )
+    return row
+
+
+def subject_rows(ctx: Context, complaint_ids: set[str], models_of: dict[str, set[str]]) -> list:
+    """Obligations decided on a subject that is not a complaint (a model, family, lot or signal):
+    the FDA 5-day and EU 2-day reports, and Health Canada's 72-hour foreign risk notice."""
+    rows = []
+    for (kind, subject), d in sorted(ctx.decisions.items()):
+        if d.value not in YES:
+            continue
+        if kind in ("remedial_action_required", "fda_request") and subject not in complaint_ids:
+            reg = ctx.regimes.get("FDA_MDR")
+            if reg:
+                rows.append(
+                    determination_row(
+                        ctx,
+                        subject,
+                        reg,
+                        "FDA",
+                        kind,
+                        "five_day",
+                        d,
+                        ctx.submissions.get(subject, []),
+                    )
+                )
+        if kind == "serious_public_health_threat" and subject not in complaint_ids:
+            reg = ctx.regimes.get("EU_MDR")
+            if reg:
+                rows.append(
+                    determination_row(
+                        ctx,
+                        subject,
+                        reg,
+                        "EU",
+                        kind,
+                        "public_health_threat",
+                        d,
+                        ctx.submissions.get(subject, []),
+                    )
+                )
+        if kind == "fsca_decision" and "HC_CMDR" in ctx.regimes:
+            models = models_of.get(subject)
+            on = d.decided_on or ctx.as_of
+            if models is None:  # a subject the data cannot resolve: doubt counts towards notice
+                sold = True
+            else:
+                sold = any(
+                    m in ctx.ca_since
+                    and ctx.ca_since[m] <= on
+                    and ctx.product_of.get(m, {}).get("ca_class", "") in ("", "II", "III", "IV")
+                    for m in models
+                )
+            if sold:
+                row = determination_row(
+                    ctx,
+                    subject,
+                    ctx.regimes["HC_CMDR"],
+                    "HC",
+                    "foreign_corrective_action",
+                    "foreign_risk_notice",
+                    d,
+                    ctx.submissions.get(subject, []),
+                )
+                rows.append(row)
+    return rows
+
+
+def assess_vigilance(
+    versions: pl.DataFrame,
+    products: pl.DataFrame,
+    risk_register: pl.DataFrame,
+    distribution: pl.DataFrame,
+    as_of: dt.date,
+    *,
+    submissions: pl.DataFrame | None = None,
+    determinations: pl.DataFrame | None = None,
+    vmsr_product_codes: Iterable[str] = (),
+    settings: VigilanceSettings | None = None,
     rules: tuple[Rule, ...] | None = None,
+    regimes: tuple[Regime, ...] | None = None,
 ) -> pl.DataFrame:
-    """Supplemental reports owed after an initial report (route `supplement`, e.g. 21 CFR
-    803.56): each version received after the report that changes a material field is new
-    information, day 0 of its own clock.
+    """Every obligation of every complaint known on the night `as_of` (docs/vigilance.md).
 
-    `versions`: every version known on the night: complaint_id, updated_at, the material fields
-    and `supplemental_reported_date` (the date a supplemental report was submitted, when the
-    complaint system records it). New information is covered by the first supplemental report
-    submitted on or after the day it was received (and by the night); until then it is open or
-    overdue. `flags`: the night's initial flags (complaint_id, regime, reportable,
-    reported_date).
-    """
+    `versions`: every version of every complaint (data-contract columns; only complaint_id,
+    received_date, updated_at, device_model, country, patient_outcome and malfunction are
+    required). Versions received or updated after the night are ignored, as are submissions and
+    determinations dated after it. One row at least per complaint."""
+    settings = settings or VigilanceSettings()
     rules = rules or load_rules()
-    supplement = {r.regime: r for r in rules if r.route == "supplement"}
-    reported = flags.filter(
-        pl.col("reportable")
-        & pl.col("reported_date").is_not_null()
-        & pl.col("regime").is_in(list(supplement))
-    ).select("complaint_id", "regime", "reported_date")
-    if reported.is_empty():
-        return pl.DataFrame(schema=FLAG_SCHEMA)
-    fields = [f for f in MATERIAL_FIELDS if f in versions.columns]
-    if "supplemental_reported_date" not in versions.columns:
-        versions = versions.with_columns(supplemental_reported_date=pl.lit(None, pl.Date))
-    ordered = (
-        versions.join(reported.select("complaint_id").unique(), on="complaint_id")
-        .sort("complaint_id", "updated_at", maintain_order=True)
-        .with_columns(info_date=pl.col("updated_at").cast(pl.Date))
-        .with_row_index("arrival")  # versions of one instant keep the order they came in
+    regimes = regimes or load_regimes()
+    v = _conform(versions, VERSION_COLUMNS).with_columns(
+        pl.col("country").str.strip_chars().str.to_uppercase(),
+        pl.col("problem_code").str.strip_chars().str.to_uppercase(),
+        pl.col("health_effect_code").str.strip_chars().str.to_uppercase(),
     )
-    changed = pl.concat_str(
-        [
-            pl.when(pl.col(f).ne_missing(pl.col(f).shift(1).over("complaint_id"))).then(pl.lit(f))
-            for f in fields
-        ],
-        separator=",",
-        ignore_nulls=True,
+    v = v.filter(
+        (pl.col("received_date").is_null() | (pl.col("received_date") <= as_of))
+        & (pl.col("updated_at").is_null() | (pl.col("updated_at").dt.date() <= as_of))
+    ).sort("complaint_id", "updated_at", maintain_order=True, nulls_last=False)
+    subs = _conform(submissions, SUBMISSION_COLUMNS)
+    dets = _conform(determinations, DETERMINATION_COLUMNS)
+    ctx = build_context(
+        v,
+        products,
+        risk_register,
+        distribution,
+        as_of,
+        subs,
+        dets,
+        vmsr_product_codes,
+        settings,
+        rules,
+        regimes,
     )
-    news = (
-        ordered.with_columns(changed=changed)
-        .filter(pl.col("complaint_id").is_first_distinct().not_() & (pl.col("changed") != ""))
-        .select("complaint_id", "arrival", "info_date", "changed")
-    )
-    # Each reported flag with each later piece of new information (by complaint, regime, then
-    # the order it arrived); one report per day of new information (the first change counts).
-    owed = (
-        reported.join(news, on="complaint_id")
-        .filter(pl.col("info_date") > pl.col("reported_date"))
-        .sort("complaint_id", "regime", "arrival")
-        .unique(["complaint_id", "regime", "info_date"], keep="first", maintain_order=True)
-    )
-    if owed.is_empty():
-        return pl.DataFrame(schema=FLAG_SCHEMA)
-    clocks = pl.DataFrame(
-        [
-            (regime, day, supplement[regime].rule_id, due_date(day, supplement[regime]))
-            for regime, day in owed.select("regime", "info_date").unique().sort(pl.all()).rows()
-        ],
-        schema={"regime": pl.String, "info_date": pl.Date, "rule": pl.String, "due_date": pl.Date},
-        orient="row",
-    )
-    # The first supplemental report submitted on or after the day of the information (and by
-    # the night) covers it.
-    submissions = (
-        ordered.filter(pl.col("supplemental_reported_date") <= as_of)
-        .select("complaint_id", reported_date="supplemental_reported_date")
-        .unique()
-        .sort("reported_date", "complaint_id")
-    )
-    owed = (
-        owed.drop("reported_date")
-        .join(clocks, on=["regime", "info_date"], how="left")
-        .sort("info_date", "complaint_id")
-        .join_asof(
-            submissions,
-            left_on="info_date",
-            right_on="reported_date",
-            by="complaint_id",
-            strategy="forward",
-            check_sortedness=False,  # both sides sorted on the date just above
-        )
-    )
-    due = pl.col("due_date")
+    ctx.new_types = frozenset(first_of_their_kind(v, ctx.product_of))
+    rows: list[dict] = []
+    ids: list[str] = []
+    grouped: dict[str, list[dict]] = {}
+    for r in v.iter_rows(named=True):
+        cid = r["complaint_id"]
+        if cid is None:
+            continue
+        if cid not in grouped:
+            grouped[cid] = []
+            ids.append(cid)
+        grouped[cid].append(r)
+    models_of: dict[str, set[str]] = {}
+    for model, info in ctx.product_of.items():
+        for key in (model, info["family"], info["product_code"]):
+            if key:
+                models_of.setdefault(key, set()).add(model)
+    for cid in ids:
+        assessment = ComplaintAssessment(cid, grouped[cid], ctx)
+        models_of.setdefault(cid, set()).add(assessment.model)
+        rows += assessment.assess()
+    rows += subject_rows(ctx, set(ids), models_of)
     return (
-        owed.select(
-            "complaint_id",
-            "regime",
-            report_kind=pl.lit("supplemental"),
-            rule="rule",
-            route=pl.lit("supplement"),
-            reportable=pl.lit(True),
-            criteria_met=pl.lit("new_information:") + pl.col("changed"),
-            vmsr_eligible=pl.lit(False),
-            expected_side_effect=pl.lit(False),
-            received_date="info_date",
-            due_date="due_date",
-            reported_date="reported_date",
-            status=flag_status_expr(due, pl.col("reported_date"), as_of),
-            days_remaining=(due - pl.lit(as_of)).dt.total_days(),
-            data_state=pl.lit("staged"),
-            as_of=pl.lit(as_of),
+        pl.DataFrame(rows, schema=FLAG_SCHEMA)
+        .unique(
+            ["complaint_id", "regime", "report_kind", "rule", "day_zero"],
+            keep="first",
+            maintain_order=True,
         )
-        .cast(FLAG_SCHEMA)  # type: ignore[arg-type]
-        .sort("complaint_id", "regime", "received_date")
+        .sort("complaint_id", "regime", "report_kind", "day_zero", "rule", nulls_last=False)
     )
 
 
-TRUE_TEXT = frozenset({"true", "t", "yes", "y", "1"})
 # criteria_met of a quarantined record whose text cannot be split into fields
 UNREADABLE_CRITERIA = "unreadable"
 # complaint_id of a quarantined record whose complaint id cannot be read: the prefix, then its
@@ -632,8 +1531,15 @@ def quarantined_complaint_flags(
             outcome = (c["patient_outcome"] or "").strip().lower()
             malfunction = (c["malfunction"] or "").strip().lower() in TRUE_TEXT
             code = (c["problem_code"] or "").strip().upper()
-            met = criteria_met(outcome, malfunction, (c["device_family"], code) in serious)
-            met &= SERIOUS_CRITERIA
+            met = set()
+            if outcome == "death":
+                met.add("death")
+            if outcome == "serious_injury":
+                met |= {"serious_injury", "serious_deterioration"}
+            if outcome in ("", "unknown"):
+                met |= INJURY_CRITERIA  # doubt counts against delay
+            if malfunction and ((c["device_family"], code) in serious or not code):
+                met.add("serious_malfunction")
             criteria = ";".join(sorted(met))
         if not met:
             continue
@@ -644,38 +1550,49 @@ def quarantined_complaint_flags(
         country = (c["country"] or "").strip().upper()
         model = (c["device_model"] or "").strip()
         if model in model_markets and country in iso3166.countries_by_alpha2:
-            applicable = applicable_regimes(regimes, country, model_markets[model])
+            applicable = [
+                r
+                for r in regimes
+                if country in r.countries
+                or (r.regime == "FDA_MDR" and model_markets[model] & r.countries)
+            ]
         else:
             applicable = list(regimes)
         received = _parse_date(c["received_date"]) if c["readable"] is not False else None
         for regime in applicable:
-            rule, due = (
-                governing_rule(met, regime.regime, received, rules, frozenset())
-                if received
-                else governing_rule(met, regime.regime, as_of, rules, frozenset())
+            candidates = sorted(
+                (due_date(received or as_of, r), r.rule_id, r)
+                for r in rules
+                if r.regime == regime.regime
+                and r.report_kind == "initial"
+                and r.route == "individual"
+                and r.criteria & met
             )
-            if rule is None:
+            if not candidates:
                 continue
-            rows.append(
-                {
-                    "complaint_id": complaint_id,
-                    "regime": regime.regime,
-                    "report_kind": "initial",
-                    "rule": rule.rule_id,
-                    "route": rule.route,
-                    "reportable": True,
-                    "criteria_met": criteria,
-                    "vmsr_eligible": False,
-                    "expected_side_effect": False,
-                    "received_date": received,
-                    "due_date": due if received else None,
-                    "reported_date": None,
-                    "status": flag_status(due, None, as_of) if received else "open",
-                    "days_remaining": (due - as_of).days if received and due else None,
-                    "data_state": "quarantined",
-                    "as_of": as_of,
-                }
+            due, _, rule = candidates[0]
+            row: dict[str, Any] = dict.fromkeys(FLAG_SCHEMA)
+            row.update(
+                complaint_id=complaint_id,
+                regime=regime.regime,
+                authority=regime.authority,
+                report_kind="initial",
+                rule=rule.rule_id,
+                route=rule.route,
+                reportable=True,
+                criteria_met=criteria,
+                reason="waiting in quarantine: judged on its raw text",
+                vmsr_eligible=False,
+                expected_side_effect=False,
+                received_date=received,
+                day_zero=received,
+                due_date=due if received else None,
+                status=flag_status(due, None, as_of) if received else "open",
+                days_remaining=(due - as_of).days if received and due else None,
+                data_state="quarantined",
+                as_of=as_of,
             )
+            rows.append(row)
     return (
         pl.DataFrame(rows, schema=FLAG_SCHEMA)
         .sort("complaint_id", "regime", "due_date", nulls_last=False)
@@ -701,7 +1618,8 @@ def compliance_flags(
     evaluation_limit_days: int = 5,
     investigation_limit_days: int = 30,
 ) -> pl.DataFrame:
-    """Complaint-handling findings (ISO 13485 8.2.2, 21 CFR 820.198) for current versions.
+    """Complaint-handling findings (ISO 13485:2016 8.2.2; 21 CFR 820.35(a) as amended by the
+    QMSR) for current versions.
 
     `complaints`: complaint_id, received_date, investigation_status,
     investigation_conclusion_code, not_investigated_reason, reportability_decision.
@@ -761,9 +1679,7 @@ def compliance_flags(
                 pl.col("rule"),
             ),
         ),
-        flags.filter(pl.col("reportable") & (pl.col("report_kind") == "initial"))
-        .join(c.filter(decision == "no").select("complaint_id"), on="complaint_id")
-        .select(
+        flags.filter(pl.col("status") == "decided_not_reportable").select(
             "complaint_id",
             flag=pl.lit("decision_conflicts_with_rules"),
             detail=pl.format(

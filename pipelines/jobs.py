@@ -30,6 +30,8 @@ SAFETY_PATH_KEYS = SAFETY_CRITICAL_ASSETS
 COMPLAINT_INGESTION_KEYS = (
     dg.AssetKey(["staging", "complaint_versions"]),
     dg.AssetKey(["staging", "complaints"]),
+    dg.AssetKey(["staging", "submissions"]),
+    dg.AssetKey(["staging", "determinations"]),
 )
 
 # Run when a nightly run ended without its morning page (a blocking check, or a failure

@@ -65,9 +65,11 @@ EXPECTED_GRAPH = {
         [
             "reference/code_tables",
             "staging/complaint_versions",
+            "staging/determinations",
             "staging/distribution",
             "staging/products",
             "staging/risk_register",
+            "staging/submissions",
         ],
     ),
     "marts/risk_feedback": (
@@ -95,8 +97,10 @@ EXPECTED_GRAPH = {
             "reference/code_tables",
             "staging/complaint_versions",
             "staging/distribution",
+            "staging/determinations",
             "staging/products",
             "staging/risk_register",
+            "staging/submissions",
         ],
     ),
     "reports/pms_reports": (
@@ -135,6 +139,8 @@ ALLOWED_UPSTREAM_OF_SAFETY_PATH = {
     "staging/lots",
     "staging/distribution",
     "staging/complaint_versions",
+    "staging/submissions",  # a submission meets an obligation
+    "staging/determinations",  # a determination starts or closes one
     *SAFETY_PATH,
 }
 

@@ -1,4 +1,5 @@
-"""Reportability and clocks against cases worked by hand (rules from config/*.csv)."""
+"""Reportability and clocks against cases worked by hand (rules from config/*.csv). The cases
+written from the regulations' text, paragraph by paragraph, are in tests/test_vigilance_law.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from models.vigilance import due_date, flag_status, load_regimes, load_rules, vigilance_flags
+from models.vigilance import (
+    VigilanceSettings,
+    assess_vigilance,
+    due_date,
+    flag_status,
+    load_regimes,
+    load_rules,
+)
 
 D = dt.date.fromisoformat
 RULES = {r.rule_id: r for r in load_rules()}
@@ -38,8 +46,9 @@ RULES = {r.rule_id: r for r in load_rules()}
         ("EU_87_5_10D", "2025-02-20", "2025-03-02"),
         ("EU_87_3_15D", "2025-12-20", "2026-01-04"),
         ("EU_87_4_2D", "2025-12-31", "2026-01-02"),
-        ("HC_CMDR_59_10D", "2025-03-25", "2025-04-04"),
-        ("HC_CMDR_59_30D", "2025-03-25", "2025-04-24"),
+        ("HC_CMDR_60_10D", "2025-03-25", "2025-04-04"),
+        ("HC_CMDR_60_30D", "2025-03-25", "2025-04-24"),
+        ("HC_CMDR_61_2_72H", "2025-03-25", "2025-03-28"),  # 72 hours
         # VMSR: the quarter's summaries are due on the last day of the following month
         ("FDA_VMSR_QUARTERLY", "2025-01-01", "2025-04-30"),
         ("FDA_VMSR_QUARTERLY", "2025-03-31", "2025-04-30"),
@@ -56,7 +65,8 @@ def test_due_dates(rule: str, received: str, due: str) -> None:
 @pytest.mark.parametrize(
     ("due", "reported", "as_of", "status"),
     [
-        (None, None, "2025-05-01", "not_reportable"),
+        (None, None, "2025-05-01", "open"),  # no fixed time: open until met
+        (None, "2025-05-01", "2025-05-01", "submitted_on_time"),
         ("2025-05-10", "2025-05-10", "2025-06-01", "submitted_on_time"),
         ("2025-05-10", "2025-05-11", "2025-06-01", "submitted_late"),
         ("2025-05-10", None, "2025-05-10", "open"),
@@ -69,23 +79,55 @@ def test_statuses(due, reported, as_of, status) -> None:
     )
 
 
-SERIOUS_CODES = pl.DataFrame({"device_family": ["Pumps"], "problem_code": ["A0701"]})
-MARKETS = pl.DataFrame({"device_model": ["P1", "P1", "EU-ONLY"], "country": ["US", "DE", "DE"]})
+PRODUCTS = pl.DataFrame(
+    {
+        "device_model": ["P1", "EU-ONLY"],
+        "device_family": ["Pumps", "Pumps"],
+        "product_code": ["FRN", "XYZ"],
+        "implantable": [False, False],
+    }
+)
+RISK = pl.DataFrame(
+    {
+        "hazard_id": ["H1", "H2"],
+        "device_family": ["Pumps", "Pumps"],
+        "problem_codes": ["A0701", "A0999"],
+        "health_effect_codes": ["E0123", None],
+        "severity": [5, 2],
+        "expected_rate": [1.0, 0.5],
+    }
+)
+SHIPPED = D("2024-01-01")
+DISTRIBUTION = pl.DataFrame(
+    {
+        "device_model": ["P1", "P1", "P1", "EU-ONLY"],
+        "country": ["US", "DE", "CA", "DE"],
+        "ship_date": [SHIPPED] * 4,
+        "units": [10, 10, 10, 10],
+    }
+)
 
 
-def flags_for(**complaint) -> dict[str, dict]:
-    row = {
+def assess(rows: list[dict], as_of: str = "2025-03-20", **kw: object) -> pl.DataFrame:
+    base = {
         "complaint_id": "C-1",
         "received_date": D("2025-03-03"),
+        "updated_at": dt.datetime(2025, 3, 3, 9),
         "device_model": "P1",
-        "device_family": "Pumps",
         "country": "DE",
         "patient_outcome": "none",
         "malfunction": False,
         "problem_code": None,
+        "health_effect_code": None,
         "reported_date": None,
-    } | complaint
-    frame = vigilance_flags(pl.DataFrame([row]), SERIOUS_CODES, MARKETS, D("2025-03-20"))
+    }
+    return assess_vigilance(
+        pl.DataFrame([base | r for r in rows]), PRODUCTS, RISK, DISTRIBUTION, D(as_of), **kw
+    )
+
+
+def flags_for(**complaint: object) -> dict[str, dict]:
+    frame = assess([complaint]).filter(pl.col("report_kind") == "initial")
     return {r["regime"]: r for r in frame.to_dicts()}
 
 
@@ -94,14 +136,17 @@ def test_death_in_the_eea_of_a_us_marketed_device() -> None:
     assert flags["EU_MDR"]["rule"] == "EU_87_5_10D"  # 10 days beats 15 days
     assert flags["EU_MDR"]["due_date"] == D("2025-03-13")
     assert flags["EU_MDR"]["status"] == "overdue"
+    assert flags["EU_MDR"]["authority"] == "EU:DE"
     assert flags["FDA_MDR"]["rule"] == "FDA_803_50_30D"  # an event abroad, device sold in US
     assert flags["FDA_MDR"]["due_date"] == D("2025-04-02")
     assert flags["FDA_MDR"]["days_remaining"] == 13
 
 
 def test_serious_injury_and_non_serious_injury() -> None:
-    assert flags_for(patient_outcome="serious_injury")["EU_MDR"]["rule"] == "EU_87_3_15D"
-    injury = flags_for(patient_outcome="injury")
+    # E0123 is in the register: an anticipated serious deterioration, 15 days (Art. 87(3))
+    anticipated = flags_for(patient_outcome="serious_injury", health_effect_code="E0123")
+    assert anticipated["EU_MDR"]["rule"] == "EU_87_3_15D"
+    injury = flags_for(patient_outcome="injury", health_effect_code="E0123")
     assert injury["FDA_MDR"]["rule"] == "NOT_REPORTABLE"
     assert injury["EU_MDR"]["rule"] == "EU_88_TREND"  # counted for Art. 88 trend reporting
     assert injury["EU_MDR"]["route"] == "trend"
@@ -109,13 +154,16 @@ def test_serious_injury_and_non_serious_injury() -> None:
     assert {f["status"] for f in injury.values()} == {"not_reportable"}
 
 
-def test_malfunction_is_reportable_only_with_a_serious_hazard() -> None:
+def test_malfunction_is_serious_by_hazard_severity_and_in_doubt_without_one() -> None:
     serious = flags_for(malfunction=True, problem_code="A0701", country="IT")
     assert serious["EU_MDR"]["rule"] == "EU_87_3_15D"
     assert serious["FDA_MDR"]["rule"] == "FDA_803_50_30D"
-    minor = flags_for(malfunction=True, problem_code="A0999", country="IT")
+    minor = flags_for(malfunction=True, problem_code="A0999", country="IT")  # severity 2
     assert minor["EU_MDR"]["rule"] == "EU_88_TREND"  # a non-serious incident
     assert minor["FDA_MDR"]["rule"] == "NOT_REPORTABLE"
+    unknown = flags_for(malfunction=True, problem_code="A1234", country="IT")  # not in the file
+    assert unknown["FDA_MDR"]["status"] == "undetermined"
+    assert unknown["FDA_MDR"]["due_date"] == D("2025-04-02")
     assert flags_for(malfunction=False, problem_code="A0701")["FDA_MDR"]["rule"] == (
         "NOT_REPORTABLE"
     )
@@ -123,33 +171,70 @@ def test_malfunction_is_reportable_only_with_a_serious_hazard() -> None:
 
 def test_regimes_follow_event_country_and_markets() -> None:
     assert set(flags_for(device_model="EU-ONLY")) == {"EU_MDR"}  # never shipped to the US
-    assert set(flags_for(country="JP")) == {"FDA_MDR"}  # non-EEA event, US-marketed model
+    assert set(flags_for(country="JP")) == {"FDA_MDR", "NONE_ENCODED"}  # US-marketed model
     assert set(flags_for(country="NO")) == {"EU_MDR", "FDA_MDR"}  # Norway is in the EEA
-    assert set(flags_for(country="CH", device_model="EU-ONLY")) == set()
+    assert set(flags_for(country="CH", device_model="EU-ONLY")) == {"NONE_ENCODED"}
 
 
 def test_health_canada_regime_added_as_rows_only() -> None:
     death = flags_for(country="CA", patient_outcome="death")
-    assert death["HC_CMDR"]["rule"] == "HC_CMDR_59_10D"
+    assert death["HC_CMDR"]["rule"] == "HC_CMDR_60_10D"
     could = flags_for(country="CA", malfunction=True, problem_code="A0701")
-    assert could["HC_CMDR"]["rule"] == "HC_CMDR_59_30D"
+    assert could["HC_CMDR"]["rule"] == "HC_CMDR_60_30D"
     assert {r.regime for r in load_regimes()} == {"FDA_MDR", "EU_MDR", "HC_CMDR"}
 
 
 def test_escalation_by_a_later_version_moves_the_rule_and_the_clock() -> None:
-    before = flags_for(patient_outcome="injury", country="FR")
-    after = flags_for(patient_outcome="death", country="FR")
-    assert before["EU_MDR"]["rule"] == "EU_88_TREND"
-    assert after["EU_MDR"]["rule"] == "EU_87_5_10D"
-    assert after["EU_MDR"]["due_date"] == D("2025-03-13")
+    flags = assess(
+        [
+            {"patient_outcome": "injury", "country": "FR"},
+            {
+                "patient_outcome": "death",
+                "country": "FR",
+                "updated_at": dt.datetime(2025, 3, 7, 10),
+            },
+        ]
+    ).filter(pl.col("regime") == "EU_MDR")
+    [row] = flags.to_dicts()
+    assert row["rule"] == "EU_87_5_10D"
+    assert row["day_zero"] == D("2025-03-07")  # the version that carried the death
+    assert row["due_date"] == D("2025-03-17")
 
 
-def test_reported_dates_decide_on_time_or_late() -> None:
-    on_time = flags_for(patient_outcome="death", reported_date=D("2025-03-13"))
+def test_submissions_decide_on_time_or_late_per_authority() -> None:
+    def subs(authority: str, day: str) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "complaint_id": ["C-1"],
+                "authority": [authority],
+                "report_kind": ["initial"],
+                "submitted_date": [D(day)],
+            }
+        )
+
+    def by_regime(frame: pl.DataFrame) -> dict:
+        return {r["regime"]: r for r in frame.filter(pl.col("report_kind") == "initial").to_dicts()}
+
+    on_time = by_regime(
+        assess([{"patient_outcome": "death"}], submissions=subs("EU:DE", "2025-03-13"))
+    )
     assert on_time["EU_MDR"]["status"] == "submitted_on_time"
-    late = flags_for(patient_outcome="death", reported_date=D("2025-03-14"))
+    assert on_time["FDA_MDR"]["status"] == "open"  # a report to the EU satisfies no other
+    late = by_regime(
+        assess([{"patient_outcome": "death"}], submissions=subs("EU:DE", "2025-03-14"))
+    )
     assert late["EU_MDR"]["status"] == "submitted_late"
-    assert late["FDA_MDR"]["status"] == "submitted_on_time"
+    legacy = by_regime(assess([{"patient_outcome": "death", "reported_date": D("2025-03-10")}]))
+    assert legacy["EU_MDR"]["status"] == "overdue"  # names no authority: satisfies none
+    assert legacy["EU_MDR"]["legacy_reported_date"] == D("2025-03-10")
+    accepted = by_regime(
+        assess(
+            [{"patient_outcome": "death", "reported_date": D("2025-03-10")}],
+            settings=VigilanceSettings(legacy_reported_date_satisfies=frozenset({"EU_MDR"})),
+        )
+    )
+    assert accepted["EU_MDR"]["status"] == "submitted_on_time"
+    assert accepted["FDA_MDR"]["status"] == "open"
 
 
 def test_every_rule_cites_its_source() -> None:
@@ -183,7 +268,7 @@ def test_complaint_handling_compliance_flags() -> None:
             "regime": ["EU_MDR", "FDA_MDR"],
             "rule": ["EU_87_3_15D", "FDA_803_50_30D"],
             "reportable": [True, True],
-            "status": ["overdue", "submitted_late"],
+            "status": ["decided_not_reportable", "submitted_late"],
         }
     )
     found = compliance_flags(complaints, vigilance, D("2025-03-20"))
@@ -199,29 +284,44 @@ def test_complaint_handling_compliance_flags() -> None:
 
 
 # Voluntary Malfunction Summary Reporting: product code eligibility, first of its kind, opt-in.
-def vmsr_flags(*rows: dict, opt_ins: tuple[str, ...] = ("fda_vmsr_participant",)) -> dict:
+def vmsr_flags(*rows: dict, participant: bool = True) -> dict:
     base = {
         "received_date": D("2025-02-10"),
-        "device_model": "P1",
-        "device_family": "Pumps",
-        "product_code": "DQA",
+        "updated_at": dt.datetime(2025, 2, 10, 9),
         "country": "US",
-        "patient_outcome": "none",
         "malfunction": True,
         "problem_code": "A0701",
-        "health_effect_code": None,
-        "reported_date": None,
     }
-    frame = pl.DataFrame([base | r for r in rows])
-    flags = vigilance_flags(
-        frame, SERIOUS_CODES, MARKETS, D("2025-03-20"), vmsr_product_codes={"DQA"}, opt_ins=opt_ins
+    products = PRODUCTS.vstack(
+        pl.DataFrame(
+            {
+                "device_model": ["V1"],
+                "device_family": ["Pumps"],
+                "product_code": ["DQA"],
+                "implantable": [False],
+            }
+        )
     )
-    return {r["complaint_id"]: r for r in flags.filter(pl.col("regime") == "FDA_MDR").to_dicts()}
+    frame = assess_vigilance(
+        pl.DataFrame([{"device_model": "V1", "patient_outcome": "none"} | base | r for r in rows]),
+        products,
+        RISK,
+        DISTRIBUTION,
+        D("2025-03-20"),
+        vmsr_product_codes={"DQA"},
+        settings=VigilanceSettings(fda_vmsr_participant=participant),
+    )
+    fda = frame.filter((pl.col("regime") == "FDA_MDR") & (pl.col("report_kind") == "initial"))
+    return {r["complaint_id"]: r for r in fda.to_dicts()}
 
 
 def test_vmsr_eligible_malfunction_goes_to_the_quarterly_summary() -> None:
     flags = vmsr_flags(
-        {"complaint_id": "FIRST", "received_date": D("2025-01-05")},
+        {
+            "complaint_id": "FIRST",
+            "received_date": D("2025-01-05"),
+            "updated_at": dt.datetime(2025, 1, 5, 9),
+        },
         {"complaint_id": "LATER"},
     )
     # the first serious malfunction of DQA/A0701 is a new type: an individual 30-day report
@@ -234,42 +334,29 @@ def test_vmsr_eligible_malfunction_goes_to_the_quarterly_summary() -> None:
 
 
 def test_vmsr_not_for_ineligible_codes_deaths_or_firms_not_taking_part() -> None:
-    first = {"complaint_id": "FIRST", "received_date": D("2025-01-05")}
+    first = {
+        "complaint_id": "FIRST",
+        "received_date": D("2025-01-05"),
+        "updated_at": dt.datetime(2025, 1, 5, 9),
+    }
     ineligible = vmsr_flags(
         first,
-        {"complaint_id": "X", "product_code": "FRN"},
-        {"complaint_id": "Y", "product_code": "FRN", "received_date": D("2025-02-11")},
+        {"complaint_id": "X", "device_model": "P1"},
+        {"complaint_id": "Y", "device_model": "P1", "received_date": D("2025-02-11")},
     )
-    # FRN (infusion pump) is Ineligible in the FDA classification file
+    # FRN (infusion pump) is not eligible here
     assert ineligible["Y"]["rule"] == "FDA_803_50_30D"
     death = vmsr_flags(first, {"complaint_id": "D", "patient_outcome": "death"})
     assert death["D"]["rule"] == "FDA_803_50_30D" and not death["D"]["vmsr_eligible"]
-    not_enrolled = vmsr_flags(first, {"complaint_id": "LATER"}, opt_ins=())
+    not_enrolled = vmsr_flags(first, {"complaint_id": "LATER"}, participant=False)
     assert not_enrolled["LATER"]["rule"] == "FDA_803_50_30D"
-    assert not_enrolled["LATER"]["vmsr_eligible"]  # eligible, shown, but not taken up
     assert not_enrolled["LATER"]["due_date"] == D("2025-03-12")
 
 
 def test_expected_side_effects_route_to_trend_reporting_unless_serious() -> None:
-    expected = pl.DataFrame({"device_family": ["Pumps"], "health_effect_code": ["E0123"]})
-
     def eu(**c: object) -> dict:
-        row = {
-            "complaint_id": "C-1",
-            "received_date": D("2025-03-03"),
-            "device_model": "P1",
-            "device_family": "Pumps",
-            "country": "DE",
-            "patient_outcome": "injury",
-            "malfunction": False,
-            "problem_code": None,
-            "health_effect_code": "E0123",
-            "reported_date": None,
-        } | c
-        flags = vigilance_flags(
-            pl.DataFrame([row]), SERIOUS_CODES, MARKETS, D("2025-03-20"), expected_effects=expected
-        )
-        return flags.filter(pl.col("regime") == "EU_MDR").to_dicts()[0]
+        row = {"patient_outcome": "injury", "health_effect_code": "E0123"} | c
+        return flags_for(**row)["EU_MDR"]
 
     assert eu()["rule"] == "EU_88_TREND" and eu()["expected_side_effect"]
     assert "expected_side_effect" in eu()["criteria_met"]
@@ -279,98 +366,51 @@ def test_expected_side_effects_route_to_trend_reporting_unless_serious() -> None
     assert not eu(health_effect_code="E9999")["expected_side_effect"]
 
 
-def test_supplemental_reports_follow_new_information() -> None:
-    from models.vigilance import supplemental_reports
-
-    def version(cid: str, updated: str, **fields: object) -> dict:
-        return {
-            "complaint_id": cid,
-            "updated_at": dt.datetime.fromisoformat(updated),
-            "patient_outcome": "serious_injury",
-            "investigation_conclusion_code": None,
-            "supplemental_reported_date": None,
-        } | fields
-
-    versions = pl.DataFrame(
-        [
-            version("ON", "2025-01-10T09:00"),
-            version("ON", "2025-02-01T09:00", investigation_conclusion_code="D0101"),
-            version(
-                "ON",
-                "2025-02-20T09:00",
-                investigation_conclusion_code="D0101",
-                supplemental_reported_date=D("2025-02-25"),
-            ),
-            version("LATE", "2025-01-10T09:00"),
-            version(
-                "LATE",
-                "2025-01-20T09:00",
-                patient_outcome="death",
-                supplemental_reported_date=D("2025-03-01"),
-            ),
-            version("OPEN", "2025-01-10T09:00"),
-            version("OPEN", "2025-03-10T09:00", investigation_conclusion_code="D0202"),
-            version("NOTHING", "2025-01-10T09:00"),
-            version("NOTHING", "2025-02-10T09:00"),  # no material field changed
-            version("BEFORE", "2025-01-10T09:00"),
-            version("BEFORE", "2025-01-11T09:00", investigation_conclusion_code="D0101"),
-        ]
-    ).with_columns(pl.col("supplemental_reported_date").cast(pl.Date))
-    flags = pl.DataFrame(
-        {
-            "complaint_id": ["ON", "LATE", "OPEN", "NOTHING", "BEFORE", "ON"],
-            "regime": ["FDA_MDR"] * 5 + ["EU_MDR"],
-            "reportable": [True] * 6,
-            "reported_date": [D("2025-01-15")] * 4 + [D("2025-01-12"), D("2025-01-15")],
-        }
-    )
-    found = supplemental_reports(versions, flags, D("2025-03-20"))
-    rows = {r["complaint_id"]: r for r in found.to_dicts()}
-    assert set(rows) == {"ON", "LATE", "OPEN"}  # EU has no supplement rule; BEFORE predates
-    assert rows["ON"]["due_date"] == D("2025-03-03") and rows["ON"]["status"] == (
-        "submitted_on_time"
-    )
-    assert rows["LATE"]["due_date"] == D("2025-02-19") and rows["LATE"]["status"] == (
-        "submitted_late"
-    )
-    assert rows["LATE"]["criteria_met"] == "new_information:patient_outcome"
-    assert rows["OPEN"]["due_date"] == D("2025-04-09")  # 10 March + 30 days
-    assert rows["OPEN"]["status"] == "open" and rows["OPEN"]["days_remaining"] == 20
-    assert set(found["report_kind"]) == {"supplemental"}
-
-
-def test_one_supplemental_report_per_day_of_new_information_the_first_change_counts() -> None:
-    from models.vigilance import supplemental_reports
-
+def test_supplemental_reports_follow_new_information_per_authority() -> None:
+    """21 CFR 803.56: new information after an FDA report is due 30 days after it arrives, and
+    only a supplemental (or follow-up) report to FDA meets it."""
     at = dt.datetime.fromisoformat
-    versions = pl.DataFrame(
+    versions = [
         {
-            "complaint_id": ["C"] * 4,
-            "updated_at": [
-                at("2025-01-10T09:00"),
-                at("2025-02-03T09:00"),  # two versions of the same instant: arrival order
-                at("2025-02-03T09:00"),
-                at("2025-02-03T17:00"),
-            ],
-            "patient_outcome": ["injury", "injury", "death", "death"],
-            "lot_number": ["L1", "L2", "L2", "L3"],
-            "supplemental_reported_date": [None, None, None, D("2025-03-20")],
-        }
-    ).with_columns(pl.col("supplemental_reported_date").cast(pl.Date))
-    flags = pl.DataFrame(
+            "complaint_id": "C",
+            "updated_at": at("2025-01-10T09:00"),
+            "received_date": D("2025-01-10"),
+            "patient_outcome": "serious_injury",
+            "country": "US",
+            "lot_number": "L1",
+        },
         {
-            "complaint_id": ["C"],
-            "regime": ["FDA_MDR"],
-            "reportable": [True],
-            "reported_date": [D("2025-01-20")],
+            "complaint_id": "C",
+            "updated_at": at("2025-02-03T09:00"),
+            "received_date": D("2025-01-10"),
+            "patient_outcome": "serious_injury",
+            "country": "US",
+            "lot_number": "L2",
+        },
+        # two versions of the same day: one supplemental report for the day
+        {
+            "complaint_id": "C",
+            "updated_at": at("2025-02-03T17:00"),
+            "received_date": D("2025-01-10"),
+            "patient_outcome": "death",
+            "country": "US",
+            "lot_number": "L2",
+        },
+    ]
+    submissions = pl.DataFrame(
+        {
+            "complaint_id": ["C", "C", "C"],
+            "authority": ["FDA", "EU:DE", "FDA"],
+            "report_kind": ["initial", "follow_up", "supplemental"],
+            "submitted_date": [D("2025-01-20"), D("2025-02-10"), D("2025-03-20")],
         }
     )
-    [row] = supplemental_reports(versions, flags, D("2025-03-25")).to_dicts()
+    flags = assess(versions, as_of="2025-03-25", submissions=submissions)
+    [row] = flags.filter(pl.col("report_kind") == "supplemental").to_dicts()
     assert row["criteria_met"] == "new_information:lot_number"
-    assert row["received_date"] == D("2025-02-03") and row["due_date"] == D("2025-03-05")
-    # covered by the first supplemental report on or after the day: sent after the due date
+    assert row["day_zero"] == D("2025-02-03") and row["due_date"] == D("2025-03-05")
+    # the EU follow-up does not count; the FDA supplemental of 20 March is late
     assert row["reported_date"] == D("2025-03-20") and row["status"] == "submitted_late"
-    assert row["days_remaining"] == (D("2025-03-05") - D("2025-03-25")).days
 
 
 def test_reportable_complaints_waiting_in_quarantine_still_get_a_clock() -> None:
@@ -397,7 +437,9 @@ def test_reportable_complaints_waiting_in_quarantine_still_get_a_clock() -> None
             record("MALF", patient_outcome="none", malfunction="Y", problem_code="a0701"),
         ]
     )
-    found = quarantined_complaint_flags(records, SERIOUS_CODES, MARKETS, D("2025-03-20"))
+    serious_codes = pl.DataFrame({"device_family": ["Pumps"], "problem_code": ["A0701"]})
+    markets = pl.DataFrame({"device_model": ["P1", "P1"], "country": ["US", "DE"]})
+    found = quarantined_complaint_flags(records, serious_codes, markets, D("2025-03-20"))
     rows = {(r["complaint_id"], r["regime"]): r for r in found.to_dicts()}
     assert set(found["data_state"]) == {"quarantined"}
     assert rows[("DEATH", "EU_MDR")]["rule"] == "EU_87_5_10D"

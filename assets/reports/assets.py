@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from assets.ingestion.inventory import MAX_LISTED, landing_inventory
 from assets.metadata import markdown_table
 from assets.night_outcome import (
     KNOWN_DATA_ONLY,
@@ -19,8 +20,12 @@ from assets.night_outcome import (
 from assets.reports import charts, render, sections
 from assets.reports.files import write_atomically
 from assets.reports.pdf import find_chromium, print_to_pdf
-from assets.reports.vigilance_page import render_vigilance_page, vigilance_page_context
-from assets.ingestion.inventory import MAX_LISTED, landing_inventory
+from assets.reports.vigilance_page import (
+    INITIAL_LIST_PAGE,
+    render_initial_list,
+    render_vigilance_page,
+    vigilance_page_context,
+)
 from assets.resources import WAREHOUSE_POOL, LandingFolder, NightSettings, ReportFolder
 from assets.warehouse import query_frame
 from pipelines.settings import code_version, load_config
@@ -132,7 +137,8 @@ def pms_reports(
                 row["ci"] = f"{_fmt(lo)} to {_fmt(hi)}" if lo is not None else ""
             chart_months = int(config.section("reports").get("chart_months", 36))
             shown = family_rates.filter(
-                pl.col("month") >= pl.lit(end).dt.offset_by(f"-{chart_months - 1}mo").dt.truncate("1mo")
+                pl.col("month")
+                >= pl.lit(end).dt.offset_by(f"-{chart_months - 1}mo").dt.truncate("1mo")
             )
             file_name = f"{render.slug(report_type)}_{render.slug(family)}_{start}_{end}.html"
             section_data = family_sections(con, as_of, family, start, end, shown, config)
@@ -220,6 +226,7 @@ def pms_reports(
             "as_of": as_of.isoformat(),
         }
     )
+
 
 def night_evidence(
     con: Any, run_id: str, as_of: Any, config_sha256: str, version: str
@@ -471,6 +478,13 @@ def vigilance_page_asset(
     vigilance_data = write_atomically(
         root / VIGILANCE_PAGE, render_vigilance_page({**vigilance, **evidence, **banner})
     )
+    full_list = render_initial_list({**vigilance, **evidence})
+    list_files = []
+    if full_list is not None:
+        list_data = write_atomically(root / INITIAL_LIST_PAGE, full_list)
+        list_files.append({"path": INITIAL_LIST_PAGE, "sha256": render.sha256_bytes(list_data)})
+    else:
+        (root / INITIAL_LIST_PAGE).unlink(missing_ok=True)  # an earlier night's list is stale
     listing = read_family_listing(root)
     fresh = listing is not None and _materialised_in_run(
         context.instance, ("reports", "pms_reports"), run_id
@@ -503,6 +517,7 @@ def vigilance_page_asset(
         "reports": [
             *family_files,
             {"path": VIGILANCE_PAGE, "sha256": render.sha256_bytes(vigilance_data)},
+            *list_files,
             {"path": "index.html", "sha256": render.sha256_bytes(index_data)},
         ],
         "input_files": input_files,
@@ -514,6 +529,10 @@ def vigilance_page_asset(
     night_summary = (
         f"**Vigilance as of {as_of.isoformat()}**: {counts['overdue']} overdue, "
         f"{counts['due_7_days']} due within 7 days, {counts['open']} open, "
+        f"{counts['undetermined']} undetermined (in doubt), "
+        f"{counts['decision_clocks']} 5-day/2-day/72-hour reports open, "
+        f"{counts['second_review']} decided not reportable for second review, "
+        f"{counts['assess_locally']} to assess locally, "
         f"{counts['supplemental_due']} supplemental reports due, "
         f"{counts['quarantined_reportables']} reportable complaints waiting in quarantine, "
         f"{counts['new_signals']} new signals tonight. "

@@ -18,6 +18,7 @@ from assets.marts.queries import complaints_as_of_sql
 from assets.reports.render import environment
 from assets.warehouse import query_frame
 from models.redaction import REDACTION_VERSION, redact
+from models.report_forms import form_readiness, load_form_fields
 from models.vigilance import load_rules
 
 OPEN_STATUSES = ("overdue", "open")
@@ -69,12 +70,56 @@ def _complaints(con: duckdb.DuckDBPyConnection, as_of: dt.date, ids: list[str]) 
     return _frame(con, sql, {"as_of": as_of, "ids": ids}).select(list(schema))
 
 
+def _readiness(con: duckdb.DuckDBPyConnection, as_of: dt.date, flags: pl.DataFrame) -> dict:
+    """(complaint_id, regime, report_kind) -> what the person filing must still collect for the
+    authority's form (models.report_forms: MedWatch 3500A, EU MIR, Health Canada)."""
+    ids = sorted(set(flags["complaint_id"].to_list()))
+    if not ids or not _table_exists(con, "staging.complaint_versions"):
+        return {}
+    products = _table_exists(con, "staging.products")
+    cols = "p.device_family, p.product_code," if products else ""
+    join = "LEFT JOIN staging.products p USING (device_model)" if products else ""
+    current = _frame(
+        con,
+        f"""
+        SELECT c.* EXCLUDE (extra_fields), {cols}
+               json_extract_string(c.extra_fields, '$.causality') AS causality,
+               json_extract_string(c.extra_fields, '$.hospitalised') AS hospitalised
+        FROM ({complaints_as_of_sql("v.complaint_id IN (SELECT unnest($ids))")}) c {join}
+        """,
+        {"as_of": as_of, "ids": ids},
+    )
+    ready = form_readiness(flags.select("complaint_id", "regime", "report_kind"), current)
+    return {
+        (r["complaint_id"], r["regime"], r["report_kind"]): {
+            "form": r["form"],
+            "present": r["fields_present"],
+            "from_data": r["fields_required"]
+            - len([f for f in (r["to_collect_always"] or "").split("; ") if f]),
+            "missing": r["missing"] or "",
+        }
+        for r in ready.iter_rows(named=True)
+    }
+
+
+def forms_always_to_collect() -> dict[str, str]:
+    """Per form, the required fields no complaint column supplies (collected for every report)."""
+    out: dict[str, list[str]] = {}
+    for f in load_form_fields():
+        if f.is_required and not f.source_column:
+            out.setdefault(f.form, []).append(f.field)
+    return {form: "; ".join(fields) for form, fields in sorted(out.items())}
+
+
 def _rules() -> dict[str, dict[str, str]]:
     return {r.rule_id: {"report": r.report, "source": r.source} for r in load_rules()}
 
 
-def _flag_rows(df: pl.DataFrame, complaints: pl.DataFrame, rules: dict) -> list[dict[str, Any]]:
+def _flag_rows(
+    df: pl.DataFrame, complaints: pl.DataFrame, rules: dict, forms: dict | None = None
+) -> list[dict[str, Any]]:
     info = {r["complaint_id"]: r for r in complaints.to_dicts()}
+    forms = forms or {}
     out = []
     for r in df.to_dicts():
         c = info.get(r["complaint_id"], {})
@@ -88,55 +133,199 @@ def _flag_rows(df: pl.DataFrame, complaints: pl.DataFrame, rules: dict) -> list[
                 "rule_report": rule.get("report", ""),
                 "rule_source": rule.get("source", ""),
                 "excerpt": excerpt(c.get("description")),
+                "form": forms.get((r["complaint_id"], r["regime"], r["report_kind"])),
             }
         )
     return out
 
 
+FLAG_COLUMNS = """
+    complaint_id, regime, authority, report_kind, rule, route, criteria_met, reason,
+    received_date, day_zero, due_date, days_remaining, status, data_state, reported_date,
+    legacy_reported_date, decision, decided_by, decided_on, decision_rationale, downgraded_on
+"""
+# Initial reports: the urgent first (overdue, then due within 7 days, then the rest), within each
+# the most severe first (a death, a serious injury or deterioration, a serious malfunction), then
+# the least time left.
+SEVERITY_RANK_SQL = """
+    CASE WHEN regexp_matches(criteria_met, '(^|;)death') THEN 0
+         WHEN regexp_matches(criteria_met, '(^|;)(unanticipated_)?serious_(injury|deterioration)')
+             THEN 1
+         WHEN regexp_matches(criteria_met, '(^|;)serious_malfunction') THEN 2
+         ELSE 3 END
+"""
+URGENCY_RANK_SQL = """
+    CASE WHEN status = 'overdue' THEN 0 WHEN days_remaining <= 7 THEN 1 ELSE 2 END
+"""
+CLOCK_KINDS = ("five_day", "public_health_threat", "foreign_risk_notice")
+FOLLOW_UP_KINDS = ("supplemental", "follow_up", "final", "final_non_reportable")
+
+
+def _flags(con: duckdb.DuckDBPyConnection, where: str, order: str) -> pl.DataFrame:
+    return _frame(
+        con, f"SELECT {FLAG_COLUMNS} FROM marts.vigilance_flags WHERE {where} ORDER BY {order}"
+    )
+
+
+def _decisions_needed(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[dict[str, Any]]:
+    """Signals that reached their threshold with no remedial-action or public-health-threat
+    determination on them yet (21 CFR 803.53; MDR Art. 87(4)): a person must decide."""
+    if not _table_exists(con, "marts.signals"):
+        return []
+    decided = (
+        "SELECT subject FROM staging.determinations WHERE kind IN "
+        "('remedial_action_required', 'serious_public_health_threat', 'signal_evaluation') "
+        "AND decided_on <= $as_of"
+        if _table_exists(con, "staging.determinations")
+        else "SELECT NULL AS subject WHERE false"
+    )
+    return _frame(
+        con,
+        f"""
+        SELECT signal_id, scope, scope_value, code, method, detected_on, status
+        FROM marts.signals
+        WHERE detected_on <= $as_of AND status NOT IN ('refuted', 'closed', 'confirmed')
+          AND signal_id NOT IN ({decided})
+        ORDER BY detected_on DESC, signal_id
+        """,
+        {"as_of": as_of},
+    ).to_dicts()
+
+
+def _causality_needed(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Open initial reports on a death or serious injury with no causality judgement recorded."""
+    recorded = (
+        "SELECT subject FROM staging.determinations WHERE kind = 'causality'"
+        if _table_exists(con, "staging.determinations")
+        else "SELECT NULL AS subject WHERE false"
+    )
+    return _flags(
+        con,
+        f"""report_kind = 'initial' AND status IN ('open', 'overdue')
+        AND regexp_matches(criteria_met, '(^|;)(death|serious_injury)')
+        AND complaint_id NOT IN ({recorded})""",
+        "due_date NULLS LAST, complaint_id, regime",
+    )
+
+
+def _likely_reportable(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Complaints no rule makes reportable that the triage model calls likely reportable and
+    nobody has decided yet: a person should look before a clock could be missed."""
+    if not _table_exists(con, "marts.triage_suggestions"):
+        return []
+    return _frame(
+        con,
+        """
+        SELECT t.complaint_id, t.predicted_outcome, t.p_reportable, t.suggested_problem_code,
+               min(f.received_date) AS received_date
+        FROM marts.triage_suggestions t
+        JOIN marts.vigilance_flags f USING (complaint_id)
+        WHERE t.likely_reportable AND coalesce(t.human_decision, '') IN ('', 'pending')
+        GROUP BY ALL
+        HAVING NOT bool_or(f.reportable)
+        ORDER BY t.p_reportable DESC, t.complaint_id
+        """,
+    ).to_dicts()
+
+
 def _open_flags(con: duckdb.DuckDBPyConnection, as_of: dt.date, rules: dict) -> dict[str, Any]:
-    flags = _frame(
+    initial = _flags(
         con,
-        """
-        SELECT complaint_id, regime, report_kind, rule, route, criteria_met, received_date,
-               due_date, days_remaining, status, data_state
-        FROM marts.vigilance_flags
-        WHERE status IN ('overdue', 'open') AND reportable
-        ORDER BY CASE status WHEN 'overdue' THEN 0 ELSE 1 END, due_date NULLS LAST,
-                 complaint_id, regime, report_kind, rule
-        """,
+        "report_kind = 'initial' AND status IN ('overdue', 'open') AND reportable "
+        "AND data_state = 'staged'",
+        f"{URGENCY_RANK_SQL}, {SEVERITY_RANK_SQL}, days_remaining NULLS LAST, complaint_id, regime",
     )
-    quarantined = _frame(
+    undetermined = _flags(
         con,
-        """
-        SELECT complaint_id, regime, report_kind, rule, route, criteria_met, received_date,
-               due_date, days_remaining, status, data_state
-        FROM marts.vigilance_flags
-        WHERE data_state = 'quarantined' AND reportable
-        ORDER BY due_date NULLS LAST, complaint_id, regime, report_kind, rule
-        """,
+        "status = 'undetermined' AND regime NOT IN ('NONE_ENCODED', 'CLINICAL_STUDY')",
+        "due_date NULLS LAST, complaint_id, regime",
     )
-    shown = flags.head(MAX_ROWS)
-    shown_q = quarantined.head(MAX_ROWS)
-    ids = sorted(set(shown["complaint_id"].to_list()) | set(shown_q["complaint_id"].to_list()))
+    clocks = _flags(
+        con,
+        f"report_kind IN {CLOCK_KINDS} AND status IN ('overdue', 'open')",
+        "due_date NULLS LAST, complaint_id, regime",
+    )
+    follow_ups = _flags(
+        con,
+        f"report_kind IN {FOLLOW_UP_KINDS} AND status IN ('overdue', 'open')",
+        "due_date NULLS LAST, complaint_id, regime, day_zero",
+    )
+    second_review = _flags(
+        con, "status = 'decided_not_reportable'", "due_date NULLS LAST, complaint_id, regime"
+    )
+    locally = _flags(
+        con,
+        "regime = 'NONE_ENCODED' AND status = 'undetermined' AND reported_date IS NULL",
+        "day_zero NULLS LAST, complaint_id",
+    )
+    clinical = _flags(
+        con, "regime = 'CLINICAL_STUDY' AND status = 'undetermined'", "day_zero, complaint_id"
+    )
+    quarantined = _flags(
+        con,
+        "data_state = 'quarantined' AND reportable",
+        "due_date NULLS LAST, complaint_id, regime, report_kind, rule",
+    )
+    causality = _causality_needed(con)
+    shown = {
+        "initial": initial.head(MAX_ROWS),
+        "undetermined": undetermined.head(MAX_ROWS),
+        "clocks": clocks,
+        "follow_ups": follow_ups.head(MAX_ROWS),
+        "second_review": second_review.head(MAX_ROWS),
+        "locally": locally.head(MAX_ROWS),
+        "clinical": clinical.head(MAX_ROWS),
+        "quarantined": quarantined.head(MAX_ROWS),
+        "causality": causality.head(MAX_ROWS),
+    }
+    ids = sorted({i for f in shown.values() for i in f["complaint_id"].to_list()})
     complaints = _complaints(con, as_of, ids)
     week = as_of + dt.timedelta(days=7)
-    return {
-        "open_rows": _flag_rows(shown, complaints, rules),
-        "open_total": flags.height,
-        "open_more": flags.height - shown.height,
-        "quarantined_rows": _flag_rows(shown_q, complaints, rules),
-        "quarantined_total": quarantined.height,
-        "quarantined_more": quarantined.height - shown_q.height,
-        "counts": {
-            "overdue": flags.filter(pl.col("status") == "overdue").height,
-            "due_7_days": flags.filter(
-                (pl.col("status") == "open") & (pl.col("due_date") <= week)
-            ).height,
-            "open": flags.filter(pl.col("status") == "open").height,
-            "supplemental_due": flags.filter(pl.col("report_kind") == "supplemental").height,
-            "quarantined_reportables": quarantined.height,
-        },
+    due_soon = (pl.col("due_date") <= week) & (pl.col("status") == "open")
+    totals = {
+        "initial": initial,
+        "undetermined": undetermined,
+        "follow_ups": follow_ups,
+        "second_review": second_review,
+        "locally": locally,
+        "clinical": clinical,
+        "quarantined": quarantined,
+        "causality": causality,
     }
+    forms = _readiness(con, as_of, pl.concat([shown["initial"], shown["clocks"]]))
+    out: dict[str, Any] = {
+        f"{name}_rows": _flag_rows(frame, complaints, rules, forms) for name, frame in shown.items()
+    }
+    out.update({f"{name}_total": frame.height for name, frame in totals.items()})
+    out.update(
+        {f"{name}_more": frame.height - shown[name].height for name, frame in totals.items()}
+    )
+    rest = initial.slice(MAX_ROWS)
+    out["full_initial_rows"] = (
+        out["initial_rows"]
+        + _flag_rows(
+            rest,
+            _complaints(con, as_of, rest["complaint_id"].to_list()),
+            rules,
+            _readiness(con, as_of, rest),
+        )
+        if rest.height
+        else []
+    )
+    out["counts"] = {
+        "overdue": initial.filter(pl.col("status") == "overdue").height,
+        "due_7_days": initial.filter(due_soon).height,
+        "open": initial.filter(pl.col("status") == "open").height,
+        "undetermined": undetermined.height,
+        "undetermined_due_7_days": undetermined.filter(pl.col("due_date") <= week).height,
+        "decision_clocks": clocks.height,
+        "supplemental_due": follow_ups.height,
+        "second_review": second_review.height,
+        "assess_locally": locally.height,
+        "clinical_study": clinical.height,
+        "quarantined_reportables": quarantined.height,
+    }
+    return out
 
 
 def _hazard_codes(codes: str | None) -> list[str]:
@@ -277,24 +466,50 @@ def vigilance_page_context(
     """Everything the vigilance page shows for the as-of night, in fixed orders."""
     flags = _open_flags(con, as_of, _rules())
     signals = _signals(con, as_of, recent_days)
-    counts = {**flags.pop("counts"), "new_signals": signals["new_signals_tonight"]}
+    needed = _decisions_needed(con, as_of)
+    counts = {
+        **flags.pop("counts"),
+        "new_signals": signals["new_signals_tonight"],
+        "decisions_needed": len(needed) + flags["causality_total"],
+    }
     return {
         "as_of": as_of.isoformat(),
         "recent_days": recent_days,
         "max_rows": MAX_ROWS,
         "redaction_version": REDACTION_VERSION,
+        "forms_always_to_collect": forms_always_to_collect(),
         "counts": counts,
         **flags,
         "trend_candidates": _trend_candidates(con, as_of),
         **signals,
+        "signal_decisions_needed": needed[:MAX_ROWS],
+        "signal_decisions_total": len(needed),
+        "likely_reportable": _likely_reportable(con)[:MAX_ROWS],
         **_review(con),
         "fsca": _fsca(con),
     }
+
+
+INITIAL_LIST_PAGE = "vigilance-initial-reports.html"
 
 
 def render_vigilance_page(context: dict[str, Any]) -> str:
     return (
         environment()
         .get_template("vigilance.html.j2")
-        .render(title=f"Vigilance: {context['as_of']}", **context)
+        .render(
+            title=f"Vigilance: {context['as_of']}", initial_list_page=INITIAL_LIST_PAGE, **context
+        )
+    )
+
+
+def render_initial_list(context: dict[str, Any]) -> str | None:
+    """Every open and overdue initial report on one page, when the morning page lists only the
+    first MAX_ROWS (no cap may hide an initial report); None when the morning page has them all."""
+    if not context["full_initial_rows"]:
+        return None
+    return (
+        environment()
+        .get_template("vigilance_list.html.j2")
+        .render(title=f"Initial reports to file: {context['as_of']}", **context)
     )

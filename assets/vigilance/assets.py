@@ -13,12 +13,10 @@ from assets.warehouse import query_frame, replace_table, unresolved_quarantined_
 from models.triage import review_flags
 from models.vigilance import (
     SERIOUS_SEVERITY,
-    Rule,
+    VigilanceSettings,
+    assess_vigilance,
     compliance_flags,
-    load_rules,
     quarantined_complaint_flags,
-    supplemental_reports,
-    vigilance_flags,
 )
 from pipelines.settings import load_config
 
@@ -30,30 +28,51 @@ FROM staging.risk_register
 WHERE severity >= $serious AND problem_codes IS NOT NULL
 """
 
-EXPECTED_EFFECTS_SQL = """
-SELECT DISTINCT device_family,
-       trim(unnest(string_split(health_effect_codes, ';'))) AS health_effect_code
-FROM staging.risk_register
-WHERE expected_rate IS NOT NULL AND health_effect_codes IS NOT NULL
-"""
-
 VMSR_PRODUCT_CODES_SQL = """
 SELECT product_code FROM reference.fda_product_codes
 WHERE summary_malfunction_reporting = 'Eligible' ORDER BY product_code
 """
 
-# Every version known on the night; a supplemental report's submission date is an optional
-# column of the complaint extract, kept in extra_fields.
+# Every version known on the night, with the optional contract columns the extract may carry
+# (kept in extra_fields by ingestion).
 VERSIONS_AS_OF_SQL = """
-SELECT complaint_id, updated_at, event_date, lot_number, serial_number, udi_di, problem_code,
-       health_effect_code, component_code, patient_outcome, malfunction,
-       investigation_conclusion_code,
-       TRY_CAST(json_extract_string(extra_fields, '$.supplemental_reported_date') AS DATE)
-           AS supplemental_reported_date
+SELECT complaint_id, received_date, updated_at, event_date, device_model, lot_number,
+       serial_number, udi_di, country, source, problem_code, health_effect_code, component_code,
+       patient_outcome, malfunction, investigation_status, investigation_closed_date,
+       investigation_conclusion_code, reportability_decision, reported_date,
+       lower(trim(json_extract_string(extra_fields, '$.causality'))) AS causality,
+       lower(trim(json_extract_string(extra_fields, '$.hospitalised')))
+           IN ('true', 't', 'yes', 'y', '1') AS hospitalised
 FROM staging.complaint_versions
 WHERE updated_at < CAST($as_of AS DATE) + INTERVAL 1 DAY
   AND received_date <= CAST($as_of AS DATE)
+ORDER BY complaint_id, updated_at, source_file, source_row
 """
+
+PRODUCTS_SQL = """
+SELECT device_model, device_family, product_code, implantable, eu_class, us_class,
+       upper(trim(json_extract_string(extra_fields, '$.ca_class'))) AS ca_class
+FROM staging.products ORDER BY device_model
+"""
+RISK_REGISTER_SQL = """
+SELECT hazard_id, device_family, problem_codes, health_effect_codes, severity, expected_rate
+FROM staging.risk_register ORDER BY hazard_id
+"""
+DISTRIBUTION_SQL = """
+SELECT device_model, country, ship_date, units FROM staging.distribution
+WHERE ship_date <= CAST($as_of AS DATE)
+"""
+SUBMISSIONS_SQL = """
+SELECT complaint_id, authority, report_kind, submitted_date, report_number, submitted_by
+FROM staging.submissions WHERE submitted_date <= CAST($as_of AS DATE)
+ORDER BY complaint_id, submitted_date, authority, report_kind
+"""
+DETERMINATIONS_SQL = """
+SELECT determination_id, kind, subject, value, decided_on, decided_by, rationale
+FROM staging.determinations WHERE decided_on <= CAST($as_of AS DATE)
+ORDER BY decided_on, determination_id
+"""
+
 
 QUARANTINE_FIELDS = (
     "complaint_id",
@@ -133,47 +152,31 @@ SELECT DISTINCT device_model, country FROM staging.distribution
 WHERE ship_date <= CAST($as_of AS DATE) AND units > 0
 """
 
-# The fields the rules read, for every complaint as known on the night $as_of.
-RULE_INPUT_SQL = f"""
-SELECT c.complaint_id, c.received_date, c.device_model, p.device_family,
-       p.product_code, c.country, c.patient_outcome, c.malfunction, c.problem_code,
-       c.health_effect_code, c.reported_date
-FROM ({COMPLAINTS_AS_OF_SQL}) c LEFT JOIN staging.products p USING (device_model)
-"""
+
+def staged_or_empty(con, table: str, sql: str, params: dict | None = None) -> pl.DataFrame | None:
+    """The rows of an optional source, or None when its table does not exist yet."""
+    schema, name = table.split(".")
+    found = con.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchall()
+    return query_frame(con, sql, params) if found else None
 
 
-def opted_in(rules: tuple[Rule, ...], settings: dict) -> list[str]:
-    """The optional programmes (rules' `opt_in`) the firm's configuration switches on."""
-    return sorted({r.opt_in for r in rules if r.opt_in and settings.get(r.opt_in, False)})
-
-
-def rule_context(con, as_of) -> dict[str, pl.DataFrame]:
-    """What the rules read besides the complaint itself, as known on the night `as_of`."""
-    return {
-        "serious_codes": query_frame(con, SERIOUS_CODES_SQL, {"serious": SERIOUS_SEVERITY}),
-        "markets": query_frame(con, MARKETS_SQL, {"as_of": as_of}),
-        "vmsr_product_codes": query_frame(con, VMSR_PRODUCT_CODES_SQL),
-        "expected_effects": query_frame(con, EXPECTED_EFFECTS_SQL),
-    }
-
-
-def initial_flags(
-    complaints: pl.DataFrame,
-    context: dict[str, pl.DataFrame],
-    as_of,
-    rules: tuple[Rule, ...],
-    opt_ins: list[str],
-) -> pl.DataFrame:
-    """`models.vigilance.vigilance_flags` of `complaints` (RULE_INPUT_SQL columns)."""
-    return vigilance_flags(
-        complaints,
-        context["serious_codes"],
-        context["markets"],
+def assess_night(con, as_of, settings: VigilanceSettings) -> pl.DataFrame:
+    """`models.vigilance.assess_vigilance` over everything the warehouse knows on the night."""
+    return assess_vigilance(
+        query_frame(con, VERSIONS_AS_OF_SQL, {"as_of": as_of}),
+        query_frame(con, PRODUCTS_SQL),
+        query_frame(con, RISK_REGISTER_SQL),
+        query_frame(con, DISTRIBUTION_SQL, {"as_of": as_of}),
         as_of,
-        rules,
-        vmsr_product_codes=context["vmsr_product_codes"]["product_code"],
-        expected_effects=context["expected_effects"],
-        opt_ins=opt_ins,
+        submissions=staged_or_empty(con, "staging.submissions", SUBMISSIONS_SQL, {"as_of": as_of}),
+        determinations=staged_or_empty(
+            con, "staging.determinations", DETERMINATIONS_SQL, {"as_of": as_of}
+        ),
+        vmsr_product_codes=query_frame(con, VMSR_PRODUCT_CODES_SQL)["product_code"].to_list(),
+        settings=settings,
     )
 
 
@@ -188,46 +191,43 @@ def initial_flags(
         dg.AssetKey(["staging", "risk_register"]),
         dg.AssetKey(["staging", "distribution"]),
         dg.AssetKey(["staging", "products"]),
+        dg.AssetKey(["staging", "submissions"]),
+        dg.AssetKey(["staging", "determinations"]),
         dg.AssetKey(["reference", "code_tables"]),
     ],
     description=(
-        "Per complaint (current version as of the night) and regulatory regime: the rule that "
-        "makes it reportable (config/vigilance_rules.csv, each rule citing its source), route "
-        "(individual report, FDA summary malfunction report, EU Art. 88 trend reporting), due "
-        "date, status (open, submitted_on_time, submitted_late, overdue, not_reportable) and "
-        "days remaining; plus the supplemental reports new information calls for after a "
-        "report (report_kind 'supplemental'), and complaint rows that look reportable while they "
-        "wait in quarantine (data_state 'quarantined'), so no clock stops at the quality gate. "
-        "Regimes apply by event country or by the model's "
-        "markets (config/vigilance_regimes.csv)."
+        "Every regulatory obligation of every complaint known on the night (docs/vigilance.md): "
+        "one row per complaint, regime (FDA_MDR, EU_MDR, HC_CMDR; NONE_ENCODED for an event in "
+        "a country with no encoded regime, assess locally; CLINICAL_STUDY apart) and report "
+        "(initial, supplemental, follow_up, final, five_day, public_health_threat, "
+        "foreign_risk_notice), with the rule (config/vigilance_rules.csv, each citing its "
+        "paragraph), day_zero (the awareness of the version that first carried the information), "
+        "due date, the submission to that authority that met it (submissions/), status (open, "
+        "overdue, submitted_on_time, submitted_late, undetermined: in doubt, on the shortest "
+        "plausible clock; decided_not_reportable: a person's recorded no against a rule, for "
+        "second review; not_reportable), who decided and why (determinations/), and complaint "
+        "rows that look reportable while they wait in quarantine (data_state 'quarantined')."
     ),
 )
 def vigilance_flags_asset(warehouse: DuckDBResource, night: NightSettings) -> dg.MaterializeResult:
     as_of = night.as_of_date()
-    settings = load_config().section("vigilance")
-    rules = load_rules()
-    opt_ins = opted_in(rules, settings)
+    settings = VigilanceSettings.from_config(load_config().section("vigilance"))
     with warehouse.get_connection() as con:
-        context = rule_context(con, as_of)
-        complaints = query_frame(con, RULE_INPUT_SQL, {"as_of": as_of})
-        initial = initial_flags(complaints, context, as_of, rules, opt_ins)
-        supplemental = supplemental_reports(
-            query_frame(con, VERSIONS_AS_OF_SQL, {"as_of": as_of}), initial, as_of, rules
-        )
+        staged = assess_night(con, as_of, settings)
         waiting = quarantined_complaint_flags(
             quarantined_complaints(con, as_of),
-            context["serious_codes"],
-            context["markets"],
+            query_frame(con, SERIOUS_CODES_SQL, {"serious": SERIOUS_SEVERITY}),
+            query_frame(con, MARKETS_SQL, {"as_of": as_of}),
             as_of,
-            rules,
         )
-        flags = pl.concat([initial, supplemental, waiting]).sort(
-            "complaint_id", "regime", "report_kind", "received_date"
+        flags = pl.concat([staged, waiting]).sort(
+            "complaint_id", "regime", "report_kind", "day_zero", "rule", nulls_last=False
         )
         replace_table(con, "marts", "vigilance_flags", flags)
         metadata = table_metadata(
-            con, "marts", "vigilance_flags", "complaint_id, regime, report_kind, received_date"
+            con, "marts", "vigilance_flags", "complaint_id, regime, report_kind, day_zero, rule"
         )
+    opt_ins = sorted(settings.opt_ins)
     counts = (
         flags.group_by("regime", "report_kind", "status")
         .agg(pl.len().alias("n"))
@@ -235,13 +235,20 @@ def vigilance_flags_asset(warehouse: DuckDBResource, night: NightSettings) -> dg
         .rows()
     )
     routes = flags.group_by("regime", "route").agg(pl.len().alias("n")).sort("regime", "route")
-    urgent = flags.filter(pl.col("status").is_in(["overdue", "open"])).sort("due_date")
+    urgent = flags.filter(pl.col("status").is_in(["overdue", "open", "undetermined"])).sort(
+        "due_date", "complaint_id", "regime", nulls_last=True
+    )
     return dg.MaterializeResult(
         metadata={
             **metadata,
             "as_of": as_of.isoformat(),
             "overdue": int(flags.filter(pl.col("status") == "overdue").height),
             "open": int(flags.filter(pl.col("status") == "open").height),
+            "undetermined": int(flags.filter(pl.col("status") == "undetermined").height),
+            "decided_not_reportable": int(
+                flags.filter(pl.col("status") == "decided_not_reportable").height
+            ),
+            "none_encoded": int(flags.filter(pl.col("regime") == "NONE_ENCODED").height),
             "programmes_opted_in": ", ".join(opt_ins) or "none",
             "reportable_rows_in_quarantine": int(waiting.height),
             "by_status": dg.MetadataValue.md(
@@ -281,7 +288,7 @@ def vigilance_flags_asset(warehouse: DuckDBResource, night: NightSettings) -> dg
         dg.AssetKey(["marts", "triage_suggestions"]),
     ],
     description=(
-        "Complaint-handling findings (ISO 13485 8.2.2, 21 CFR 820.198) as of the night: no "
+        "Complaint-handling findings (ISO 13485:2016 8.2.2; 21 CFR 820.35(a)) as of the night: no "
         "reportability evaluation within the configured days, investigations open past the "
         "firm's limit, closed without a conclusion code, not investigated without a reason, "
         "late submissions, and human 'not reportable' decisions that a rule or the triage model "

@@ -16,7 +16,6 @@ be raised for review (models.triage.review_flags).
 """
 
 import hashlib
-import json
 
 import dagster as dg
 import duckdb
@@ -26,7 +25,7 @@ from dagster_duckdb import DuckDBResource
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from assets.metadata import markdown_table, table_metadata
 from assets.resources import WAREHOUSE_POOL, NightSettings
-from assets.vigilance.assets import initial_flags, opted_in, rule_context
+from assets.vigilance.assets import assess_night
 from assets.warehouse import query_frame
 from models.triage import (
     SUGGESTION_SCHEMA,
@@ -41,7 +40,7 @@ from models.triage import (
     training_cutoff,
     unscored,
 )
-from models.vigilance import CONFIG_DIR, load_rules
+from models.vigilance import CONFIG_DIR, VigilanceSettings
 from pipelines.settings import load_config
 
 TRIAGE_OWNERS = ["team:regulatory-affairs"]
@@ -130,15 +129,24 @@ STATE_DDL = (
 )
 
 
-def _label_inputs_fingerprint(context: dict[str, pl.DataFrame], opt_ins: list[str]) -> str:
+def rule_labels(con: duckdb.DuckDBPyConnection, cutoff) -> pl.DataFrame:
+    """Per complaint known on the cutoff night: whether a rule (or doubt) makes it reportable to
+    any authority (`models.vigilance.assess_vigilance`, initial reports)."""
+    settings = VigilanceSettings.from_config(load_config().section("vigilance"))
+    return (
+        assess_night(con, cutoff, settings)
+        .filter(pl.col("report_kind") == "initial")
+        .group_by("complaint_id")
+        .agg(rule_reportable=pl.col("reportable").any())
+        .sort("complaint_id")
+    )
+
+
+def _label_inputs_fingerprint(labels: pl.DataFrame) -> str:
     digest = hashlib.sha256()
     for name in ("vigilance_rules.csv", "vigilance_regimes.csv"):
         digest.update((CONFIG_DIR / name).read_bytes())
-    digest.update(json.dumps(opt_ins).encode("utf-8"))
-    for name in sorted(context):
-        frame = context[name]
-        digest.update(name.encode("utf-8"))
-        digest.update(data_fingerprint(frame, sorted(frame.columns)).encode("utf-8"))
+    digest.update(data_fingerprint(labels, sorted(labels.columns)).encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -151,15 +159,13 @@ def triage_model(
     training = query_frame(
         con, TRAINING_ROWS_SQL, {"as_of": cutoff, "limit": params.max_training_rows}
     ).drop("decision")
-    rules = load_rules()
-    opt_ins = opted_in(rules, load_config().section("vigilance"))
-    context = rule_context(con, cutoff)
+    all_labels = rule_labels(con, cutoff)
     columns = [c for c in training.columns if c != "received_date"]
     version = model_version(
         hashlib.sha256(
-            (
-                data_fingerprint(training, columns) + _label_inputs_fingerprint(context, opt_ins)
-            ).encode("utf-8")
+            (data_fingerprint(training, columns) + _label_inputs_fingerprint(all_labels)).encode(
+                "utf-8"
+            )
         ).hexdigest(),
         params,
     )
@@ -168,11 +174,7 @@ def triage_model(
     ).fetchall()
     if stored:
         return load_model(stored[0][0]), True, ""
-    labels = (
-        initial_flags(training, context, cutoff, rules, opt_ins)
-        .group_by("complaint_id")
-        .agg(rule_reportable=pl.col("reportable").any())
-    )
+    labels = all_labels.join(training.select("complaint_id"), on="complaint_id", how="semi")
     try:
         model = fit_triage(
             training.join(labels, on="complaint_id", how="left").sort("complaint_id"),
@@ -202,6 +204,8 @@ def triage_model(
         # what the rules read to label the training complaints
         dg.AssetKey(["staging", "risk_register"]),
         dg.AssetKey(["staging", "distribution"]),
+        dg.AssetKey(["staging", "submissions"]),
+        dg.AssetKey(["staging", "determinations"]),
         dg.AssetKey(["reference", "code_tables"]),
     ],
     description=(
