@@ -47,27 +47,43 @@ def test_hostile_file_names_and_values_are_only_data(warehouse) -> None:  # noqa
 
 
 def test_hostile_values_reach_the_vigilance_flags_as_text() -> None:
-    from models.vigilance import vigilance_flags
+    from models.vigilance import assess_vigilance
 
     frame = pl.DataFrame(
         [
             {
                 "complaint_id": INJECTION,
                 "received_date": dt.date(2025, 3, 3),
+                "updated_at": dt.datetime(2025, 3, 3, 9),
                 "device_model": QUOTES,
-                "device_family": INJECTION,
                 "country": "DE",
                 "patient_outcome": "death",
                 "malfunction": False,
                 "problem_code": INJECTION,
-                "reported_date": None,
             }
         ]
     )
-    flags = vigilance_flags(
+    flags = assess_vigilance(
         frame,
-        pl.DataFrame({"device_family": [INJECTION], "problem_code": [INJECTION]}),
-        pl.DataFrame({"device_model": [QUOTES], "country": ["US"]}),
+        pl.DataFrame(
+            {"device_model": [QUOTES], "device_family": [INJECTION], "product_code": ["FRN"]}
+        ),
+        pl.DataFrame(
+            {
+                "hazard_id": [INJECTION],
+                "device_family": [INJECTION],
+                "problem_codes": [INJECTION],
+                "severity": [5],
+            }
+        ),
+        pl.DataFrame(
+            {
+                "device_model": [QUOTES, QUOTES],
+                "country": ["US", "DE"],
+                "ship_date": [dt.date(2024, 1, 1)] * 2,
+                "units": [1, 1],
+            }
+        ),
         dt.date(2025, 3, 20),
     )
     assert set(flags["complaint_id"]) == {INJECTION}

@@ -931,7 +931,8 @@ def test_incident_in_aland_or_the_eea_efta_states(country, authority):
 def test_eu_incident_with_a_device_never_made_available_in_the_eea():
     """MDR Art. 87(1)(a): the duty covers serious incidents involving devices made available on
     the Union market; a model the firm never shipped to any EEA state is outside it."""
-    # LAW-VS-DOC: docs/vigilance.md "Which authorities" puts every EEA event under EU_MDR with
+    # LAW-VS-DOC (resolved: the doc now follows the law). docs/vigilance.md first said
+    # "Which authorities" puts every EEA event under EU_MDR with
     # no condition that the device was made available on the Union market; Art. 87(1) has one.
     flags = run(
         [version("C1", "2026-03-02", country="DE", outcome="death")],
@@ -1340,7 +1341,8 @@ def test_death_presumption_lapses_after_two_years_without_another():
     """FDA MDR guidance for manufacturers (2016), "likely to cause or contribute" (the two-year
     presumption): the presumption that a malfunction type would again cause a death lasts until it
     has caused no death or serious injury for two years."""
-    # LAW-VS-DOC: docs/vigilance.md reason 5 ("has already caused ... a death or serious
+    # LAW-VS-DOC (resolved: the doc now follows the law). docs/vigilance.md first said
+    # reason 5 ("has already caused ... a death or serious
     # injury in a complaint known on or before") has no time limit; the 2016 guidance lets the
     # presumption lapse after two years with no further death or serious injury. The earlier
     # death here reached the firm 2023-06-05, 2 years 9 months before this malfunction.
@@ -1709,7 +1711,8 @@ def test_canada_malfunction_that_could_lead_to_death_is_30_days():
 def test_canada_incident_with_a_device_never_sold_in_canada():
     """SOR/98-282 s. 59(1)(a): the incident report is owed only when the device is sold in
     Canada."""
-    # LAW-VS-DOC: docs/vigilance.md "Which authorities" lists HC_CMDR for every incident in
+    # LAW-VS-DOC (resolved: the doc now follows the law). docs/vigilance.md first said
+    # "Which authorities" lists HC_CMDR for every incident in
     # Canada without the s. 59(1)(a) condition that the device is sold in Canada.
     flags = run(
         [

@@ -9,33 +9,55 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.reports.vigilance_page import render_vigilance_page, vigilance_page_context
+from assets.reports import vigilance_page
+from assets.reports.vigilance_page import (
+    render_initial_list,
+    render_vigilance_page,
+    vigilance_page_context,
+)
 from models.redaction import leaks
+from models.vigilance import FLAG_SCHEMA
 
 AS_OF = dt.date(2026, 10, 31)
 NARRATIVE = "Call Mrs. Jane Doe on +44 20 7946 0958, MRN 4471923. Pump alarm failed in infusion."
 
 
-def _flag(cid, status, due, *, state="staged", kind="initial", route="individual", regime="EU_MDR"):
-    received = due - dt.timedelta(days=15)
-    return {
-        "complaint_id": cid,
-        "regime": regime,
-        "report_kind": kind,
-        "rule": "EU_MDR_87_SERIOUS_15D",
-        "route": route,
-        "reportable": status != "not_reportable",
-        "criteria_met": "serious_injury",
-        "vmsr_eligible": False,
-        "expected_side_effect": False,
-        "received_date": received,
-        "due_date": due,
-        "reported_date": None,
-        "status": status,
-        "days_remaining": (due - AS_OF).days,
-        "data_state": state,
-        "as_of": AS_OF,
-    }
+def _flag(
+    cid,
+    status,
+    due,
+    *,
+    state="staged",
+    kind="initial",
+    route="individual",
+    regime="EU_MDR",
+    criteria="serious_injury",
+    rule="EU_87_3_15D",
+):
+    received = due - dt.timedelta(days=15) if due else AS_OF
+    row = dict.fromkeys(FLAG_SCHEMA)
+    row.update(
+        {
+            "complaint_id": cid,
+            "regime": regime,
+            "authority": "EU:DE" if regime == "EU_MDR" else regime,
+            "report_kind": kind,
+            "rule": rule,
+            "route": route,
+            "reportable": status != "not_reportable",
+            "criteria_met": criteria,
+            "vmsr_eligible": False,
+            "expected_side_effect": False,
+            "received_date": received,
+            "day_zero": received,
+            "due_date": due,
+            "status": status,
+            "days_remaining": (due - AS_OF).days if due else None,
+            "data_state": state,
+            "as_of": AS_OF,
+        }
+    )
+    return row
 
 
 def _complaint(cid, description, model="Infusa VP300", country="DE", code="A0401"):
@@ -53,13 +75,18 @@ def _complaint(cid, description, model="Infusa VP300", country="DE", code="A0401
 
 
 def _write(con, name, rows, schema=None):
-    frame = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    if rows and isinstance(rows[0], dict) and schema is not None:
+        frame = pl.DataFrame(rows, schema=schema)
+    elif rows:
+        frame = pl.DataFrame(rows, schema=schema, orient="row")
+    else:
+        frame = pl.DataFrame(schema=schema)
     con.register("frame", frame)
     con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
     con.unregister("frame")
 
 
-def _build(path, *, quarantined=True, signals=True):
+def _build(path, *, quarantined=True, signals=True, extra_flags=None):
     con = duckdb.connect(str(path))
     con.execute("CREATE SCHEMA staging; CREATE SCHEMA marts")
     flags = [
@@ -73,7 +100,8 @@ def _build(path, *, quarantined=True, signals=True):
     ]
     if quarantined:
         flags.append(_flag("CMP-Q", "open", dt.date(2026, 11, 12), state="quarantined"))
-    _write(con, "marts.vigilance_flags", flags)
+    flags += extra_flags or []
+    _write(con, "marts.vigilance_flags", flags, schema=FLAG_SCHEMA)
     complaints = [
         _complaint("CMP-1", NARRATIVE),
         _complaint("CMP-2", "Occlusion alarm; no harm. Reported by Dr. Hans Becker."),
@@ -175,15 +203,72 @@ def page(tmp_path):
     return ctx, render_vigilance_page(ctx)
 
 
-def test_overdue_first_then_by_due_date(page):
+def test_initial_reports_overdue_first_then_due_within_7_days(page):
     ctx, html = page
-    ids = [r["complaint_id"] for r in ctx["open_rows"]]
-    assert ids == ["CMP-2", "CMP-1", "CMP-3", "CMP-7", "CMP-Q", "CMP-4"]
-    positions = [html.index(f">{cid}<") for cid in ["CMP-2", "CMP-1", "CMP-3", "CMP-4"]]
+    ids = [r["complaint_id"] for r in ctx["initial_rows"]]
+    # overdue (CMP-2, then CMP-1: less time left first), then due within 7 days (CMP-3),
+    # then the rest; the trend-routed row CMP-7 is open only as an Art. 88 count; the
+    # supplemental CMP-4 has its own section; the quarantined CMP-Q too
+    assert ids == ["CMP-2", "CMP-1", "CMP-3", "CMP-7"]
+    assert [r["complaint_id"] for r in ctx["follow_ups_rows"]] == ["CMP-4"]
+    positions = [html.index(f">{cid}<") for cid in ["CMP-2", "CMP-1", "CMP-3"]]
     assert positions == sorted(positions)
     assert ctx["counts"]["overdue"] == 2
     assert ctx["counts"]["supplemental_due"] == 1
     assert ctx["counts"]["due_7_days"] == 1  # CMP-3 (3 Nov); CMP-7 (9 Nov) is after 7 Nov
+
+
+def test_a_death_outranks_older_reports_of_lesser_severity(tmp_path):
+    """MDR Art. 87(5) gives a death the shortest clock: among overdue initial reports the death
+    comes first, and no supplemental report ranks above an initial one."""
+    extra = [
+        _flag("CMP-D", "overdue", dt.date(2026, 10, 28), criteria="death", rule="EU_87_5_10D"),
+        _flag("CMP-S", "overdue", dt.date(2025, 1, 1), kind="supplemental", rule="FDA_803_56_30D"),
+        _flag("CMP-M", "overdue", dt.date(2026, 1, 5), criteria="serious_malfunction"),
+    ]
+    con = _build(tmp_path / "w.duckdb", extra_flags=extra)
+    ctx = vigilance_page_context(con, AS_OF)
+    ids = [r["complaint_id"] for r in ctx["initial_rows"]]
+    assert ids.index("CMP-D") < ids.index("CMP-2") < ids.index("CMP-M")
+    assert "CMP-S" not in ids and "CMP-S" in [r["complaint_id"] for r in ctx["follow_ups_rows"]]
+
+
+def test_undetermined_decided_and_local_each_have_their_section(tmp_path):
+    extra = [
+        _flag("CMP-U", "undetermined", dt.date(2026, 11, 2), criteria="doubt:death"),
+        _flag("CMP-N", "decided_not_reportable", dt.date(2026, 10, 10), criteria="death"),
+        _flag("CMP-L", "undetermined", None, regime="NONE_ENCODED", rule="ASSESS_LOCALLY"),
+        _flag("CMP-C", "undetermined", None, regime="CLINICAL_STUDY", rule="SAE_PER_PROTOCOL"),
+    ]
+    con = _build(tmp_path / "w.duckdb", extra_flags=extra)
+    ctx = vigilance_page_context(con, AS_OF)
+    assert [r["complaint_id"] for r in ctx["undetermined_rows"]] == ["CMP-U"]
+    assert [r["complaint_id"] for r in ctx["second_review_rows"]] == ["CMP-N"]
+    assert [r["complaint_id"] for r in ctx["locally_rows"]] == ["CMP-L"]
+    assert [r["complaint_id"] for r in ctx["clinical_rows"]] == ["CMP-C"]
+    assert ctx["counts"]["overdue"] == 2  # a person's "no" is not an overdue report
+    assert ctx["counts"]["undetermined_due_7_days"] == 1
+
+
+def test_no_cap_hides_an_initial_report(tmp_path, monkeypatch):
+    """The morning page lists the first rows; every other initial report is on the full list it
+    links, in the same order."""
+    monkeypatch.setattr(vigilance_page, "MAX_ROWS", 2)
+    con = _build(tmp_path / "w.duckdb")
+    ctx = vigilance_page_context(con, AS_OF)
+    assert [r["complaint_id"] for r in ctx["initial_rows"]] == ["CMP-2", "CMP-1"]
+    assert ctx["initial_more"] == 2
+    html = render_vigilance_page(ctx)
+    assert vigilance_page.INITIAL_LIST_PAGE in html
+    full = render_initial_list(ctx)
+    assert full is not None
+    assert [r["complaint_id"] for r in ctx["full_initial_rows"]] == [
+        "CMP-2",
+        "CMP-1",
+        "CMP-3",
+        "CMP-7",
+    ]
+    assert all(f">{cid}<" in full for cid in ["CMP-2", "CMP-1", "CMP-3", "CMP-7"])
 
 
 def test_narrative_is_redacted(page):

@@ -20,15 +20,19 @@ from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 REGIONS = ("EEA", "TR", "XI", "rest of world")
 # Serious incidents: an EU_MDR flag routed to an individual report (MDR Art. 87) or an FDA MDR
 # initial report that is reportable (21 CFR 803); a complaint counts once.
+# A serious incident: an initial EU or FDA obligation on known facts (not in doubt, not decided
+# against by a person).
 SERIOUS_FLAG_SQL = """
-    (f.regime = 'EU_MDR' AND f.route = 'individual')
-    OR (f.regime = 'FDA_MDR' AND f.reportable AND f.report_kind = 'initial')
+    f.regime IN ('EU_MDR', 'FDA_MDR') AND f.report_kind = 'initial' AND f.reportable
+    AND f.status NOT IN ('undetermined', 'decided_not_reportable')
 """
 TIMELINESS = (
     ("submitted_on_time", "on time"),
     ("submitted_late", "late"),
     ("overdue", "overdue"),
     ("open", "open (not yet due)"),
+    ("undetermined", "undetermined (in doubt)"),
+    ("decided_not_reportable", "decided not reportable"),
 )
 
 

@@ -76,15 +76,36 @@ def _readiness(con: duckdb.DuckDBPyConnection, as_of: dt.date, flags: pl.DataFra
     ids = sorted(set(flags["complaint_id"].to_list()))
     if not ids or not _table_exists(con, "staging.complaint_versions"):
         return {}
-    products = _table_exists(con, "staging.products")
-    cols = "p.device_family, p.product_code," if products else ""
-    join = "LEFT JOIN staging.products p USING (device_model)" if products else ""
+
+    def columns(table: str) -> set[str]:
+        schema, name = table.split(".")
+        return {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ?",
+                [schema, name],
+            ).fetchall()
+        }
+
+    has_extra = "extra_fields" in columns("staging.complaint_versions")
+    extras = (
+        "json_extract_string(c.extra_fields, '$.causality') AS causality, "
+        "json_extract_string(c.extra_fields, '$.hospitalised') AS hospitalised"
+        if has_extra
+        else "NULL AS causality, NULL AS hospitalised"
+    )
+    product_cols = (
+        columns("staging.products") & {"device_family", "product_code"}
+        if _table_exists(con, "staging.products")
+        else set()
+    )
+    picked = "".join(f"p.{c}, " for c in sorted(product_cols))
+    join = "LEFT JOIN staging.products p USING (device_model)" if product_cols else ""
     current = _frame(
         con,
         f"""
-        SELECT c.* EXCLUDE (extra_fields), {cols}
-               json_extract_string(c.extra_fields, '$.causality') AS causality,
-               json_extract_string(c.extra_fields, '$.hospitalised') AS hospitalised
+        SELECT c.*{" EXCLUDE (extra_fields)" if has_extra else ""}, {picked}{extras}
         FROM ({complaints_as_of_sql("v.complaint_id IN (SELECT unnest($ids))")}) c {join}
         """,
         {"as_of": as_of, "ids": ids},
