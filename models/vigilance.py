@@ -22,6 +22,7 @@ In short:
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import csv
 import datetime as dt
@@ -476,11 +477,13 @@ class Context:
     eea_since: dict[str, dt.date]  # model -> first shipment to the EEA
     shipped_models: frozenset[str]  # models with any shipment in the data
     vmsr_codes: frozenset[str]
-    history: dict[str, list[tuple[str, dt.date, str]]]  # family -> (code, aware, complaint)
+    # family -> problem code -> (awareness, complaint) of deaths and serious injuries, sorted
+    history: dict[str, dict[str, list[tuple[dt.date, str]]]]
     submissions: dict[str, list[tuple[dt.date, str, str, str]]]  # id -> (date, auth, kind, no)
     decisions: dict[tuple[str, str], Decision]  # (kind, subject) -> the latest
     covering: dict[str, list[tuple[str, Decision]]]  # kind -> [(subject, decision yes)]
     new_types: frozenset[str]
+    _matches: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
     def rule(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.rule_id == rule_id)
@@ -491,15 +494,23 @@ class Context:
         if not code:
             return ""
         since = years_before(aware, self.settings.history_presumption_years)
-        hits = [
-            (d, other)
-            for c, d, other in self.history.get(family, ())
-            if other != cid and since <= d <= aware and codes_match(code, c)
-        ]
-        if not hits:
-            return ""
-        day, other = max(hits)
-        return f"complaint {other}, known {day.isoformat()}"
+        best: tuple[dt.date, str] | None = None
+        for matching in self._matching_codes(family, code):
+            events = self.history[family][matching]
+            i = bisect.bisect_right(events, (aware, "\uffff"))
+            while i > 0 and events[i - 1][1] == cid:
+                i -= 1
+            if i > 0 and events[i - 1][0] >= since and (best is None or events[i - 1] > best):
+                best = events[i - 1]
+        return f"complaint {best[1]}, known {best[0].isoformat()}" if best else ""
+
+    def _matching_codes(self, family: str, code: str) -> tuple[str, ...]:
+        key = (family, code)
+        if key not in self._matches:
+            self._matches[key] = tuple(
+                c for c in sorted(self.history.get(family, {})) if codes_match(code, c)
+            )
+        return self._matches[key]
 
 
 def years_before(day: dt.date, years: int) -> dt.date:
@@ -594,7 +605,7 @@ def build_context(
         if country == "CA" and (model not in ca_since or day < ca_since[model]):
             ca_since[model] = day
     # the presumption from history: the first awareness of each harmful malfunction type
-    history: dict[str, list[tuple[str, dt.date, str]]] = {}
+    history: dict[str, dict[str, list[tuple[dt.date, str]]]] = {}
     ordered = versions.sort("complaint_id", "updated_at", maintain_order=True)
     first = ordered["complaint_id"].is_first_distinct()
     for is_first, r in zip(first, ordered.iter_rows(named=True), strict=True):
@@ -603,7 +614,10 @@ def build_context(
         if outcome in ("death", "serious_injury") and r["malfunction"] and code:
             family = product_of.get(r["device_model"] or "", {}).get("family", "")
             aware = _awareness(r["received_date"], r["updated_at"], bool(is_first))
-            history.setdefault(family, []).append((code, aware, r["complaint_id"]))
+            history.setdefault(family, {}).setdefault(code, []).append((aware, r["complaint_id"]))
+    for codes in history.values():
+        for events in codes.values():
+            events.sort()
     subs: dict[str, list[tuple[dt.date, str, str, str]]] = {}
     for r in (
         submissions.filter(pl.col("submitted_date") <= as_of)

@@ -200,14 +200,20 @@ def _decisions_needed(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[di
         if _table_exists(con, "staging.determinations")
         else "SELECT NULL AS subject WHERE false"
     )
+    # one item per signalled scope and code (its alarms by every method), until a determination
+    # names one of its signals
     return _frame(
         con,
         f"""
-        SELECT signal_id, scope, scope_value, code, method, detected_on, status
+        SELECT min(signal_id) AS signal_id, scope, scope_value, code,
+               string_agg(DISTINCT method, ', ' ORDER BY method) AS method,
+               max(detected_on) AS detected_on, min(detected_on) AS first_detected_on,
+               count(*) AS alarms, string_agg(DISTINCT status, ', ' ORDER BY status) AS status
         FROM marts.signals
         WHERE detected_on <= $as_of AND status NOT IN ('refuted', 'closed', 'confirmed')
-          AND signal_id NOT IN ({decided})
-        ORDER BY detected_on DESC, signal_id
+        GROUP BY scope, scope_value, code
+        HAVING NOT bool_or(signal_id IN ({decided}))
+        ORDER BY max(detected_on) DESC, scope, scope_value, code
         """,
         {"as_of": as_of},
     ).to_dicts()
