@@ -240,7 +240,9 @@ class FamilyRisk:
         return max(hits) if hits else None
 
     def anticipated(self, effect: str) -> bool:
-        return any(codes_match(effect, e) for e in self.health_effects)
+        """Listed in the risk analysis: the code or one of its ancestors is (a parent code is
+        less specific than the listed child, so it is not known to be anticipated)."""
+        return any(effect.startswith(e) for e in self.health_effects if e)
 
     def quantified(self, effect: str) -> bool:
         return any(codes_match(effect, e) for e in self.quantified_effects)
@@ -477,8 +479,10 @@ class Context:
     eea_since: dict[str, dt.date]  # model -> first shipment to the EEA
     shipped_models: frozenset[str]  # models with any shipment in the data
     vmsr_codes: frozenset[str]
-    # family -> problem code -> (awareness, complaint) of deaths and serious injuries, sorted
-    history: dict[str, dict[str, list[tuple[dt.date, str]]]]
+    # family -> problem code -> (known from, known until (date.max: still), complaint), sorted:
+    # while a complaint's version known on a day shows a death or serious injury from a
+    # malfunction
+    history: dict[str, dict[str, list[tuple[dt.date, dt.date, str]]]]
     submissions: dict[str, list[tuple[dt.date, str, str, str]]]  # id -> (date, auth, kind, no)
     decisions: dict[tuple[str, str], Decision]  # (kind, subject) -> the latest
     covering: dict[str, list[tuple[str, Decision]]]  # kind -> [(subject, decision yes)]
@@ -488,20 +492,22 @@ class Context:
     def rule(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.rule_id == rule_id)
 
-    def harm_history(self, family: str, code: str, aware: dt.date, cid: str) -> str:
-        """The latest earlier death or serious injury from a malfunction of a matching code in
-        the family within the presumption's years before `aware` (its complaint and date)."""
+    def harm_history(self, family: str, code: str, aware: dt.date) -> str:
+        """A death or serious injury from a malfunction of a matching code in the family that
+        the firm knew of on `aware` (the complaint's version of that day still says so) and that
+        became known at most the presumption's years before (the latest such; its complaint)."""
         if not code:
             return ""
         since = years_before(aware, self.settings.history_presumption_years)
         best: tuple[dt.date, str] | None = None
         for matching in self._matching_codes(family, code):
             events = self.history[family][matching]
-            i = bisect.bisect_right(events, (aware, "\uffff"))
-            while i > 0 and events[i - 1][1] == cid:
+            i = bisect.bisect_right(events, (aware, dt.date.max, "\uffff"))
+            while i > 0 and events[i - 1][0] >= since:
+                start, until, other = events[i - 1]
+                if until > aware and (best is None or (start, other) > best):
+                    best = (start, other)
                 i -= 1
-            if i > 0 and events[i - 1][0] >= since and (best is None or events[i - 1] > best):
-                best = events[i - 1]
         return f"complaint {best[1]}, known {best[0].isoformat()}" if best else ""
 
     def _matching_codes(self, family: str, code: str) -> tuple[str, ...]:
@@ -604,17 +610,25 @@ def build_context(
                     us_since[key] = day
         if country == "CA" and (model not in ca_since or day < ca_since[model]):
             ca_since[model] = day
-    # the presumption from history: the first awareness of each harmful malfunction type
-    history: dict[str, dict[str, list[tuple[dt.date, str]]]] = {}
+    # the presumption from history: when each harmful malfunction type was known, version by
+    # version (a later version that no longer shows the harm, or judges it unrelated, ends it)
+    history: dict[str, dict[str, list[tuple[dt.date, dt.date, str]]]] = {}
     ordered = versions.sort("complaint_id", "updated_at", maintain_order=True)
-    first = ordered["complaint_id"].is_first_distinct()
-    for is_first, r in zip(first, ordered.iter_rows(named=True), strict=True):
+    rows = list(ordered.iter_rows(named=True))
+    for i, r in enumerate(rows):
         outcome = (r["patient_outcome"] or "").strip().lower()
         code = (r["problem_code"] or "").strip().upper()
-        if outcome in ("death", "serious_injury") and r["malfunction"] and code:
-            family = product_of.get(r["device_model"] or "", {}).get("family", "")
-            aware = _awareness(r["received_date"], r["updated_at"], bool(is_first))
-            history.setdefault(family, {}).setdefault(code, []).append((aware, r["complaint_id"]))
+        related = (r["causality"] or "").strip().lower() != "unrelated"
+        if not (outcome in ("death", "serious_injury") and r["malfunction"] and code and related):
+            continue
+        first = i == 0 or rows[i - 1]["complaint_id"] != r["complaint_id"]
+        aware = _awareness(r["received_date"], r["updated_at"], first)
+        later = i + 1 < len(rows) and rows[i + 1]["complaint_id"] == r["complaint_id"]
+        until = _awareness(None, rows[i + 1]["updated_at"], False) if later else dt.date.max
+        family = product_of.get(r["device_model"] or "", {}).get("family", "")
+        history.setdefault(family, {}).setdefault(code, []).append(
+            (aware, until, r["complaint_id"])
+        )
     for codes in history.values():
         for events in codes.values():
             events.sort()
@@ -719,7 +733,7 @@ class ComplaintAssessment:
         for i, r in enumerate(rows):
             aware = _awareness(r["received_date"], r["updated_at"], i == 0) or ctx.as_of
             code = (r["problem_code"] or "").strip().upper()
-            history = ctx.harm_history(self.family, code, aware, cid) if r["malfunction"] else ""
+            history = ctx.harm_history(self.family, code, aware) if r["malfunction"] else ""
             self.aware.append(aware)
             self.facts.append(
                 version_facts(
@@ -969,9 +983,14 @@ class ComplaintAssessment:
         return base
 
     def reasons(self) -> list[str]:
+        """Why, in words: the facts of the versions that first met each criterion and of the
+        current version."""
+        first_met = {next(i for i, f in enumerate(self.facts) if c in f.met) for c in self.day0} | {
+            len(self.facts) - 1
+        }
         seen: list[str] = []
-        for f in self.facts:
-            for text in f.reasons:
+        for i in sorted(first_met):
+            for text in self.facts[i].reasons:
                 if text not in seen:
                     seen.append(text)
         return seen
@@ -996,6 +1015,9 @@ class ComplaintAssessment:
             "vmsr_eligible": self.summary_route(regime.regime, day0) is not None
             and regime.regime == "FDA_MDR",
         }
+        first = _first_submission(self.subs, authority, INITIAL_KINDS | {"summary"})
+        if not found and not_before is not None and not before:
+            return []  # an incident abroad is a Health Canada matter only when it is serious
         if not found:
             trend = next(
                 (
@@ -1011,7 +1033,13 @@ class ComplaintAssessment:
             status = "decided_not_reportable" if closed else "not_reportable"
             if closed:
                 gov = before[0]
-                reasons.append(f"causality judged unrelated: {self.causality.rationale}".strip())
+                why = self.causality.rationale
+                reasons.append("causality judged unrelated" + (f": {why}" if why else ""))
+                kinds = INITIAL_KINDS | ({"summary"} if gov.rule.route == "summary" else set())
+                met = _first_submission(self.subs, authority, frozenset(kinds))
+                if met is not None:  # reported all the same: judged as any report is
+                    status = flag_status(gov.due, met[0], ctx.as_of)
+                    values.update(reported_date=met[0], report_number=met[3])
                 values.update(
                     rule=gov.rule.rule_id,
                     route=gov.rule.route,
@@ -1028,7 +1056,7 @@ class ComplaintAssessment:
                     rule=trend.rule_id if trend else NOT_REPORTABLE,
                     route=trend.route if trend else "none",
                 )
-            return [
+            rows = [
                 self.row(
                     regime.regime,
                     authority,
@@ -1038,6 +1066,9 @@ class ComplaintAssessment:
                     **values,
                 )
             ]
+            if first is not None:  # a report was made all the same: what it owes follows it
+                rows += self.after_report(regime, authority, None, first, None)
+            return rows
         gov = found[0]
         only_doubt = all(o.doubt for o in found)
         sub_kinds = INITIAL_KINDS | ({"summary"} if gov.rule.route == "summary" else frozenset())
@@ -1117,7 +1148,6 @@ class ComplaintAssessment:
                 **values,
             )
         ]
-        first = _first_submission(self.subs, authority, INITIAL_KINDS | {"summary"})
         if first is None and reported is not None:
             first = (reported, authority, "initial", "")
         if first is not None:
@@ -1128,14 +1158,15 @@ class ComplaintAssessment:
         self,
         regime: Regime,
         authority: str,
-        gov: Obligation,
+        gov: Obligation | None,
         first: tuple[dt.date, str, str, str],
         down: dt.date | None,
     ) -> list[dict]:
-        """Supplemental (FDA), follow-up and final (EU), final (HC) reports owed after one."""
+        """Supplemental (FDA), follow-up and final (EU), final (HC) reports owed after one
+        (21 CFR 803.56 applies to any report submitted, reportable or not)."""
         ctx = self.ctx
         rows: list[dict] = []
-        summary = gov.rule.route == "summary"
+        summary = gov is not None and gov.rule.route == "summary"
         follow = [
             r
             for r in ctx.rules
@@ -1214,15 +1245,20 @@ class ComplaintAssessment:
 
     def apart(self, regime: str, rule: str, authority: str, why: str) -> dict:
         """A NONE_ENCODED or CLINICAL_STUDY row: no clock here, a person assesses it."""
-        serious = bool(self.day0.keys() - (INJURY_CRITERIA if self.causality_unrelated else set()))
-        doubt = bool(self.doubt)
+        arisen = bool(self.day0) or bool(self.doubt)
         local = next(
             (s for s in self.subs if s[1] not in ("FDA", "HC") and not s[1].startswith("EU:")),
             None,
         )
-        if not (serious or doubt):
+        decided = regime == NONE_ENCODED  # a clinical study's SAEs follow its protocol
+        left = set(self.day0) | set(self.doubt)
+        if decided and self.causality_unrelated:
+            left -= INJURY_CRITERIA
+        if not arisen:
             status = "not_reportable"
-        elif regime == NONE_ENCODED and self.decision is not None and self.decision.value == "no":
+        elif not left or (
+            decided and self.decision is not None and self.decision.value == "no"
+        ):  # a person's "no", or causality judged unrelated and nothing else serious left
             status = "decided_not_reportable"
         else:
             status = "undetermined"
@@ -1233,10 +1269,10 @@ class ComplaintAssessment:
             "initial",
             rule=rule,
             route="assess",
-            reportable=serious or doubt,
+            reportable=arisen,
             criteria_met=";".join(criteria),
             reason="; ".join([why, *self.reasons()]),
-            day_zero=min(self.day0.values(), default=None) if serious else None,
+            day_zero=min([*self.day0.values(), *self.doubt.values()], default=None),
             reported_date=local[0] if local else None,
             report_number=local[3] if local else None,
             status=status,

@@ -17,7 +17,6 @@ import numpy as np
 import polars as pl
 
 from assets.ingestion.sources import COMPLAINTS
-from models.vigilance import MATERIAL_FIELDS  # what counts as new information (803.56)
 from synthetic import catalog, rules
 from synthetic.distribution import Calendar, Portfolio, Supply, units_in_service
 from synthetic.util import (
@@ -389,10 +388,18 @@ class Complaints:
     rep_auth: np.ndarray  # index into AUTHORITIES (-1: no report)
     rep_year: np.ndarray
     rep_seq: np.ndarray
-    fda_applies: np.ndarray
+    fda_applies: np.ndarray  # as the firm sees it: US or territory, or a US-marketed code
     eu_applies: np.ndarray
+    hc_applies: np.ndarray
     vtimes: np.ndarray  # (n, 4) version day offsets (inf: none)
     bad: np.ndarray  # index of the planted bad-row kind (-1: none)
+    hosp: np.ndarray  # bool: hospitalised (shown on versions whose outcome is a harm)
+    caus: np.ndarray  # index into catalog.CAUSALITY (0: none recorded)
+    downgraded: np.ndarray  # bool: first reported serious or death, later lowered
+    overruled: np.ndarray  # bool: the firm decided "no" against its own rule (second review)
+    implant: np.ndarray  # bool
+    type_hurt: np.ndarray  # bool: a malfunction of its type hurt someone seriously before
+    life: np.ndarray  # bool: life-supporting family
 
 
 def cid_series(cs: Complaints, i: np.ndarray) -> pl.Series:
@@ -439,7 +446,7 @@ def udi_series(cs: Complaints, i: np.ndarray, pf: Portfolio) -> pl.Series:
 
 def report_id_series(cs: Complaints, i: np.ndarray) -> pl.Series:
     """FDA: {registration}-YYYY-NNNNN; EU: MIR-CC-YYYY-NNNNN; others: AUTH-YYYY-NNNNN."""
-    cc = take([c[0] for c in catalog.COUNTRIES], cs.country[i])
+    cc = take([c[0] for c in catalog.EVENT_COUNTRIES], cs.country[i])
     auth = take(AUTHORITIES, np.maximum(cs.rep_auth[i], 0))
     df = pl.DataFrame(
         {"a": auth, "k": cs.rep_auth[i], "y": cs.rep_year[i], "s": cs.rep_seq[i] + 1, "cc": cc}
@@ -514,6 +521,9 @@ def simulate(
     ed = np.where(rng.random(n) < 0.08, -1, np.maximum(ed, rd - 365))
 
     country = pick_rows(rng, row_cdf(sup.lot_country_units), lot)
+    # vigilance facts come from their own stream: the draws above and below stay as they were
+    rng_v = stream(seed, "vigilance-facts")
+    country = _territory_events(rng_v, country)
     src_groups = [tuple((SOURCE_INDEX[s], w) for s, w in f.sources) for f in pf.families]
     source = weighted_from_groups(rng, fam, src_groups)
 
@@ -545,6 +555,15 @@ def simulate(
         ~escalated & ((outcome == rules.NONE) | (outcome == rules.INJURY)) & (rng.random(n) < 0.08)
     )
     outcome0[clarified] = rules.UNKNOWN
+    # downgrades: first reported as a serious injury or a death, lowered by a later version
+    u_dg, v_dg = rng_v.random(n), rng_v.random(n)
+    downgraded = (
+        ~escalated
+        & ~clarified
+        & ((outcome == rules.NONE) | (outcome == rules.INJURY))
+        & (u_dg < DOWNGRADE_SHARE)
+    )
+    outcome0[downgraded] = np.where(v_dg[downgraded] < 0.15, rules.DEATH, rules.SERIOUS)
 
     malf_p = np.where(new_mode, 0.9, ct.malfunction[fam, slot])
     malfunction = rng.random(n) < malf_p
@@ -591,15 +610,62 @@ def simulate(
     conclusion = np.where(new_mode, np.where(w < 0.5, vi("D0108"), vi("D15")), conclusion)
     prelim = rng.random(n) < 0.3
 
-    # applicable regimes and the human decision
-    us_model = np.array([m.us for m in pf.models])[model]
-    eea = np.array([c[0] in catalog.EEA for c in catalog.COUNTRIES])[country]
-    fda_applies = us_model
-    eu_applies = eea
-    local = ~fda_applies & ~eu_applies
+    # applicable regimes (as the firm sees them) and the human decision
+    names = [c[0] for c in catalog.EVENT_COUNTRIES]
+    us_event = np.array([c in catalog.US_AND_TERRITORIES for c in names])[country]
+    fda_applies = us_event | (rd >= _first_us_day_of_code(pf, sup)[model])
+    eu_applies = np.array([c in catalog.EEA_EVENT for c in names])[country]
+    hc_applies = country == names.index("CA")
+    local = ~fda_applies & ~eu_applies & ~hc_applies
+    regimes = {"fda": fda_applies, "eu": eu_applies, "hc": hc_applies, "local": local}
     sev = ct.severity[fam, slot]
-    rep_f, due_f = _any_reportable(outcome, malfunction, sev, fda_applies, eu_applies, local)
-    rep_0, due_0 = _any_reportable(outcome0, malfunction, sev, fda_applies, eu_applies, local)
+    implant = np.array([f.implantable for f in pf.families])[fam]
+    life = np.array([f.name in LIFE_SUPPORTING for f in pf.families])[fam]
+    # hospitalisation and the firm's causality judgement (own stream)
+    u_h, u_c = rng_v.random(n), rng_v.random(n)
+    p_hosp = np.select(
+        [outcome == rules.SERIOUS, outcome == rules.INJURY, outcome == rules.DEATH],
+        [0.55, 0.12, 0.35],
+        0.0,
+    )
+    hosp = u_h < p_hosp
+    hurt = rules.harmed(outcome) | rules.harmed(outcome0)
+    # "unrelated" only where a serious malfunction would not hinge on this complaint's own harm
+    may_be_unrelated = ~malfunction | implant | (sev >= rules.SERIOUS_SEVERITY)
+    p_unrel = np.where(outcome == rules.DEATH, 0.25, 0.03) * may_be_unrelated
+    caus = np.select(
+        [u_c < p_unrel, u_c < p_unrel + 0.10, u_c < p_unrel + 0.40],
+        [3, 4, 2],
+        1,
+    )
+    caus = np.where(hurt, caus, 0)
+    unrelated = caus == 3
+    type_hurt = _type_hurt_before(fam, slot, rd, malfunction & ~unrelated, outcome0, outcome)
+    listed = _listed_effects(pf, ct)
+    rep_f, due_f = rules.firm_reportable(
+        outcome,
+        malfunction,
+        sev,
+        implant,
+        life,
+        type_hurt,
+        hosp,
+        ~listed[fam, he],
+        unrelated,
+        regimes,
+    )
+    rep_0, due_0 = rules.firm_reportable(
+        outcome0,
+        malfunction,
+        sev,
+        implant,
+        life,
+        type_hurt,
+        hosp,
+        ~listed[fam, he0],
+        unrelated,
+        regimes,
+    )
     over = ~rep_f & (rng.random(n) < 0.015) & (outcome != rules.NONE)
     decision = rep_f | over
     decision0 = rep_0 | over
@@ -623,6 +689,8 @@ def simulate(
     t_change = np.full(n, INF)
     t_change[escalated] = t_triage[escalated] + 3 + rng.geometric(1 / 20.0, int(escalated.sum()))
     t_change[clarified] = t_triage[clarified]
+    n_dg = int(downgraded.sum())
+    t_change[downgraded] = t_triage[downgraded] + 2 + rng_v.geometric(1 / 15.0, n_dg)
 
     # regulatory reports
     t_report = np.full(n, INF)
@@ -635,6 +703,21 @@ def simulate(
     later = ~decision0 & decision
     t_report[later] = (np.maximum(t_change, t_decide) + 1 + rng.integers(0, 10, n))[later]
     t_decide = np.where(later & escalated, np.maximum(t_decide, t_change), t_decide)
+    # lowered before the firm reported: never reported; lowered after: reported as first known
+    dropped = decision0 & ~decision
+    first_t = np.where(late, late_day, on_time)
+    t_report[dropped] = np.where(first_t < t_change, first_t, INF)[dropped]
+    # a few reportable complaints the firm decided not to report (a "no" for second review)
+    clinical = source == SOURCE_INDEX["clinical_study"]
+    cand = np.nonzero(
+        first & ~escalated & ~downgraded & ~clinical & rep_f & (rd < cal.extract_day - 60)
+    )[0]
+    overruled = np.zeros(n, dtype=bool)
+    overruled[rng_v.choice(cand, min(cand.size, OVERRULED_COUNT), replace=False)] = True
+    decision0 = decision0 & ~overruled
+    decision = decision & ~overruled
+    first = first & ~overruled
+    t_report[overruled] = INF
     # a few reportable complaints left undecided and unreported (overdue at the extract)
     recent = (rd >= cal.extract_day - 80) & (rd + np.maximum(due_f, 0) < cal.extract_day - 2)
     cand = np.nonzero(first & ~escalated & rep_f & recent)[0]
@@ -705,9 +788,74 @@ def simulate(
         rep_seq=rep_seq,
         fda_applies=fda_applies,
         eu_applies=eu_applies,
+        hc_applies=hc_applies,
         vtimes=vt,
         bad=np.full(n, -1),
+        hosp=hosp,
+        caus=caus,
+        downgraded=downgraded,
+        overruled=overruled,
+        implant=implant,
+        life=life,
+        type_hurt=type_hurt,
     )
+
+
+DOWNGRADE_SHARE = 0.012  # of complaints whose final outcome is none or a non-serious injury
+OVERRULED_COUNT = 8
+LIFE_SUPPORTING = ("Cardiolink",)  # the firm's own list (pacemakers sustain life)
+
+
+def _type_hurt_before(
+    fam: np.ndarray,
+    slot: np.ndarray,
+    rd: np.ndarray,
+    malfunction: np.ndarray,
+    outcome0: np.ndarray,
+    outcome: np.ndarray,
+) -> np.ndarray:
+    """Whether a malfunction of the same family and problem code caused a death or serious
+    injury in a complaint received before (the firm's reading of FDA's 2016 guidance)."""
+    serious = (rules.SERIOUS, rules.DEATH)
+    hurt = malfunction & (np.isin(outcome0, serious) | np.isin(outcome, serious))
+    key = fam * 1000 + slot
+    first = np.full(int(key.max()) + 1 if key.size else 1, np.iinfo(np.int64).max)
+    np.minimum.at(first, key[hurt], rd[hurt])
+    return rd > first[key]
+
+
+def _listed_effects(pf: Portfolio, ct: CodeTables) -> np.ndarray:
+    """(families, vocabulary) whether the family's risk register lists the health effect."""
+    out = np.zeros((len(pf.families), len(ct.vocab)), dtype=bool)
+    for fi, f in enumerate(pf.families):
+        for h in f.hazards:
+            for e in h.effects:
+                if e in ct._index:
+                    out[fi, ct.vi(e)] = True
+    return out
+
+
+def _territory_events(rng: np.random.Generator, country: np.ndarray) -> np.ndarray:
+    """Move a small share of a market's complaints to its territory or outermost region."""
+    names = [c[0] for c in catalog.EVENT_COUNTRIES]
+    u = rng.random(country.size)
+    out = country.copy()
+    for src, dst, share in catalog.TERRITORY_EVENTS:
+        out = np.where((country == names.index(src)) & (u < share), names.index(dst), out)
+    return out
+
+
+def _first_us_day_of_code(pf: Portfolio, sup: Supply) -> np.ndarray:
+    """Per model: the first day a model of its FDA product code was shipped to the US."""
+    s = sup.shipments
+    us = s.filter((pl.col("country") == 0) & (pl.col("units") > 0))
+    first_model = dict(us.group_by("model").agg(pl.col("ship_day").min()).iter_rows())
+    never = 1 << 40
+    by_code: dict[str, int] = {}
+    for mi, m in enumerate(pf.models):
+        d = first_model.get(mi, never)
+        by_code[m.product_code] = min(by_code.get(m.product_code, never), d)
+    return np.array([by_code[m.product_code] for m in pf.models], dtype=np.int64)
 
 
 def _years(rd: np.ndarray) -> np.ndarray:
@@ -743,19 +891,6 @@ def _health_effect(rng, outcome, gidx, effects_groups, death_groups, ct) -> np.n
     ).astype(np.int64)
 
 
-def _any_reportable(outcome, malfunction, sev, fda_applies, eu_applies, local):
-    """Reportable anywhere (FDA, EU, or a local authority that follows the EU rule) and the
-    shortest due period in days (-1 when not reportable)."""
-    f_rep, f_days = rules.fda_rule(outcome, malfunction, sev)
-    e_rep, e_days = rules.eu_rule(outcome, malfunction, sev)
-    f_rep &= fda_applies
-    e_rep &= eu_applies | local
-    big = 10_000
-    due = np.minimum(np.where(f_rep, f_days, big), np.where(e_rep, e_days, big))
-    rep = f_rep | e_rep
-    return rep, np.where(rep, due, -1)
-
-
 def _distinct_versions(cand: np.ndarray) -> np.ndarray:
     t = np.sort(cand, axis=1)
     dup = np.zeros_like(t, dtype=bool)
@@ -779,7 +914,10 @@ def _report_numbers(rd, t_report, fda_applies, eu_applies, country):
     rep_day = (rd + np.where(has, t_report, 0)).astype(np.int64)
     year = _years(rep_day)
     local_auth = np.array(
-        [AUTHORITIES.index(catalog.LOCAL_AUTHORITY.get(c[0], "NCA")) for c in catalog.COUNTRIES]
+        [
+            AUTHORITIES.index(catalog.LOCAL_AUTHORITY.get(c[0], "NCA"))
+            for c in catalog.EVENT_COUNTRIES
+        ]
     )
     auth = np.where(fda_applies, 0, np.where(eu_applies, 1, local_auth[country]))
     auth = np.where(has, auth, -1)
@@ -836,27 +974,30 @@ def current_version_time(cs: Complaints | VersionRows, extract_day: int) -> np.n
     return t.max(axis=1)
 
 
-def reportability_at(
+def firm_state_at(
     cs: Complaints, t: np.ndarray, ct: CodeTables, i: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
-    """The state the truth is computed on: complaints `i` (all) at version offsets t."""
+) -> np.ndarray:
+    """Whether the firm's practice (rules.firm_reportable) finds complaints `i` (all) reportable
+    anywhere at version offsets t: used to keep planted bad rows off reportable complaints."""
     if i is None:
         i = np.arange(cs.n)
     outcome = np.where(t >= cs.t_change[i], cs.outcome[i], cs.outcome0[i])
     coded = cs.coded_at_intake[i] | (t >= cs.t_triage[i])
     sev = np.where(coded, ct.severity[cs.family[i], cs.slot[i]], 0)
-    f_rep, _ = rules.fda_rule(outcome, cs.malfunction[i], sev)
-    e_rep, e_days = rules.eu_rule(outcome, cs.malfunction[i], sev)
-    reported = t >= cs.t_report[i]
-    t_rep = np.where(np.isfinite(cs.t_report[i]), cs.t_report[i], 0)
-    rep_day = np.where(reported, cs.rd[i] + t_rep, -1)
-    return dict(
-        outcome=outcome,
-        fda_rep=f_rep & cs.fda_applies[i],
-        eu_rep=e_rep & cs.eu_applies[i],
-        eu_days=e_days,
-        reported_day=rep_day.astype(np.int64),
+    local = ~cs.fda_applies[i] & ~cs.eu_applies[i] & ~cs.hc_applies[i]
+    rep, _ = rules.firm_reportable(
+        outcome,
+        cs.malfunction[i],
+        sev,
+        cs.implant[i],
+        cs.life[i],
+        cs.type_hurt[i],
+        cs.hosp[i],
+        np.ones(i.size, dtype=bool),
+        cs.caus[i] == 3,
+        {"fda": cs.fda_applies[i], "eu": cs.eu_applies[i], "hc": cs.hc_applies[i], "local": local},
     )
+    return rep
 
 
 def choose_bad_rows(cs: Complaints, ct: CodeTables, cal: Calendar, seed: int) -> None:
@@ -864,14 +1005,16 @@ def choose_bad_rows(cs: Complaints, ct: CodeTables, cal: Calendar, seed: int) ->
     rng = stream(seed, "bad-rows")
     t = current_version_time(cs, cal.extract_day)
     n_versions = ((cs.rd[:, None] + cs.vtimes) <= cal.extract_day).sum(axis=1)
-    st = reportability_at(cs, t, ct)
+    outcome = np.where(t >= cs.t_change, cs.outcome, cs.outcome0)
     ok = (
         (n_versions == 1)
-        & ~st["fda_rep"]
-        & ~st["eu_rep"]
+        & ~firm_state_at(cs, t, ct)
+        & ~cs.malfunction  # not even in doubt under the law
+        & ((outcome == rules.NONE) | (outcome == rules.INJURY))
         & ~cs.decision0
         & ~cs.decision
         & ~cs.escalated
+        & ~cs.downgraded
         & (cs.rd >= cal.start_day + 60)
         & np.isfinite(t)
     )
@@ -954,7 +1097,7 @@ def version_frame(
             "lot_number": sup.lots["lot_number"].gather(cs.lot[i]),
             "serial_number": serial_series(cs, i, pf),
             "udi_di": udi_series(cs, i, pf),
-            "country": take([c[0] for c in catalog.COUNTRIES], cs.country[i]),
+            "country": take([c[0] for c in catalog.EVENT_COUNTRIES], cs.country[i]),
             "source": take(catalog.COMPLAINT_SOURCES, cs.source[i]),
             "problem_code": take(ct.vocab, problem),
             "health_effect_code": take(ct.vocab, he),
@@ -966,6 +1109,20 @@ def version_frame(
             "esc": narr.escalation.gather(pos),
             "show_fu": triaged,
             "show_esc": changed & cs.escalated[i],
+            "show_dg": changed & cs.downgraded[i],
+            "dg": take(catalog.DOWNGRADE_PHRASES, i % len(catalog.DOWNGRADE_PHRASES)),
+            "change_day": cs.rd[i] + np.where(changed, cs.t_change[i], 0).astype(np.int64),
+            "hospitalised": take(
+                ("", "false", "true"),
+                np.where(
+                    outcome == rules.UNKNOWN,
+                    0,
+                    np.where(rules.harmed(outcome) & cs.hosp[i], 2, 1),
+                ),
+            ),
+            "causality": take(
+                catalog.CAUSALITY, np.where(triaged & rules.harmed(outcome), cs.caus[i], 0)
+            ),
             "investigation_status": take(("open", "in_progress", "closed", "not_required"), status),
             "close_day": close_day,
             "investigation_conclusion_code": take(ct.vocab, concl),
@@ -985,6 +1142,13 @@ def version_frame(
             pl.col("base"),
             pl.when(pl.col("show_fu") & (pl.col("fu") != "")).then(pl.col("fu")),
             pl.when(pl.col("show_esc") & (pl.col("esc") != "")).then(pl.col("esc")),
+            pl.when(pl.col("show_dg")).then(
+                pl.col("dg").str.replace(
+                    "{fdate}",
+                    pl.col("change_day").cast(pl.Int32).cast(pl.Date).dt.strftime("%d.%m.%Y"),
+                    literal=True,
+                )
+            ),
         ],
         separator=" ",
         ignore_nulls=True,
@@ -1002,6 +1166,20 @@ def version_frame(
 
 
 SUPPLEMENTAL_COLUMN = "supplemental_reported_date"  # an extra column of the complaint extract
+# optional contract columns, then the extra one, after the contract's required order
+EXTRA_COLUMNS = ("hospitalised", "causality", SUPPLEMENTAL_COLUMN)
+# What the firm treats as new information for a supplemental report (21 CFR 803.56): the facts a
+# Form 3500A carries that can change between versions of a complaint.
+NEW_INFO_FIELDS = (
+    "patient_outcome",
+    "hospitalised",
+    "causality",
+    "malfunction",
+    "problem_code",
+    "health_effect_code",
+    "component_code",
+    "investigation_conclusion_code",
+)
 
 
 def _supplemental_submissions(out: pl.DataFrame, cal: Calendar, seed: int) -> pl.DataFrame:
@@ -1015,7 +1193,7 @@ def _supplemental_submissions(out: pl.DataFrame, cal: Calendar, seed: int) -> pl
     lag = np.where(u < 0.9, rng.integers(1, 26, n), np.where(u < 0.97, rng.integers(31, 75, n), -1))
     first = pl.col("k") == pl.col("k").min().over("ci")
     changed = pl.any_horizontal(
-        [pl.col(f).ne_missing(pl.col(f).shift(1).over("ci", order_by="k")) for f in MATERIAL_FIELDS]
+        [pl.col(f).ne_missing(pl.col(f).shift(1).over("ci", order_by="k")) for f in NEW_INFO_FIELDS]
     )
     sent = pl.col("day_v") + pl.col("lag")
     return (
@@ -1036,38 +1214,6 @@ def _supplemental_submissions(out: pl.DataFrame, cal: Calendar, seed: int) -> pl
     )
 
 
-def supplemental_truth(versions: pl.DataFrame, cal: Calendar) -> pl.DataFrame:
-    """Ground truth of the supplemental reports the versions call for, at the extract: each new
-    piece of information is covered by the first supplement submitted on or after its day."""
-    news = versions.filter(pl.col("new_info")).select("ci", "complaint_id", info="day_v")
-    sent = versions.filter(pl.col("sup_day") >= 0).select("ci", sent="sup_day")
-    covered = (
-        news.join(sent, on="ci", how="left")
-        .with_columns(sent=pl.when(pl.col("sent") >= pl.col("info")).then(pl.col("sent")))
-        .group_by("ci", "complaint_id", "info")
-        .agg(pl.col("sent").min())
-    )
-    due = pl.col("info") + 30
-    status = (
-        pl.when(pl.col("sent").is_null())
-        .then(pl.when(cal.extract_day > due).then(pl.lit("overdue")).otherwise(pl.lit("open")))
-        .when(pl.col("sent") <= due)
-        .then(pl.lit("submitted_on_time"))
-        .otherwise(pl.lit("submitted_late"))
-    )
-    return (
-        covered.with_columns(due=due, sent=pl.col("sent").fill_null(-1), status=status)
-        .select(
-            "complaint_id",
-            _iso_expr("info").alias("info_date"),
-            _iso_expr("due").alias("due_date"),
-            _iso_expr("sent").alias(SUPPLEMENTAL_COLUMN),
-            "status",
-        )
-        .sort("complaint_id", "info_date")
-    )
-
-
 def _apply_bad(df: pl.DataFrame) -> pl.DataFrame:
     if df.filter(pl.col("bad") >= 0).is_empty():
         return df
@@ -1078,7 +1224,8 @@ def _apply_bad(df: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("problem_code").str.replace("0", "O", literal=True))
         .otherwise(pl.lit("A9901"))
     )
-    plus = (pl.col("rd") + 365).cast(pl.Int32).cast(pl.Date).dt.strftime("%Y-%m-%d")
+    # ten years on: after any as-of night a test replays (one year on could still be before it)
+    plus = (pl.col("rd") + 3650).cast(pl.Int32).cast(pl.Date).dt.strftime("%Y-%m-%d")
     after = (pl.col("rd") + 3).cast(pl.Int32).cast(pl.Date).dt.strftime("%Y-%m-%d")
     return df.with_columns(
         device_model=pl.when(b == 0).then(typo).otherwise(pl.col("device_model")),
@@ -1099,60 +1246,4 @@ def _apply_bad(df: pl.DataFrame) -> pl.DataFrame:
         malfunction=pl.when(b == 5)
         .then(pl.when(pl.col("malfunction") == "true").then(pl.lit("Y")).otherwise(pl.lit("N")))
         .otherwise(pl.col("malfunction")),
-    )
-
-
-def truth_frame(cs: Complaints, idx: np.ndarray, ct: CodeTables, cal: Calendar) -> pl.DataFrame:
-    """Ground-truth reportability of the current version, one row per applicable regime."""
-    t = current_version_time(VersionRows(cs, idx), cal.extract_day)
-    keep = np.isfinite(t) & (cs.bad[idx] < 0)
-    idx, t = idx[keep], t[keep]
-    st = reportability_at(cs, t, ct, idx)
-    rd = cs.rd[idx]
-    cid = cid_series(cs, idx)
-    frames = []
-    fda = cs.fda_applies[idx]
-    due = np.where(st["fda_rep"], rd + 30, -1)
-    frames.append(
-        pl.DataFrame(
-            {
-                "complaint_id": cid.filter(fda),
-                "regime": rules.FDA,
-                "reportable": st["fda_rep"][fda],
-                "rule": rules.fda_rule_name(st["fda_rep"])[fda],
-                "due": due[fda],
-                "rep": st["reported_day"][fda],
-                "status": rules.status(st["fda_rep"], due, st["reported_day"], cal.extract_day)[
-                    fda
-                ],
-            }
-        )
-    )
-    eu = cs.eu_applies[idx]
-    due = np.where(st["eu_rep"], rd + st["eu_days"], -1)
-    frames.append(
-        pl.DataFrame(
-            {
-                "complaint_id": cid.filter(eu),
-                "regime": rules.EU,
-                "reportable": st["eu_rep"][eu],
-                "rule": rules.eu_rule_name(st["outcome"], st["eu_rep"])[eu],
-                "due": due[eu],
-                "rep": st["reported_day"][eu],
-                "status": rules.status(st["eu_rep"], due, st["reported_day"], cal.extract_day)[eu],
-            }
-        )
-    )
-    df = pl.concat(frames).sort(["complaint_id", "regime"])
-    return df.select(
-        "complaint_id",
-        "regime",
-        pl.when(pl.col("reportable"))
-        .then(pl.lit("true"))
-        .otherwise(pl.lit("false"))
-        .alias("reportable"),
-        "rule",
-        _iso_expr("due").alias("due_date"),
-        _iso_expr("rep").alias("reported_date"),
-        "status",
     )
