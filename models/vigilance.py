@@ -1002,6 +1002,9 @@ class ComplaintAssessment:
         doubt = dict(self.doubt)
         before = self.obligations(regime.regime, day0, doubt, not_before)
         unrelated = self.causality is not None and self.causality.value == "unrelated"
+        if unrelated and before and self.reported_all_the_same(regime, authority, before[0]):
+            # reported: judged against the clock the facts started, whatever was decided later
+            unrelated = False
         if unrelated:
             day0 = {c: d for c, d in day0.items() if c not in INJURY_CRITERIA}
             doubt = {c: d for c, d in doubt.items() if c not in INJURY_CRITERIA}
@@ -1153,6 +1156,18 @@ class ComplaintAssessment:
         if first is not None:
             rows += self.after_report(regime, authority, gov, first, down)
         return rows
+
+    def reported_all_the_same(self, regime: Regime, authority: str, gov: Obligation) -> bool:
+        """An initial report to the authority exists for this obligation (a submission, or the
+        legacy date where configured)."""
+        kinds = INITIAL_KINDS | ({"summary"} if gov.rule.route == "summary" else frozenset())
+        if _first_submission(self.subs, authority, kinds) is not None:
+            return True
+        return (
+            self.legacy is not None
+            and self.legacy <= self.ctx.as_of
+            and regime.regime in self.ctx.settings.legacy_reported_date_satisfies
+        )
 
     def after_report(
         self,

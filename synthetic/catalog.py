@@ -1714,6 +1714,36 @@ COUNTRIES: tuple[tuple[str, float, str, str], ...] = (
 # Authorities outside the EEA and the US whose reference a locally filed report gets.
 LOCAL_AUTHORITY = {"GB": "MHRA", "CH": "SMC", "TR": "TITCK", "CA": "HC", "AU": "TGA", "JP": "PMDA"}
 
+# Event countries of complaints: the markets above, then places devices reach through a market's
+# own distribution (no shipments of their own): Puerto Rico (a US territory, served from the US)
+# and La Reunion (an EU outermost region, served from France). Indices 0..len(COUNTRIES)-1 are
+# the same as in COUNTRIES.
+EVENT_COUNTRIES: tuple[tuple[str, float, str, str], ...] = (
+    *COUNTRIES,
+    ("PR", 0.0, "", "es"),
+    ("RE", 0.0, "", "fr"),
+)
+# (from, to, share): the share of complaints from `from` whose event happened in `to`
+TERRITORY_EVENTS = (("US", "PR", 0.02), ("FR", "RE", 0.05))
+US_AND_TERRITORIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "UM"})
+EEA_EVENT = EEA | {"RE"}  # where the EU MDR applies among the event countries above
+EU_MEMBER_STATE = {"RE": "FR"}  # the competent authority of an outermost region
+
+# Canadian device class (Medical Devices Regulations, Schedule 1) per family: products.csv
+# `ca_class` (an optional column the vigilance rules read for Health Canada's foreign reporting).
+CA_CLASS = {"Infusa": "III", "Cardiolink": "IV", "Aurelia": "III", "OxiSense": "II", "Stride": "I"}
+
+# Optional complaint facts: IMDRF-free causality judgement of the firm (contract values).
+CAUSALITY = ("", "related", "possibly_related", "unrelated", "unknown")
+
+# People who file the firm's regulatory reports and record its decisions.
+REGULATORY_STAFF = ("A. Brandt (RA)", "J. Keller (RA)", "M. Okafor (RA)", "S. Lindqvist (RA)")
+DECISION_MAKERS = (
+    "Dr. H. Vogel (Head of PMS)",
+    "K. Jansen (Vigilance Officer)",
+    "Dr. R. Meier (Medical Safety)",
+)
+
 # --------------------------------------------------------------------------------------------
 # Planted signals (calendar dates; the same in every scale)
 # --------------------------------------------------------------------------------------------
@@ -1882,6 +1912,15 @@ ESCALATION_PHRASES: dict[str, tuple[str, ...]] = {
     ),
     "injury": ("Follow-up {fdate}: pt did experience {he} after all.",),
 }
+
+# Appended to the narrative of the version that lowers an outcome first reported as serious.
+DOWNGRADE_PHRASES = (
+    "Correction {fdate}: reporter clarifies the pt was not seriously harmed; the earlier "
+    "account was mistaken.",
+    "Follow-up {fdate}: treating physician confirms no serious injury; initial report was based "
+    "on hearsay.",
+    "{fdate} update: the pt is well, the first report confused this event with another case.",
+)
 
 NOT_INVESTIGATED_REASONS = (
     "Similar investigation already open (trend monitored under CAPA)",

@@ -327,7 +327,7 @@ def our_reports(
     d_terms = annex_terms("D")
     concl = take([d_terms.get(c, "").upper() for c in ct.vocab], cs.conclusion[i])
     src = [SOURCE_TYPE[x] for x in catalog.COMPLAINT_SOURCES]
-    country = take([c[0] for c in catalog.COUNTRIES], cs.country[i])
+    country = take([c[0] for c in catalog.EVENT_COUNTRIES], cs.country[i])
     frame = pl.DataFrame(
         {
             "day": recv[pos],
@@ -414,6 +414,7 @@ def write_maude(
     our_day = ours["day"].to_numpy() if ours.height else np.zeros(0, np.int64)
     ours = ours.sort(["day", "report_number"]) if ours.height else ours
     our_day = ours["day"].to_numpy() if ours.height else our_day
+    cat.boost = _boost_with_ours(cat, ours, other_day)
     all_day = np.r_[other_day, our_day.astype(np.int32)]
     is_ours = np.r_[np.zeros(n_other, bool), np.ones(our_day.size, bool)]
     src_idx = np.r_[np.arange(n_other, dtype=np.int32), np.arange(our_day.size, dtype=np.int32)]
@@ -461,6 +462,24 @@ def write_maude(
         "openfda_records": len(openfda),
         "openfda_pages": n_pages,
     }
+
+
+def _boost_with_ours(cat: _Catalog, ours: pl.DataFrame, other_day: np.ndarray) -> float:
+    """The share of other manufacturers' reports of the disproportionate product code that get
+    its problem code after the onset, so that all its reports (the firm's own included, which
+    carry their own codes) reach the target PRR."""
+    if not ours.height:
+        return cat.boost
+    hr = catalog.MAUDE_DISPROPORTION["fda_code"]
+    after = ours["day"].to_numpy() >= cat.onset
+    dq = (np.array(cat.model_pc)[ours["model"].to_numpy()] == cat.dq) & after
+    hits = dq & ((ours["fda_code"].to_numpy() == hr) | (ours["fda_code2"].to_numpy() == hr))
+    n_other = float((other_day >= cat.onset).sum()) * cat.pc_weight[cat.dq] / cat.pc_weight.sum()
+    if n_other <= 0:
+        return cat.boost
+    share = cat.own_share + cat.boost * (1 - cat.own_share)
+    want = (share * (n_other + dq.sum()) - hits.sum()) / n_other
+    return float(min(0.9, max(0.0, (want - cat.own_share) / max(1e-9, 1 - cat.own_share))))
 
 
 class _Catalog:
@@ -592,6 +611,7 @@ class _Catalog:
         own = 1.3 * float((share[self.dq] * (prof[self.dq] == hr)).sum())
         target = catalog.MAUDE_DISPROPORTION["prr"] * bg_eff
         self.boost = min(0.9, max(0.0, (target - own) / max(1e-9, 1 - own)))
+        self.own_share = own
         self.onset = day(catalog.MAUDE_DISPROPORTION["onset"])
         self.dpc = dpc
         # own manufacturer: index in product code list per model

@@ -1,61 +1,68 @@
-"""The generator's own, independent encoding of the reportability rules (the truth oracle).
+"""How the simulated firm decides reportability (its practice, not the ground truth).
 
-FDA_MDR (21 CFR 803.50) applies to every complaint about a model shipped to the US, wherever the
-event happened; EU_MDR (Art. 87 of Regulation (EU) 2017/745) to events in the EEA. Day 0 of every
-clock is the complaint's received_date; due dates are calendar days.
+The firm's decision drives what the landing folder holds: the `reportability_decision` column,
+the legacy `reported_date` and the submissions. It follows the law roughly (a malfunction of a type
+that hurt someone before is serious from the next complaint on, exact codes only; a deterioration
+is unanticipated when its health effect is not in the family's risk register; doubt is never
+reported), so that the truth (`synthetic/vigilance_truth.py`, computed from the landing files
+alone) finds the places where practice and law part.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-FDA = "FDA_MDR"
-EU = "EU_MDR"
-FDA_30D = "FDA_803_50_30D"
-EU_10D = "EU_87_5_10D"
-EU_15D = "EU_87_3_15D"
-NOT_REPORTABLE = "NOT_REPORTABLE"
 SERIOUS_SEVERITY = 4  # risk-register severity from which a malfunction could cause serious harm
 
 # outcome indices (catalog.OUTCOMES order)
 NONE, INJURY, SERIOUS, DEATH, UNKNOWN = range(5)
 
 
-def fda_rule(
-    outcome: np.ndarray, malfunction: np.ndarray, severity: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(reportable, due days) under 21 CFR 803.50: death/serious injury, or a malfunction whose
-    problem code the risk register maps to a hazard of severity >= 4."""
-    rep = (outcome == DEATH) | (outcome == SERIOUS) | (malfunction & (severity >= SERIOUS_SEVERITY))
-    return rep, np.where(rep, 30, -1)
+def harmed(outcome: np.ndarray) -> np.ndarray:
+    return (outcome == INJURY) | (outcome == SERIOUS) | (outcome == DEATH)
 
 
-def eu_rule(
-    outcome: np.ndarray, malfunction: np.ndarray, severity: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(reportable, due days) under MDR Art. 87: death 10 days (87(5)); serious injury or a
-    malfunction mapped to a severity >= 4 hazard 15 days (87(3))."""
-    death = outcome == DEATH
-    other = (outcome == SERIOUS) | (malfunction & (severity >= SERIOUS_SEVERITY))
-    rep = death | other
-    return rep, np.where(death, 10, np.where(other, 15, -1))
-
-
-def eu_rule_name(outcome: np.ndarray, reportable: np.ndarray) -> np.ndarray:
-    return np.where(~reportable, NOT_REPORTABLE, np.where(outcome == DEATH, EU_10D, EU_15D))
-
-
-def fda_rule_name(reportable: np.ndarray) -> np.ndarray:
-    return np.where(reportable, FDA_30D, NOT_REPORTABLE)
-
-
-def status(
-    reportable: np.ndarray, due_day: np.ndarray, reported_day: np.ndarray, extract_day: int
+def serious_malfunction(
+    malfunction: np.ndarray,
+    severity: np.ndarray,
+    implant: np.ndarray,
+    life_supporting: np.ndarray,
+    type_hurt: np.ndarray,
 ) -> np.ndarray:
-    """not_reportable | submitted_on_time | submitted_late | overdue | open."""
-    reported = reported_day >= 0
-    return np.select(
-        [~reportable, reported & (reported_day <= due_day), reported, extract_day > due_day],
-        ["not_reportable", "submitted_on_time", "submitted_late", "overdue"],
-        default="open",
-    )
+    """A malfunction of a severity >= 4 hazard, of an implant or of a life-supporting device, or
+    of a type that already caused a death or serious injury."""
+    return malfunction & ((severity >= SERIOUS_SEVERITY) | implant | life_supporting | type_hurt)
+
+
+def firm_reportable(
+    outcome: np.ndarray,
+    malfunction: np.ndarray,
+    severity: np.ndarray,
+    implant: np.ndarray,
+    life_supporting: np.ndarray,
+    type_hurt: np.ndarray,
+    hospitalised: np.ndarray,
+    unlisted_effect: np.ndarray,
+    unrelated: np.ndarray,
+    regimes: dict[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(reportable anywhere, shortest due period in days; -1 when not reportable).
+
+    regimes: bool arrays `fda`, `eu`, `hc`, `local` (a local authority that the firm treats as
+    the EU does)."""
+    death = (outcome == DEATH) & ~unrelated
+    serious = (outcome == SERIOUS) & ~unrelated
+    deterioration = serious | (hospitalised & harmed(outcome) & ~unrelated)
+    sm = serious_malfunction(malfunction, severity, implant, life_supporting, type_hurt)
+    big = 10_000
+    fda = regimes["fda"] & (death | serious | sm)
+    eu_like = regimes["eu"] | regimes["local"]
+    eu10 = eu_like & (death | (deterioration & unlisted_effect))
+    eu15 = eu_like & (deterioration | sm)
+    hc10 = regimes["hc"] & (death | serious)
+    hc30 = regimes["hc"] & sm
+    due = np.full(outcome.shape, big)
+    for hit, days in ((fda, 30), (eu15, 15), (eu10, 10), (hc30, 30), (hc10, 10)):
+        due = np.where(hit, np.minimum(due, days), due)
+    rep = due < big
+    return rep, np.where(rep, due, -1)

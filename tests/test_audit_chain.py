@@ -316,10 +316,12 @@ def test_every_night_leaves_a_chained_record(trail: dict) -> None:
 
 def test_escalation_to_death_is_recorded_as_a_status_change(trail: dict) -> None:
     first = [c for c in trail["changes"] if c[0] == 1]
-    assert {(c[1], c[4], c[5]) for c in first} >= {("C-1", None, "not_reportable")}
+    # night 1: a malfunction without a problem code is in doubt (MDR Art. 87(7)), not "not
+    # reportable"; night 2: the death makes it a definite obligation
+    assert {(c[1], c[4], c[5]) for c in first} >= {("C-1", None, "undetermined")}
     escalated = [c for c in trail["changes"] if c[0] == 2 and c[1] == "C-1" and c[3] == "initial"]
     assert escalated, trail["changes"]
-    assert any(c[4] == "not_reportable" and c[5] in ("open", "overdue") for c in escalated), (
+    assert any(c[4] == "undetermined" and c[5] in ("open", "overdue") for c in escalated), (
         escalated
     )
 
