@@ -386,6 +386,7 @@ FLAG_SCHEMA: dict[str, Any] = {
 
 # Fields whose change after a report is new information for a supplemental or follow-up report.
 MATERIAL_FIELDS = (
+    "device_model",
     "event_date",
     "lot_number",
     "serial_number",
@@ -394,6 +395,8 @@ MATERIAL_FIELDS = (
     "health_effect_code",
     "component_code",
     "patient_outcome",
+    "hospitalised",
+    "causality",
     "malfunction",
     "investigation_conclusion_code",
 )
@@ -1019,6 +1022,17 @@ class ComplaintAssessment:
             and regime.regime == "FDA_MDR",
         }
         first = _first_submission(self.subs, authority, INITIAL_KINDS | {"summary"})
+
+        def initial_row(status: str) -> dict:
+            return self.row(
+                regime.regime,
+                authority,
+                "initial",
+                status=status,
+                reason="; ".join(reasons),
+                **values,
+            )
+
         if not found and not_before is not None and not before:
             return []  # an incident abroad is a Health Canada matter only when it is serious
         if not found:
@@ -1059,16 +1073,7 @@ class ComplaintAssessment:
                     rule=trend.rule_id if trend else NOT_REPORTABLE,
                     route=trend.route if trend else "none",
                 )
-            rows = [
-                self.row(
-                    regime.regime,
-                    authority,
-                    "initial",
-                    status=status,
-                    reason="; ".join(reasons),
-                    **values,
-                )
-            ]
+            rows = [initial_row(status)]
             if first is not None:  # a report was made all the same: what it owes follows it
                 rows += self.after_report(regime, authority, None, first, None)
             return rows
@@ -1141,16 +1146,7 @@ class ComplaintAssessment:
             report_number=number,
             downgraded_on=down,
         )
-        rows = [
-            self.row(
-                regime.regime,
-                authority,
-                "initial",
-                status=status,
-                reason="; ".join(reasons),
-                **values,
-            )
-        ]
+        rows = [initial_row(status)]
         if first is None and reported is not None:
             first = (reported, authority, "initial", "")
         if first is not None:

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from synthetic import catalog, maude, narratives, service
+from synthetic import catalog, maude, narratives, service, vigilance_truth
 from synthetic.complaints import (
     BAD_KINDS,
     COMPLAINT_COLUMNS,
-    SUPPLEMENTAL_COLUMN,
+    EXTRA_COLUMNS,
     CodeTables,
     Complaints,
     choose_bad_rows,
@@ -30,18 +30,17 @@ from synthetic.complaints import (
     plan_signals,
     serial_series,
     simulate,
-    supplemental_truth,
-    truth_frame,
     version_frame,
 )
 from synthetic.distribution import Calendar, Portfolio, Supply, build_supply, demand_curve
 from synthetic.reference import annex_terms, product_codes
 from synthetic.scales import AS_OF, DAILY_FILE_DAYS, EXTRACT_DATE, SCALES, Scale
 from synthetic.util import date_of, days_to_iso, fixed, stream, take, write_csv
+from synthetic.vigilance_plant import write_vigilance
 
 __all__ = ["SCALES", "generate_landing"]
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "2.0"
 
 # the folders and files this generator owns inside the landing folder
 _OWNED = (
@@ -53,6 +52,8 @@ _OWNED = (
     "service",
     "maude",
     "openfda",
+    "submissions",
+    "determinations",
     "_truth",
 )
 
@@ -90,9 +91,11 @@ def generate_landing(out_dir: Path, seed: int, scale: str = "demo") -> dict:
     summary["risk_register"] = _write_risk_register(out, pf)
     summary["lots"] = _write_lots(out, sup)
     summary["shipments"] = _write_shipments(out, cal, pf, sup, seed, bad_rows)
-    counts, ours = _write_complaints(out, cal, pf, sup, ct, cs, sc, seed, bad_rows)
+    counts, ours, versions = _write_complaints(out, cal, pf, sup, ct, cs, sc, seed, bad_rows)
     summary.update(counts)
     summary["service"] = service.write_service(out, cal, pf, sup, cs, ct, sig, sc, seed, bad_rows)
+    summary.update(write_vigilance(out, cal, pf, cs, sig.rows, versions, seed))
+    del versions
     del cs  # the complaint arrays are not needed for the MAUDE files (bounded memory)
     m = maude.write_maude(out, cal, pf, sup, ours, sc, seed)
     summary.update(m)
@@ -116,6 +119,9 @@ def generate_landing(out_dir: Path, seed: int, scale: str = "demo") -> dict:
         schema={"file": pl.String, "row_number": pl.Int64, "column": pl.String, "kind": pl.String},
     )
     write_csv(bad.sort(["file", "row_number"]), truth / "bad_rows.csv")
+    # the vigilance truth: computed from the landing files just written, by independent code
+    flags = vigilance_truth.write_truth(out, AS_OF)
+    summary["vigilance_truth_rows"] = flags
     summary["bad_rows"] = bad.height
     summary["signals"] = sum(1 for r in sig.rows if r["kind"] != "null")
     gen = {
@@ -165,6 +171,7 @@ def _write_products(out: Path, pf: Portfolio, cal: Calendar) -> int:
                 "implantable": "true" if f.implantable else "false",
                 "launch_date": int(pf.launch_day[mi]),
                 "description": m.description,
+                "ca_class": catalog.CA_CLASS[f.name],
             }
         )
     df = pl.DataFrame(rows).with_columns(launch_date=days_to_iso(pl.col("launch_date")))
@@ -297,11 +304,14 @@ def _write_complaints(
     sc: Scale,
     seed: int,
     bad_rows: list[dict[str, object]],
-) -> tuple[dict[str, int], pl.DataFrame]:
+) -> tuple[dict[str, int], pl.DataFrame, pl.DataFrame]:
+    """Complaint files, the MAUDE records of the firm's own reports, and per version what the
+    submissions need (complaint index, day, new information, supplemental report day)."""
     written: dict[str, int] = {}
+    infos: list[pl.DataFrame] = []
     e_terms = annex_terms("E")
     term_vocab = [e_terms.get(c, "").lower() if c.startswith("E") else "" for c in ct.vocab]
-    lang = narratives.lang_index([c[3] for c in catalog.COUNTRIES])
+    lang = narratives.lang_index([c[3] for c in catalog.EVENT_COUNTRIES])
     model_names = [m.name for m in pf.models]
     daily_from = cal.extract_day - DAILY_FILE_DAYS + 1
     n_versions = 0
@@ -348,17 +358,11 @@ def _write_complaints(
                         "kind": kind,
                     }
                 )
-            write_csv(part.select(*COMPLAINT_COLUMNS, SUPPLEMENTAL_COLUMN), path, append=done > 0)
+            write_csv(part.select(*COMPLAINT_COLUMNS, *EXTRA_COLUMNS), path, append=done > 0)
             written[fname] = done + part.height
         n_versions += vf.height
 
-        truth = truth_frame(cs, idx, ct, cal)
-        write_csv(truth, out / "_truth" / "reportability.csv", append=ci > 0)
-        write_csv(
-            supplemental_truth(vf, cal),
-            out / "_truth" / "supplemental_reports.csv",
-            append=ci > 0,
-        )
+        infos.append(vf.select("ci", "k", "day_v", "new_info", "sup_day"))
         pii = (
             narr.pii.with_columns(complaint_id=cid_series(cs, idx[narr.pii["row"].to_numpy()]))
             .select("complaint_id", "pii_type", "text")
@@ -367,7 +371,7 @@ def _write_complaints(
         write_csv(pii, out / "_truth" / "pii.csv", append=ci > 0)
         ours.append(maude.our_reports(cs, idx, narr, cal, pf, sup, ct))
     # every nightly extract delivers its file, even when nothing changed that day or month
-    empty = pl.DataFrame(schema=dict.fromkeys((*COMPLAINT_COLUMNS, SUPPLEMENTAL_COLUMN), pl.String))
+    empty = pl.DataFrame(schema=dict.fromkeys((*COMPLAINT_COLUMNS, *EXTRA_COLUMNS), pl.String))
     expected = [f"complaints_{cal.month_label(m)}" for m in range(cal.n_months)]
     expected += [
         f"complaints_{date_of(d).isoformat()}" for d in range(daily_from, cal.extract_day + 1)
@@ -377,7 +381,8 @@ def _write_complaints(
             write_csv(empty, out / "complaints" / f"{fname}.csv")
             written[fname] = 0
     counts = {"complaints": cs.n, "complaint_versions": n_versions, "complaint_files": len(written)}
-    return counts, pl.concat(ours) if ours else pl.DataFrame()
+    info = pl.concat(infos).sort("ci", "k")
+    return counts, pl.concat(ours) if ours else pl.DataFrame(), info
 
 
 def _truth_readme(sc: Scale) -> str:
@@ -419,42 +424,112 @@ pipeline; it is what the pipeline's output is checked against.
     lot need repairs of that component after a few hundred usage hours (service records only).
   Rates are complaints per 1,000 units in service per year; units in service = units shipped
   less units returned up to the date (no retirement).
-- `reportability.csv` (`complaint_id, regime, reportable, rule, due_date, reported_date,
-  status`): the correct reportability of the CURRENT version of every complaint as of the
-  extract date (the version with the latest `updated_at` on or before it), one row per regime
-  that applies. Complaints whose only row is a planted bad row (see `bad_rows.csv`) are left out.
+- `reportability.csv` (`complaint_id, regime, report_kind, rule, day_zero, due_date, status`;
+  ISO dates, empty when there is none; sorted by complaint_id, regime, report_kind, day_zero):
+  the expected `marts.vigilance_flags` of the night {as_of}, computed after the folder was
+  written, from the folder's own files only (products, risk register, shipments, complaint
+  versions, `submissions/`, `determinations/`) by `synthetic/vigilance_truth.py`, which
+  implements `docs/vigilance.md` and the law it cites and shares no code with the pipeline.
+  `complaint_id` is a complaint id, or a determination's subject (a complaint, lot, device
+  model or family). Its report kinds:
+  - `initial`: one per complaint and regime that applies - `FDA_MDR`, `EU_MDR`, `HC_CMDR`;
+    `NONE_ENCODED` (rule `ASSESS_LOCALLY`, no due date) where no encoded regime covers the
+    event, in addition to any FDA row; `CLINICAL_STUDY` (rule `SAE_PER_PROTOCOL`, no due date)
+    alone for `source = clinical_study`. Decided by the complaint's own criteria only. Rule
+    `NOT_REPORTABLE` (status `not_reportable`, no dates) when no individual rule applies; EU
+    trend-routed complaints (`EU_88_TREND`) are written as `NOT_REPORTABLE`.
+  - `supplemental` (`FDA_MDR`, rule `FDA_803_56_30D`, 21 CFR 803.56): one per day a version
+    brings new information (a change of a Form 3500A fact) after any submission to FDA; day 0
+    that day, due 30 days later.
+  - `five_day` (`FDA_MDR`, rule `FDA_803_53_5D`, 21 CFR 803.53): one per
+    `remedial_action_required` or `fda_request` determination (the latest of its kind and
+    subject on or before the night, value `yes`); day 0 its `decided_on`, due 5 US federal
+    work days later.
+  - `public_health_threat` (`EU_MDR`, rule `EU_87_4_2D`, MDR Art. 87(4)): one per
+    `serious_public_health_threat` determination (latest of its kind and subject, `yes`); due
+    2 days after `decided_on`.
+  - `foreign_risk_notice` (`HC_CMDR`, rule `HC_CMDR_61_2_72H`, SOR/98-282 s. 61.2): one per
+    `fsca_decision` = `yes` whose subject covers a model of Canadian class II-IV (or unknown)
+    sold in Canada by the decision; due 3 days after `decided_on`.
+  The three determination kinds are rows of their own on the determination's subject, never
+  folded into a complaint's `initial` row; when the subject is a complaint, the `five_day` or
+  `public_health_threat` row exists only if FDA (or the EU) applies to it. Complaints whose
+  rows are planted bad rows, or whose device model is unknown, are left out (they go to
+  quarantine). Settings: the pipeline's defaults (`fda_vmsr_participant = false`,
+  `fda_similar_device = "product_code"`, `legacy_reported_date_satisfies` empty,
+  `life_supporting_families = ["Cardiolink"]`, no essential-function codes).
 - `pii.csv` (`complaint_id, pii_type, text`): every personal-data string planted in a
   narrative (`name`, `dob`, `mrn`, `phone`, `email`, `address`, `serial_number`); `text` appears
   verbatim in the `description` of the complaint.
 - `bad_rows.csv` (`file, row_number, column, kind`): rows planted for the quality gate; the header
   is row 1. They are never on reportable complaints and are not part of the simulated units.
 
-## Reportability rules used (the oracle)
+## How the truth decides (a summary of docs/vigilance.md)
 
-Day 0 of every clock is the complaint's `received_date`; due dates are calendar days after it.
+- Awareness of a version: `received_date` for the first, the date of `updated_at` for later
+  ones. Per criterion (`death`, `serious_injury`, `serious_deterioration` = serious injury or
+  `hospitalised`, `unanticipated_serious_deterioration` = a serious deterioration whose health
+  effect the family's risk register does not list, `serious_malfunction` = a malfunction of a
+  severity 4-5 hazard code (IMDRF codes match hierarchically), of an implant, of a
+  life-supporting family, or of a type (family, code) that a complaint known by then shows
+  caused a death or serious injury), day 0 is the first version that meets it, moved back over
+  an unbroken run of versions just before it in which it was in doubt (`unknown` or empty
+  outcome; a malfunction without a reason and with an empty or unregistered code). A later
+  version that lowers the outcome does not end an arisen obligation.
+- Scope: FDA for events in the US and its territories, and abroad when a model of the same
+  product code was shipped to the US or a territory on or before receipt; EU for EEA events
+  (the EU 27 with their outermost regions, AX, IS, LI, NO, XI; authority `EU:<member state>`,
+  an outermost region such as `RE` reporting to `EU:FR`) with a model made available there
+  (shipped to an EEA country on or before receipt, or unknown to the shipment data); Health
+  Canada for events in Canada with a model sold there (judged alike), and for events abroad
+  with a `ca_class` I (or unknown) model sold in Canada once an `fsca_decision` = `yes` covers
+  the complaint (its id, lot, model or family), only when serious or in doubt (s. 59(2): the
+  clocks run from the later of day 0 and the decision); `NONE_ENCODED` where no encoded regime
+  covers the event (in addition to FDA); only `CLINICAL_STUDY` for `source = clinical_study`.
+- Clocks of the `initial` rows (rule ids as in docs/vigilance.md): `FDA_803_50_30D` 30 days
+  for death, serious injury or serious malfunction; `EU_87_5_10D` 10 days for death or an
+  unanticipated serious deterioration; `EU_87_3_15D` 15 days for a serious deterioration or
+  serious malfunction; `HC_CMDR_60_10D` 10 days for death or serious injury; `HC_CMDR_60_30D`
+  30 days for a serious malfunction. Within a regime the earliest due date governs; doubt
+  competes with the definite rules (the shortest plausible clock, MDR Art. 87(7); on equal
+  due dates the definite rule, then the rule id) and makes the status `undetermined` only when
+  no rule is definite. Clocks of the other rows: see the report kinds above.
+- Status, in this order: `not_reportable`; `submitted_on_time` / `submitted_late` (against
+  the due date; `initial`: the earliest `initial`, `final` or `final_non_reportable`
+  submission to the regime's own authority - `FDA`, `EU:<member state>`, `HC` - the legacy
+  `reported_date` satisfying nothing; `supplemental`: the first FDA `supplemental` or
+  `follow_up` on or after the information's day; `five_day`: the earliest submission of any
+  kind to `FDA` on the subject dated on or after `decided_on`; `public_health_threat`: the
+  same, to any `EU:` authority; `foreign_risk_notice`: the same, to `HC`);
+  `decided_not_reportable` (`initial` rows only: the latest `reportability` determination
+  `no`, else the complaint's `reportability_decision = no`; or causality `unrelated` - latest
+  determination, else the complaint's column - leaving no serious malfunction);
+  `undetermined` (only doubt, unless a person decided `yes`); `overdue` (the night is after
+  the due date) or `open`. `NONE_ENCODED` rows are `undetermined` when a serious criterion or
+  doubt has arisen (people's decisions apply as above), else `not_reportable`;
+  `CLINICAL_STUDY` rows alike, ignoring decisions.
 
-- Regime `FDA_MDR` (21 CFR 803) applies to every complaint about a device model that is shipped
-  to the US (wherever the event happened: Part 803 covers events abroad involving devices
-  marketed in the US).
-  - `patient_outcome` `death` or `serious_injury` -> rule `FDA_803_50_30D`, due received + 30.
-  - `malfunction` = true and the complaint's `problem_code` is mapped (in its family's
-    `risk_register.csv` `problem_codes`) to a hazard of severity >= 4 -> `FDA_803_50_30D`,
-    due received + 30.
-  - otherwise `NOT_REPORTABLE`, empty due date.
-- Regime `EU_MDR` (Regulation (EU) 2017/745 Art. 87) applies to events in EEA countries (EU27
-  plus IS, LI, NO).
-  - `death` -> `EU_87_5_10D`, due received + 10.
-  - `serious_injury` -> `EU_87_3_15D`, due received + 15.
-  - malfunction mapped to a severity >= 4 hazard (as above) -> `EU_87_3_15D`, due received + 15.
-  - otherwise `NOT_REPORTABLE`.
-- A complaint whose current version has no `problem_code` yet can only be reportable through
-  its outcome. `unknown` outcomes count as neither death nor serious injury. Voluntary
-  malfunction summary reporting, 5-day reports and trend reports are not modelled here.
-- `status`: `not_reportable`; `submitted_on_time` (`reported_date` <= due date);
-  `submitted_late` (`reported_date` > due date); `overdue` (no `reported_date` and the extract
-  date is after the due date); `open` (no `reported_date`, due date not passed).
-- One `reported_date` serves every regime of a complaint (the firm files to all authorities the
-  same day); `regulatory_report_id` is the FDA MDR report number (`{{registration}}-YYYY-NNNNN`, the
-  `report_number` of the firm's MAUDE record) when FDA_MDR applies, else an EU MIR reference,
-  else a local authority reference (MHRA, SMC, TITCK, HC, TGA, PMDA).
+## The landing folder's vigilance situations
+
+- `submissions/submissions_<YYYY-MM>.csv`: every report the firm filed, per authority (`FDA`,
+  `EU:<member state>`, `HC`, or a local regulator's short name such as `MHRA`). Most follow the
+  legacy `reported_date` of the complaint extract; some complaints reportable to two
+  authorities were filed with only one, some late with one; FDA supplemental reports, EU
+  follow-up and final reports, HC final reports, EU `final_non_reportable` reports after a
+  downgrade.
+- `determinations/determinations_<YYYY-MM>.csv`: reportability decisions (most agree with what
+  the firm filed, a few "no" against its own rule for second review, a few "yes" on complaints
+  still in doubt), causality (`unrelated` on some deaths), one `remedial_action_required` on a
+  US complaint (its FDA report filed by the fifth work day, or earlier on the legacy reported
+  day - before the decision, which then leaves the 5-day report unfiled), one `fda_request`
+  (not filed by the night), one `serious_public_health_threat` on an EEA complaint, two
+  `fsca_decision` on device models sold in Canada and elsewhere (a class I and a class III
+  one), and `signal_evaluation` rows on the planted signals (`signal_id` of `signals.csv`).
+- `products.csv` carries the optional `ca_class` (Canadian device class).
+- Complaint versions: escalations, downgrades, unknown outcomes, malfunctions coded later
+  (empty problem code at intake), the optional columns `hospitalised` and `causality`,
+  clinical-study complaints, events in countries without an encoded regime (GB, CH, JP, AU,
+  TR), in Puerto Rico (a US territory) and La Reunion (an EU outermost region), events abroad
+  with devices marketed in the US, and a CE-marked-only model whose FDA product code another,
+  US-marketed model shares (`Stride Active`).
 """

@@ -321,9 +321,7 @@ def test_escalation_to_death_is_recorded_as_a_status_change(trail: dict) -> None
     assert {(c[1], c[4], c[5]) for c in first} >= {("C-1", None, "undetermined")}
     escalated = [c for c in trail["changes"] if c[0] == 2 and c[1] == "C-1" and c[3] == "initial"]
     assert escalated, trail["changes"]
-    assert any(c[4] == "undetermined" and c[5] in ("open", "overdue") for c in escalated), (
-        escalated
-    )
+    assert any(c[4] == "undetermined" and c[5] in ("open", "overdue") for c in escalated), escalated
 
 
 def test_verify_audit_passes_on_the_untouched_trail(

@@ -63,8 +63,14 @@ CONTRACT = {
     "risk_register.csv": list(RISK_REGISTER.column_names),
     "lots": list(LOTS.column_names),
     "distribution": list(DISTRIBUTION.column_names),
-    # the contract's columns, then one extra the contract allows: supplemental report dates
-    "complaints": [*COMPLAINTS.column_names, "supplemental_reported_date"],
+    # the contract's columns, its optional hospitalised and causality, then one extra column the
+    # contract allows: supplemental report dates
+    "complaints": [
+        *COMPLAINTS.column_names,
+        "hospitalised",
+        "causality",
+        "supplemental_reported_date",
+    ],
     "service": list(SERVICE.column_names),
 }
 
@@ -142,6 +148,7 @@ def test_scales_and_summary_files(landing: Path) -> None:
     assert counts["openfda_records"] >= 200
     for name in ("README.md", "signals.csv", "reportability.csv", "pii.csv", "bad_rows.csv"):
         assert (landing / "_truth" / name).is_file()
+    assert counts["submissions"] > 1000 and counts["determinations"] > 1000
     assert "FDA_803_50_30D" in (landing / "_truth" / "README.md").read_text()
 
 
@@ -597,127 +604,344 @@ def test_early_failure_cohort_in_service(landing: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_truth_due_dates_on_hand_picked_cases(landing: Path, current) -> None:
-    truth = pl.read_csv(landing / "_truth" / "reportability.csv", infer_schema=False)
+TRUTH_COLUMNS = ["complaint_id", "regime", "report_kind", "rule", "day_zero", "due_date", "status"]
+OUTERMOST = {"GF", "GP", "MQ", "RE", "YT", "MF"}
+NO_REGIME = {"GB", "CH", "JP", "AU", "TR"}
+INITIAL_KINDS = ["initial", "final", "final_non_reportable"]
+CLOCK_DAYS = {  # calendar days from day 0 to the due date
+    "FDA_803_50_30D": (30, 30),
+    "FDA_803_53_5D": (5, 11),  # 5 work days
+    "FDA_803_56_30D": (30, 30),
+    "EU_87_5_10D": (10, 10),
+    "EU_87_3_15D": (15, 15),
+    "EU_87_4_2D": (2, 2),
+    "HC_CMDR_60_10D": (10, 10),
+    "HC_CMDR_60_30D": (30, 30),
+    "HC_CMDR_61_2_72H": (3, 3),
+}
+
+
+@pytest.fixture(scope="module")
+def truth(landing: Path) -> pl.DataFrame:
+    return pl.read_csv(landing / "_truth" / "reportability.csv", infer_schema=False)
+
+
+@pytest.fixture(scope="module")
+def submissions(landing: Path) -> pl.DataFrame:
+    return _read(landing, "submissions/*.csv")
+
+
+@pytest.fixture(scope="module")
+def determinations(landing: Path) -> pl.DataFrame:
+    return _read(landing, "determinations/*.csv")
+
+
+def _authority(regime: str, country: str) -> str:
+    if regime == "FDA_MDR":
+        return "FDA"
+    if regime == "HC_CMDR":
+        return "HC"
+    return "EU:" + ("FR" if country in OUTERMOST else country)
+
+
+def test_truth_rows_follow_the_rules(truth: pl.DataFrame, current: pl.DataFrame) -> None:
+    assert truth.columns == TRUTH_COLUMNS
+    good = current.filter(~pl.col("_bad"))
+    bad_ids = set(current.filter(pl.col("_bad"))["complaint_id"])
+    initial = truth.filter(pl.col("report_kind") == "initial")
+    # every current complaint has at least one row, one per regime; quarantined ones none
+    assert set(initial["complaint_id"]) == set(good["complaint_id"])
+    assert not bad_ids & set(truth["complaint_id"])
+    assert initial.select("complaint_id", "regime").is_duplicated().sum() == 0
     t = truth.join(
-        current.select(
-            "complaint_id",
-            "received_date",
-            "patient_outcome",
-            "country",
-            "malfunction",
-            "problem_code",
-            "device_model",
-            "reported_date",
-        ),
-        on="complaint_id",
-        suffix="_c",
+        good.select("complaint_id", "country", "device_model", "source"), on="complaint_id"
     )
+    # clocks: due date = day 0 + the rule's period; not-reportable rows carry no dates
+    timed = t.filter(pl.col("due_date").is_not_null())
+    span = (pl.col("due_date").str.to_date() - pl.col("day_zero").str.to_date()).dt.total_days()
+    for rule, (lo, hi) in CLOCK_DAYS.items():
+        days = timed.filter(pl.col("rule") == rule).select(span).to_series()
+        assert days.len() == 0 or (days.min() >= lo and days.max() <= hi), rule
+    assert set(timed["rule"]) <= set(CLOCK_DAYS)
+    nr = t.filter(pl.col("rule") == "NOT_REPORTABLE")
+    assert (nr["status"] == "not_reportable").all() and nr["due_date"].null_count() == nr.height
+    # scope: a CE-only model no US-marketed model shares a product code with is never FDA's;
+    # EU only in the EEA; no-regime rows only where nothing is encoded; clinical studies apart
+    assert t.filter(
+        (pl.col("device_model") == "Aurelia C Stem") & (pl.col("regime") == "FDA_MDR")
+    ).is_empty()
+    eea = EEA | OUTERMOST
+    assert set(t.filter(pl.col("regime") == "EU_MDR")["country"]) <= eea
+    assert set(t.filter(pl.col("regime") == "NONE_ENCODED")["country"]) <= NO_REGIME
+    clinical = t.filter(pl.col("source") == "clinical_study")
+    assert clinical.height and (clinical["regime"] == "CLINICAL_STUDY").all()
+    assert (t.filter(pl.col("regime") == "CLINICAL_STUDY")["source"] == "clinical_study").all()
+    statuses = set(t["status"])
+    assert statuses == {
+        "not_reportable",
+        "submitted_on_time",
+        "submitted_late",
+        "overdue",
+        "open",
+        "undetermined",
+        "decided_not_reportable",
+    }
+    overdue = t.filter(pl.col("status") == "overdue")
+    assert (overdue["due_date"] < EXTRACT.isoformat()).all()
+    assert overdue["complaint_id"].n_unique() <= 0.05 * good.height
 
-    def days(a: str, b: str) -> int:
-        return (dt.date.fromisoformat(a) - dt.date.fromisoformat(b)).days
 
-    eu_death = t.filter((pl.col("regime") == "EU_MDR") & (pl.col("patient_outcome") == "death"))
-    assert eu_death.height > 0
-    r = eu_death.row(0, named=True)
-    assert r["rule"] == "EU_87_5_10D" and days(r["due_date"], r["received_date"]) == 10
-    eu_ser = t.filter(
-        (pl.col("regime") == "EU_MDR") & (pl.col("patient_outcome") == "serious_injury")
-    ).row(0, named=True)
+def test_truth_statuses_agree_with_the_submissions(
+    truth: pl.DataFrame, current: pl.DataFrame, submissions: pl.DataFrame
+) -> None:
+    """Each authority's obligation is met only by a submission to that authority."""
+    assert submissions.columns[:6] == [
+        "complaint_id",
+        "authority",
+        "report_kind",
+        "submitted_date",
+        "report_number",
+        "submitted_by",
+    ]
     assert (
-        eu_ser["rule"] == "EU_87_3_15D" and days(eu_ser["due_date"], eu_ser["received_date"]) == 15
-    )
-    fda_ser = t.filter(
-        (pl.col("regime") == "FDA_MDR") & (pl.col("patient_outcome") == "serious_injury")
-    ).row(0, named=True)
-    assert (
-        fda_ser["rule"] == "FDA_803_50_30D"
-        and days(fda_ser["due_date"], fda_ser["received_date"]) == 30
-    )
-    # an over-infusion malfunction without harm: severity-5 hazard -> reportable in 30 days
-    mal = t.filter(
-        (pl.col("regime") == "FDA_MDR")
-        & (pl.col("problem_code") == "A1402")
-        & (pl.col("malfunction") == "true")
-        & (pl.col("patient_outcome") == "none")
-    )
-    assert mal.height > 0 and (mal["rule"] == "FDA_803_50_30D").all()
-    # a display flicker without harm is not reportable anywhere
-    disp = t.filter((pl.col("problem_code") == "A090203") & (pl.col("patient_outcome") == "none"))
-    assert disp.height > 0 and (disp["reportable"] == "false").all()
-    assert disp["due_date"].null_count() == disp.height
-    # CE-only models never carry the FDA regime; events outside the EEA never the EU one
-    assert (
-        t.filter(
-            (pl.col("device_model") == "Aurelia C Stem") & (pl.col("regime") == "FDA_MDR")
-        ).height
+        submissions.select("complaint_id", "authority", "report_kind", "submitted_date")
+        .is_duplicated()
+        .sum()
         == 0
     )
-    assert (
-        t.filter((pl.col("regime") == "EU_MDR") & ~pl.col("country").is_in(list(EEA))).height == 0
+    first = (
+        submissions.filter(pl.col("report_kind").is_in(INITIAL_KINDS))
+        .group_by("complaint_id", "authority")
+        .agg(pl.col("submitted_date").min().alias("sent"))
     )
-    # every status is consistent with the dates
-    for r in t.filter(pl.col("reportable") == "true").iter_rows(named=True):
-        if r["reported_date"]:
-            want = "submitted_on_time" if r["reported_date"] <= r["due_date"] else "submitted_late"
-        else:
-            want = "overdue" if EXTRACT.isoformat() > r["due_date"] else "open"
-        assert r["status"] == want, r
-    statuses = set(t["status"])
-    assert {"not_reportable", "submitted_on_time", "submitted_late", "overdue"} <= statuses
-    overdue = t.filter(pl.col("status") == "overdue")["complaint_id"].n_unique()
-    assert 1 <= overdue <= 0.01 * current.height
-
-
-def test_truth_matches_an_independent_recomputation(landing: Path, current) -> None:
-    """Recompute every truth row from the landing files alone (the pipeline's view)."""
-    truth = pl.read_csv(landing / "_truth" / "reportability.csv", infer_schema=False)
-    products = pl.read_csv(landing / "products.csv", infer_schema=False)
-    ship = _read(landing, "distribution/*.csv")
-    us_models = set(ship.filter(pl.col("country") == "US")["device_model"])
-    rr = pl.read_csv(landing / "risk_register.csv", infer_schema=False)
-    sev: dict[tuple[str, str], int] = {}
-    for r in rr.iter_rows(named=True):
-        for c in r["problem_codes"].split(";"):
-            key = (r["device_family"], c)
-            sev[key] = max(sev.get(key, 0), int(r["severity"]))
-    fam = dict(zip(products["device_model"], products["device_family"], strict=True))
-    expected = []
-    for r in current.filter(~pl.col("_bad")).iter_rows(named=True):
-        rd = dt.date.fromisoformat(r["received_date"])
-        s = sev.get((fam[r["device_model"]], r["problem_code"] or ""), 0)
-        mal = r["malfunction"] == "true" and s >= 4
-        out = r["patient_outcome"]
-        regimes = []
-        if r["device_model"] in us_models:
-            rep = out in ("death", "serious_injury") or mal
-            regimes.append(("FDA_MDR", rep, "FDA_803_50_30D" if rep else "NOT_REPORTABLE", 30))
-        if r["country"] in EEA:
-            if out == "death":
-                regimes.append(("EU_MDR", True, "EU_87_5_10D", 10))
-            elif out == "serious_injury" or mal:
-                regimes.append(("EU_MDR", True, "EU_87_3_15D", 15))
-            else:
-                regimes.append(("EU_MDR", False, "NOT_REPORTABLE", 0))
-        for regime, rep, rule, n in regimes:
-            due = (rd + dt.timedelta(days=n)).isoformat() if rep else None
-            expected.append(
-                (
-                    r["complaint_id"],
-                    regime,
-                    "true" if rep else "false",
-                    rule,
-                    due,
-                    r["reported_date"],
-                )
+    rows = (
+        truth.filter(
+            (pl.col("report_kind") == "initial")
+            & pl.col("regime").is_in(["FDA_MDR", "EU_MDR", "HC_CMDR"])
+            & (pl.col("rule") != "NOT_REPORTABLE")
+        )
+        .join(current.select("complaint_id", "country"), on="complaint_id")
+        .with_columns(
+            authority=pl.struct("regime", "country").map_elements(
+                lambda r: _authority(r["regime"], r["country"]), return_dtype=pl.String
             )
-    exp = pl.DataFrame(
-        expected,
-        schema=["complaint_id", "regime", "reportable", "rule", "due_date", "reported_date"],
-        orient="row",
+        )
+        .join(first, on=["complaint_id", "authority"], how="left")
     )
-    got = truth.select("complaint_id", "regime", "reportable", "rule", "due_date", "reported_date")
-    assert exp.sort("complaint_id", "regime").equals(got.sort("complaint_id", "regime"))
+    sent = rows.filter(pl.col("sent").is_not_null())
+    want = (
+        pl.when(pl.col("sent") <= pl.col("due_date"))
+        .then(pl.lit("submitted_on_time"))
+        .otherwise(pl.lit("submitted_late"))
+    )
+    assert sent.filter(pl.col("status") != want).is_empty()
+    unsent = rows.filter(pl.col("sent").is_null())
+    assert not unsent["status"].str.starts_with("submitted").any()
+    late = unsent.filter(pl.col("status").is_in(["open", "overdue"]))
+    want = (
+        pl.when(pl.col("due_date") < EXTRACT.isoformat())
+        .then(pl.lit("overdue"))
+        .otherwise(pl.lit("open"))
+    )
+    assert late.filter(pl.col("status") != want).is_empty()
+
+
+def test_vigilance_situations_are_planted(
+    truth: pl.DataFrame,
+    complaints: pl.DataFrame,
+    current: pl.DataFrame,
+    submissions: pl.DataFrame,
+    determinations: pl.DataFrame,
+) -> None:
+    """Every situation the law cares about is in the demo folder, and the truth has it."""
+    good = complaints.filter(~pl.col("_bad"))
+    cur = current.filter(~pl.col("_bad"))
+    initial = truth.filter(pl.col("report_kind") == "initial").join(
+        cur.select("complaint_id", "country", "device_model", "patient_outcome", "hospitalised"),
+        on="complaint_id",
+    )
+    rank = {"none": 0, "injury": 1, "unknown": 1, "serious_injury": 2, "death": 3}
+    path = (
+        good.sort("updated_at")
+        .group_by("complaint_id")
+        .agg(pl.col("patient_outcome").replace_strict(rank, return_dtype=pl.Int64).alias("r"))
+        .with_columns(
+            up=pl.col("r").list.eval(pl.element().diff().max()).list.first(),
+            peak=pl.col("r").list.max(),
+            last=pl.col("r").list.last(),
+        )
+    )
+    downgraded = set(path.filter((pl.col("peak") >= 2) & (pl.col("last") <= 1))["complaint_id"])
+    escalated = set(path.filter((pl.col("up") > 0) & (pl.col("last") == 3))["complaint_id"])
+    main = initial.filter(pl.col("regime").is_in(["FDA_MDR", "EU_MDR", "HC_CMDR"]))
+    reportable = main.filter(pl.col("rule") != "NOT_REPORTABLE")
+    multi = reportable.group_by("complaint_id").agg(pl.col("status"))
+    sent = pl.col("status").list.eval(pl.element().str.starts_with("submitted")).list
+    kinds = submissions.group_by("report_kind").len()
+    kinds = dict(kinds.iter_rows())
+    dets = determinations.group_by("kind", "value").len()
+    dets = {(k, v): n for k, v, n in dets.iter_rows()}
+    deaths = set(good.filter(pl.col("patient_outcome") == "death")["complaint_id"])
+    latest_no = set(
+        determinations.filter(pl.col("kind") == "reportability")
+        .sort("decided_on", "determination_id")
+        .group_by("subject")
+        .last()
+        .filter(pl.col("value") == "no")["subject"]
+    )
+    counts = {
+        "filed with only one of two authorities": multi.filter(sent.any() & ~sent.all()).height,
+        "late with one of two": multi.filter(
+            pl.col("status").list.contains("submitted_on_time")
+            & pl.col("status").list.contains("submitted_late")
+        ).height,
+        "fda supplemental rows": truth.filter(pl.col("report_kind") == "supplemental").height,
+        "fda supplemental overdue": truth.filter(
+            (pl.col("report_kind") == "supplemental") & (pl.col("status") == "overdue")
+        ).height,
+        "fda supplemental submissions": kinds.get("supplemental", 0),
+        "eu follow-up submissions": kinds.get("follow_up", 0),
+        "final submissions": kinds.get("final", 0),
+        "final non-reportable submissions": kinds.get("final_non_reportable", 0),
+        "hc submissions": submissions.filter(pl.col("authority") == "HC").height,
+        "local regulator submissions": submissions.filter(
+            pl.col("authority").is_in(["MHRA", "SMC", "TITCK", "TGA", "PMDA"])
+        ).height,
+        "reportability yes": dets.get(("reportability", "yes"), 0),
+        "reportability no": dets.get(("reportability", "no"), 0),
+        "a recorded no against a rule": initial.filter(
+            (pl.col("status") == "decided_not_reportable")
+            & pl.col("complaint_id").is_in(list(latest_no))
+        ).height,
+        "causality unrelated on deaths": determinations.filter(
+            (pl.col("kind") == "causality")
+            & (pl.col("value") == "unrelated")
+            & pl.col("subject").is_in(list(deaths))
+        ).height,
+        "signal evaluations": determinations.filter(pl.col("kind") == "signal_evaluation").height,
+        "escalations": len(escalated),
+        "downgrades": len(downgraded),
+        "downgrades still reportable": reportable.filter(
+            pl.col("complaint_id").is_in(list(downgraded))
+        ).height,
+        "unknown outcome undetermined": initial.filter(
+            (pl.col("patient_outcome") == "unknown") & (pl.col("status") == "undetermined")
+        ).height,
+        "malfunctions with an empty problem code": good.filter(
+            (pl.col("malfunction") == "true") & pl.col("problem_code").is_null()
+        ).height,
+        "hospitalised injuries reportable in the EU": initial.filter(
+            (pl.col("regime") == "EU_MDR")
+            & (pl.col("patient_outcome") == "injury")
+            & (pl.col("hospitalised") == "true")
+            & (pl.col("rule") != "NOT_REPORTABLE")
+        ).height,
+        "clinical-study rows": initial.filter(pl.col("regime") == "CLINICAL_STUDY").height,
+        "no encoded regime, undetermined": initial.filter(
+            (pl.col("regime") == "NONE_ENCODED") & (pl.col("status") == "undetermined")
+        ).height,
+        "Puerto Rico, FDA": initial.filter(
+            (pl.col("country") == "PR") & (pl.col("regime") == "FDA_MDR")
+        ).height,
+        "La Reunion, EU": initial.filter(
+            (pl.col("country") == "RE") & (pl.col("regime") == "EU_MDR")
+        ).height,
+        "La Reunion reported to EU:FR": submissions.join(
+            cur.filter(pl.col("country") == "RE").select("complaint_id"), on="complaint_id"
+        )
+        .filter(pl.col("authority") == "EU:FR")
+        .height,
+        "abroad, US-marketed device, FDA": initial.filter(
+            ~pl.col("country").is_in(["US", "PR"]) & (pl.col("regime") == "FDA_MDR")
+        ).height,
+        "CE-only model similar to a US one, FDA": initial.filter(
+            (pl.col("device_model") == "Stride Active") & (pl.col("regime") == "FDA_MDR")
+        ).height,
+        "foreign incidents for Health Canada": initial.filter(
+            (pl.col("regime") == "HC_CMDR") & (pl.col("country") != "CA")
+        ).height,
+    }
+    few = {k: n for k, n in counts.items() if n < 3}
+    assert not few, few
+    assert {"related", "possibly_related", "unrelated", "unknown"} <= set(
+        good["causality"].drop_nulls()
+    )
+    assert set(good["hospitalised"].drop_nulls()) == {"true", "false"}
+    for country in NO_REGIME:
+        assert initial.filter(
+            (pl.col("country") == country) & (pl.col("regime") == "NONE_ENCODED")
+        ).height
+    # the decisions that start reports of their own (docs/vigilance.md), each once: a row of
+    # its own on the decision's subject, never folded into the complaint's initial row
+    assert initial.filter(
+        pl.col("rule").is_in(["FDA_803_53_5D", "EU_87_4_2D", "HC_CMDR_61_2_72H"])
+    ).is_empty()
+    planted = {  # kind -> (regime, report kind, rule, status the generator ensures, if any)
+        # the FDA report goes in by 2026-10-16, or earlier (before the decision) on the
+        # legacy reported day: then no 5-day report is filed
+        "remedial_action_required": ("FDA_MDR", "five_day", "FDA_803_53_5D", None),
+        "fda_request": ("FDA_MDR", "five_day", "FDA_803_53_5D", "overdue"),  # not filed
+        "serious_public_health_threat": ("EU_MDR", "public_health_threat", "EU_87_4_2D", None),
+    }
+    for kind, (regime, report_kind, rule, status) in planted.items():
+        rows = determinations.filter(pl.col("kind") == kind)
+        assert rows.height == 1 and rows["value"][0] == "yes", kind
+        subject, decided = rows["subject"][0], rows["decided_on"][0]
+        hit = truth.filter(
+            (pl.col("complaint_id") == subject) & (pl.col("report_kind") == report_kind)
+        )
+        assert hit.height == 1, kind
+        assert (hit["regime"][0], hit["rule"][0], hit["day_zero"][0]) == (regime, rule, decided)
+        # the status, from the submissions: any kind, to FDA (any EU: authority), on the
+        # subject, dated from the decision up to the night
+        due = hit["due_date"][0]
+        to = pl.col("authority") == "FDA"
+        if regime == "EU_MDR":
+            to = pl.col("authority").str.starts_with("EU:")
+        sent = submissions.filter(
+            (pl.col("complaint_id") == subject)
+            & to
+            & (pl.col("submitted_date") >= decided)
+            & (pl.col("submitted_date") <= EXTRACT.isoformat())
+        )["submitted_date"]
+        if sent.len():
+            want = "submitted_on_time" if sent.min() <= due else "submitted_late"
+        else:
+            want = "overdue" if due < EXTRACT.isoformat() else "open"
+        assert hit["status"][0] == want, (kind, hit.row(0), want)
+        assert status is None or want == status, (kind, want)
+        # the subject is a complaint the regime applies to
+        assert (
+            initial.filter(
+                (pl.col("complaint_id") == subject) & (pl.col("regime") == regime)
+            ).height
+            == 1
+        ), kind
+        if regime == "EU_MDR":
+            assert cur.filter(pl.col("complaint_id") == subject)["country"][0] in EEA | OUTERMOST
+    assert dt.date.fromisoformat(
+        truth.filter(pl.col("report_kind") == "public_health_threat")["due_date"][0]
+    ) - dt.date.fromisoformat(
+        determinations.filter(pl.col("kind") == "serious_public_health_threat")["decided_on"][0]
+    ) == dt.timedelta(days=2)
+    # corrective actions on models sold in Canada and elsewhere; the s. 61.2 foreign risk
+    # notification is the decision's row (complaint_id = its subject), never an initial row
+    fsca = determinations.filter((pl.col("kind") == "fsca_decision") & (pl.col("value") == "yes"))
+    assert fsca.height >= 1
+    for model in fsca["subject"]:
+        where = set(cur.filter(pl.col("device_model") == model)["country"])
+        assert "CA" in where and len(where) > 1, model
+    notices = truth.filter(pl.col("report_kind") == "foreign_risk_notice")
+    assert notices.height >= 1
+    assert set(notices["complaint_id"]) <= set(fsca["subject"])
+    assert (notices["regime"] == "HC_CMDR").all() and (notices["rule"] == "HC_CMDR_61_2_72H").all()
+    assert set(truth["report_kind"]) == {
+        "initial",
+        "supplemental",
+        "five_day",
+        "public_health_threat",
+        "foreign_risk_notice",
+    }
 
 
 def test_own_mdrs_are_in_maude(landing: Path, current) -> None:
