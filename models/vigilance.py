@@ -613,25 +613,37 @@ def build_context(
                     us_since[key] = day
         if country == "CA" and (model not in ca_since or day < ca_since[model]):
             ca_since[model] = day
-    # the presumption from history: when each harmful malfunction type was known, version by
-    # version (a later version that no longer shows the harm, or judges it unrelated, ends it)
+    # the presumption from history: when each harmful malfunction type became known (the first
+    # of an unbroken run of a complaint's versions showing it: a version that repeats it is not
+    # a new event) and until when (a later version that no longer shows it, or judges it
+    # unrelated, ends it)
     history: dict[str, dict[str, list[tuple[dt.date, dt.date, str]]]] = {}
     ordered = versions.sort("complaint_id", "updated_at", maintain_order=True)
     rows = list(ordered.iter_rows(named=True))
+    run: tuple[str, str, str, dt.date] | None = None  # complaint, family, code, known from
+
+    def close(until: dt.date) -> None:
+        if run is not None:
+            cid, family, code, start = run
+            history.setdefault(family, {}).setdefault(code, []).append((start, until, cid))
+
     for i, r in enumerate(rows):
+        first = i == 0 or rows[i - 1]["complaint_id"] != r["complaint_id"]
+        aware = _awareness(r["received_date"], r["updated_at"], first)
         outcome = (r["patient_outcome"] or "").strip().lower()
         code = (r["problem_code"] or "").strip().upper()
         related = (r["causality"] or "").strip().lower() != "unrelated"
-        if not (outcome in ("death", "serious_injury") and r["malfunction"] and code and related):
-            continue
-        first = i == 0 or rows[i - 1]["complaint_id"] != r["complaint_id"]
-        aware = _awareness(r["received_date"], r["updated_at"], first)
-        later = i + 1 < len(rows) and rows[i + 1]["complaint_id"] == r["complaint_id"]
-        until = _awareness(None, rows[i + 1]["updated_at"], False) if later else dt.date.max
+        harm = outcome in ("death", "serious_injury") and r["malfunction"] and code and related
         family = product_of.get(r["device_model"] or "", {}).get("family", "")
-        history.setdefault(family, {}).setdefault(code, []).append(
-            (aware, until, r["complaint_id"])
-        )
+        same = run is not None and run[0] == r["complaint_id"]
+        if same and harm and run[1:3] == (family, code):
+            continue  # the same harm, told again
+        if same:
+            close(aware)
+        elif run is not None:
+            close(dt.date.max)  # the complaint's last version still shows it
+        run = (r["complaint_id"], family, code, aware) if harm else None
+    close(dt.date.max)
     for codes in history.values():
         for events in codes.values():
             events.sort()

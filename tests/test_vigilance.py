@@ -450,3 +450,52 @@ def test_reportable_complaints_waiting_in_quarantine_still_get_a_clock() -> None
     assert rows[("NODATE", "EU_MDR")]["due_date"] is None
     assert not any(c == "MINOR" for c, _ in rows)
     assert rows[("MALF", "EU_MDR")]["rule"] == "EU_87_3_15D"  # 'Y' and a lower-case code read
+
+
+def test_the_presumption_from_history_lapses_two_years_after_the_harm_became_known() -> None:
+    """FDA, "Medical Device Reporting for Manufacturers" (2016): a malfunction of a type that has
+    caused or contributed to a serious injury is presumed reportable until the type has caused
+    none for two years. A later version that only repeats the injury (here: the investigation
+    closed) is not a new event; a version that corrects the outcome ends the presumption."""
+    at = dt.datetime.fromisoformat
+    harm = {
+        "complaint_id": "H",
+        "received_date": D("2024-02-09"),
+        "country": "US",
+        "patient_outcome": "serious_injury",
+        "malfunction": True,
+        "problem_code": "A1234",  # not in the risk file: only history can make it serious
+    }
+    told_again = [
+        harm | {"updated_at": at("2024-02-09T09:00")},
+        harm | {"updated_at": at("2024-05-29T09:00")},  # the same injury, told again
+    ]
+
+    def malfunction(day: str) -> dict:
+        return {
+            "complaint_id": f"M-{day}",
+            "received_date": D(day),
+            "updated_at": at(f"{day}T10:00"),
+            "country": "US",
+            "malfunction": True,
+            "problem_code": "A1234",
+        }
+
+    flags = assess(
+        [*told_again, malfunction("2026-02-08"), malfunction("2026-02-10")], "2026-03-31"
+    )
+    fda = {r["complaint_id"]: r for r in flags.filter(pl.col("regime") == "FDA_MDR").to_dicts()}
+    # known since 2024-02-09: 2026-02-08 is within two years, 2026-02-10 is not (the code is
+    # unmapped, so the malfunction falls back to doubt: undetermined, not reportable by history)
+    assert "complaint H" in fda["M-2026-02-08"]["reason"]
+    assert fda["M-2026-02-08"]["status"] == "overdue"  # 2026-02-08 + 30 days = 2026-03-10
+    assert fda["M-2026-02-10"]["status"] == "undetermined"
+    corrected = [
+        *told_again,
+        harm | {"updated_at": at("2024-06-10T09:00"), "patient_outcome": "none"},
+    ]
+    later = assess([*corrected, malfunction("2024-07-01")], "2024-07-20")
+    [row] = later.filter(
+        (pl.col("complaint_id") == "M-2024-07-01") & (pl.col("regime") == "FDA_MDR")
+    ).to_dicts()
+    assert "complaint H" not in (row["reason"] or "")  # the injury was corrected on 10 June
