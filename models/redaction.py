@@ -471,25 +471,33 @@ def _address_spans(text: str) -> list[Span]:
     return out
 
 
+def _phone_ok(val: str, cued: bool) -> bool:
+    digits = sum(c.isdigit() for c in val)
+    if not 6 <= digits <= 16:
+        return False
+    seps = re.findall(r"[\s.-]", re.sub(r"\s?(?:ext\.?|x|#)\s?\d+$", "", val, flags=_I))
+    if cued or val[0] in "+(0":
+        return digits >= 7 or cued
+    if set(seps) <= {" "}:
+        return bool(re.fullmatch(r"\d{3} \d{3} \d{4}", val))
+    return len(seps) >= 2 or (digits >= 8 and len(seps) >= 1)
+
+
 def _phone_spans(text: str) -> list[Span]:
+    """Phone numbers: every run of digit groups from a match's start that the rules accept,
+    longest first. A match that runs on into what follows (``404.555.0164 10.04.2026``: a phone,
+    then a date) also offers its shorter cuts, so that when the longer one overlaps a span that
+    ranks before phones (a date), the phone alone is still found."""
     out = []
     for m in PHONE_RE.finditer(text):
-        s, e = m.span()
-        val = m.group(0).rstrip(" .-")
-        e = s + len(val)
-        digits = sum(c.isdigit() for c in val)
-        if not 6 <= digits <= 16:
-            continue
+        s = m.start()
         cued = bool(PHONE_CUE_RE.search(text[max(0, s - 30) : s]))
-        seps = re.findall(r"[\s.-]", re.sub(r"\s?(?:ext\.?|x|#)\s?\d+$", "", val, flags=_I))
-        if cued or val[0] in "+(0":
-            ok = digits >= 7 or cued
-        elif set(seps) <= {" "}:
-            ok = bool(re.fullmatch(r"\d{3} \d{3} \d{4}", val))
-        else:
-            ok = len(seps) >= 2 or (digits >= 8 and len(seps) >= 1)
-        if ok:
-            out.append(Span(s, e, "phone"))
+        val = m.group(0).rstrip(" .-")
+        while val:
+            if _phone_ok(val, cued):
+                out.append(Span(s, s + len(val), "phone"))
+            cut = max(val.rfind(" "), val.rfind("."), val.rfind("-"))
+            val = val[:cut].rstrip(" .-") if cut > 0 else ""
     return out
 
 

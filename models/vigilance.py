@@ -1004,8 +1004,12 @@ class ComplaintAssessment:
             len(self.facts) - 1
         }
         seen: list[str] = []
+        history = "a malfunction of type"
         for i in sorted(first_met):
             for text in self.facts[i].reasons:
+                text = text.replace(f"(complaint {self.cid},", "(this complaint,")
+                if text.startswith(history) and any(t.startswith(history) for t in seen):
+                    continue  # the first harm that made it serious is the one to read
                 if text not in seen:
                     seen.append(text)
         return seen

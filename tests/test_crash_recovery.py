@@ -84,23 +84,28 @@ def snapshot(
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], float]:
-    base = tmp_path_factory.mktemp("clean")
-    write_landing(base / "landing", PRODUCT_ROWS)
-    started = time.monotonic()
-    assert pms_run(base).wait(timeout=600) == 0
-    return snapshot(base), time.monotonic() - started
+def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], float, dict]:
+    """A clean night's snapshot, and how long a clean night takes: the shorter of two, so that a
+    first night slowed by a busy machine does not put the kill points after a later night's end."""
+    durations, snapshots = [], []
+    for _ in range(2):
+        base = tmp_path_factory.mktemp("clean")
+        write_landing(base / "landing", PRODUCT_ROWS)
+        started = time.monotonic()
+        assert pms_run(base).wait(timeout=600) == 0
+        durations.append(time.monotonic() - started)
+        snapshots.append(snapshot(base))
+    return snapshots[0], min(durations), snapshots[1]
 
 
-def test_two_clean_nights_snapshot_alike(clean, tmp_path: Path) -> None:
-    write_landing(tmp_path / "landing", PRODUCT_ROWS)
-    assert pms_run(tmp_path).wait(timeout=600) == 0
-    assert snapshot(tmp_path) == clean[0]
+def test_two_clean_nights_snapshot_alike(clean) -> None:
+    first, _, second = clean
+    assert first == second
 
 
 @pytest.mark.parametrize("point", range(1, KILL_POINTS + 1))
 def test_a_night_killed_at_any_point_recovers_on_the_next_run(clean, tmp_path: Path, point) -> None:
-    expected, duration = clean
+    expected, duration, _ = clean
     write_landing(tmp_path / "landing", PRODUCT_ROWS)
     night = pms_run(tmp_path)
     # kill points spread over the whole night: start-up, ingestion, checks, marts, reports

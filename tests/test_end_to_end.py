@@ -327,18 +327,21 @@ def test_vigilance_flags_match_the_generator_truth(night: dict) -> None:
     ).fill_null("")
     kinds = sorted(set(truth["report_kind"]))
     with connect(night) as con:
-        flags = con.execute(
-            """
-            SELECT complaint_id, regime, report_kind,
-                   CASE WHEN route = 'trend' THEN 'NOT_REPORTABLE' ELSE rule END AS rule,
-                   coalesce(CAST(day_zero AS VARCHAR), '') AS day_zero,
-                   coalesce(CAST(due_date AS VARCHAR), '') AS due_date, status
-            FROM marts.vigilance_flags
-            WHERE data_state = 'staged' AND report_kind IN (SELECT unnest($kinds))
-              AND (report_kind <> 'supplemental' OR regime = 'FDA_MDR')
-            """,
-            {"kinds": kinds},
-        ).pl()
+        flags = (
+            con.sql(
+                """
+                SELECT complaint_id, regime, report_kind,
+                       CASE WHEN route = 'trend' THEN 'NOT_REPORTABLE' ELSE rule END AS rule,
+                       coalesce(CAST(day_zero AS VARCHAR), '') AS day_zero,
+                       coalesce(CAST(due_date AS VARCHAR), '') AS due_date, status
+                FROM marts.vigilance_flags
+                WHERE data_state = 'staged'
+                  AND (report_kind <> 'supplemental' OR regime = 'FDA_MDR')
+                """
+            )
+            .pl()
+            .filter(pl.col("report_kind").is_in(kinds))
+        )
     # a supplemental report is one per day of new information; every other kind one per key
     key = (
         pl.when(pl.col("report_kind") == "supplemental")

@@ -61,6 +61,11 @@ def test_names(text: str, expected: str) -> None:
         ("number is 06-19647974.", "number is [PHONE]."),
         ("daughter at 312-555-0120 x104", "daughter at [PHONE]"),
         ("Rückruf 0151-12345678", "Rückruf [PHONE]"),
+        # a phone run straight into a dated update (a later version appends it): the date is kept
+        (
+            "call back on 404.555.0164 10.04.2026 update: pt well",
+            "call back on [PHONE] 10.04.2026 update: pt well",
+        ),
     ],
 )
 def test_phones(text: str, expected: str) -> None:

@@ -277,8 +277,11 @@ def _open_flags(con: duckdb.DuckDBPyConnection, as_of: dt.date, rules: dict) -> 
         f"report_kind IN {FOLLOW_UP_KINDS} AND status IN ('overdue', 'open')",
         "due_date NULLS LAST, complaint_id, regime, day_zero",
     )
+    # the newest decisions first: a second person reviews them as they come
     second_review = _flags(
-        con, "status = 'decided_not_reportable'", "due_date NULLS LAST, complaint_id, regime"
+        con,
+        "status = 'decided_not_reportable'",
+        "decided_on DESC NULLS LAST, complaint_id, regime",
     )
     locally = _flags(
         con,
@@ -347,6 +350,7 @@ def _open_flags(con: duckdb.DuckDBPyConnection, as_of: dt.date, rules: dict) -> 
         "undetermined_due_7_days": undetermined.filter(pl.col("due_date") <= week).height,
         "decision_clocks": clocks.height,
         "supplemental_due": follow_ups.height,
+        "supplemental_with_deadline": follow_ups.filter(pl.col("due_date").is_not_null()).height,
         "second_review": second_review.height,
         "assess_locally": locally.height,
         "clinical_study": clinical.height,
