@@ -306,6 +306,10 @@ def version_facts(
         met.update({"serious_injury", "serious_deterioration"})
     if hospitalised and outcome != "death":
         met.add("serious_deterioration")
+    if hospitalised and outcome not in ("death", "serious_injury"):
+        # FDA and Health Canada: an intervention to preclude permanent impairment is plausible
+        doubt.add("serious_injury")
+        reasons.append("hospitalised: a serious injury is plausible until a person decides")
     if outcome in ("", "unknown"):
         doubt.update(INJURY_CRITERIA)
         reasons.append("patient outcome unknown: judged on the shortest plausible clock")
@@ -330,7 +334,8 @@ def version_facts(
         if harm_history:
             why.append(
                 f"a malfunction of type {code} already caused or contributed to a death or "
-                f"serious injury ({harm_history}): FDA presumes it would again"
+                f"serious injury ({harm_history}): presumed likely to do so again (FDA MDR "
+                "guidance, 2016)"
             )
         if why:
             met.add("serious_malfunction")
@@ -1020,13 +1025,14 @@ class ComplaintAssessment:
         day0 = dict(self.day0)
         doubt = dict(self.doubt)
         before = self.obligations(regime.regime, day0, doubt, not_before)
-        unrelated = self.causality is not None and self.causality.value == "unrelated"
-        if unrelated and before and self.reported_all_the_same(regime, authority, before[0]):
+        removed = self.judged_unrelated(day0, doubt)
+        if removed and before and self.reported_all_the_same(regime, authority, before[0]):
             # reported: judged against the clock the facts started, whatever was decided later
-            unrelated = False
+            removed = set()
+        unrelated = bool(removed)
         if unrelated:
-            day0 = {c: d for c, d in day0.items() if c not in INJURY_CRITERIA}
-            doubt = {c: d for c, d in doubt.items() if c not in INJURY_CRITERIA}
+            day0 = {c: d for c, d in day0.items() if c not in removed}
+            doubt = {c: d for c, d in doubt.items() if c not in removed}
         found = self.obligations(regime.regime, day0, doubt, not_before)
         reasons = [scope, *self.reasons()]
         criteria = sorted(day0) + [f"doubt:{c}" for c in sorted(doubt)]
@@ -1131,11 +1137,19 @@ class ComplaintAssessment:
         decision = self.decision
         if reported is not None:
             status = flag_status(gov.due, reported, ctx.as_of)
-        elif decision is not None and decision.value == "no":
+        elif (
+            decision is not None and decision.value == "no" and self.judged(decision, gov.day_zero)
+        ):
             status = "decided_not_reportable"
             reasons.append(
                 f"a person decided not reportable against {gov.rule.rule_id}: second review"
             )
+        elif decision is not None and decision.value == "no":
+            reasons.append(
+                f'the "no" of {decision.decided_on} predates day 0 ({gov.day_zero}): it did not '
+                "judge these facts"
+            )
+            status = "undetermined" if only_doubt else flag_status(gov.due, None, ctx.as_of)
         elif only_doubt and not (decision is not None and decision.value == "yes"):
             status = "undetermined"
         else:
@@ -1279,13 +1293,19 @@ class ComplaintAssessment:
         )
         decided = regime == NONE_ENCODED  # a clinical study's SAEs follow its protocol
         left = set(self.day0) | set(self.doubt)
-        if decided and self.causality_unrelated:
-            left -= INJURY_CRITERIA
+        if decided:
+            left -= self.judged_unrelated(self.day0, self.doubt)
+        day_zero = min([*self.day0.values(), *self.doubt.values()], default=None)
+        no = (
+            decided
+            and self.decision is not None
+            and self.decision.value == "no"
+            and self.judged(self.decision, day_zero)
+        )
         if not arisen:
             status = "not_reportable"
-        elif not left or (
-            decided and self.decision is not None and self.decision.value == "no"
-        ):  # a person's "no", or causality judged unrelated and nothing else serious left
+        elif not left or no:
+            # a person's "no", or causality judged unrelated and nothing else serious left
             status = "decided_not_reportable"
         else:
             status = "undetermined"
@@ -1305,9 +1325,25 @@ class ComplaintAssessment:
             status=status,
         )
 
-    @property
-    def causality_unrelated(self) -> bool:
-        return self.causality is not None and self.causality.value == "unrelated"
+    @staticmethod
+    def judged(decision: Decision, day_zero: dt.date | None) -> bool:
+        """A decision judged the facts that started a clock only if made on or after day 0."""
+        return (
+            decision.decided_on is not None
+            and day_zero is not None
+            and decision.decided_on >= day_zero
+        )
+
+    def judged_unrelated(self, day0: dict[str, dt.date], doubt: dict[str, dt.date]) -> set[str]:
+        """The death and injury criteria a causality of 'unrelated' removes: those it was
+        decided on or after (a judgement made before the death was known did not judge it)."""
+        if self.causality is None or self.causality.value != "unrelated":
+            return set()
+        return {
+            c
+            for c, since in {**doubt, **day0}.items()
+            if c in INJURY_CRITERIA and self.judged(self.causality, since)
+        }
 
     def determination_rows(self, applicable: set[str]) -> list[dict]:
         """5-day (FDA) and public-health-threat (EU) reports decided on this complaint."""

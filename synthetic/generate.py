@@ -474,7 +474,8 @@ pipeline; it is what the pipeline's output is checked against.
   life-supporting family, or of a type (family, code) that a complaint known by then shows
   caused a death or serious injury), day 0 is the first version that meets it, moved back over
   an unbroken run of versions just before it in which it was in doubt (`unknown` or empty
-  outcome; a malfunction without a reason and with an empty or unregistered code). A later
+  outcome; a malfunction without a reason and with an empty or unregistered code; for FDA and
+  Health Canada, `serious_injury` when hospitalised with a lesser outcome). A later
   version that lowers the outcome does not end an arisen obligation.
 - Scope: FDA for events in the US and its territories, and abroad when a model of the same
   product code was shipped to the US or a territory on or before receipt; EU for EEA events
@@ -502,8 +503,10 @@ pipeline; it is what the pipeline's output is checked against.
   kind to `FDA` on the subject dated on or after `decided_on`; `public_health_threat`: the
   same, to any `EU:` authority; `foreign_risk_notice`: the same, to `HC`);
   `decided_not_reportable` (`initial` rows only: the latest `reportability` determination
-  `no`, else the complaint's `reportability_decision = no`; or causality `unrelated` - latest
-  determination, else the complaint's column - leaving no serious malfunction);
+  `no`, else the complaint's `reportability_decision = no`, counted only when dated on or after
+  the obligation's day 0; or causality `unrelated` - latest determination, else the complaint's
+  column - removing the death and injury criteria it is dated on or after and leaving no
+  serious malfunction);
   `undetermined` (only doubt, unless a person decided `yes`); `overdue` (the night is after
   the due date) or `open`. `NONE_ENCODED` rows are `undetermined` when a serious criterion or
   doubt has arisen (people's decisions apply as above), else `not_reportable`;

@@ -552,8 +552,15 @@ def version_criteria(
             out[DEATH] = MET
         if outcome == SERIOUS_INJURY:
             out[SERIOUS_INJURY] = MET
+    hospitalised = v.get("hospitalised", "").strip().lower() == "true"
+    # 21 CFR 803.3 "serious injury" (c) (intervention to preclude permanent impairment) and CMDR
+    # "serious deterioration in the state of health": a hospitalisation with an outcome other
+    # than death or serious injury reasonably suggests one, and a person decides (FDA and Health
+    # Canada read `serious_injury`; the EU's wider criterion is met below)
+    if hospitalised and outcome not in (DEATH, SERIOUS_INJURY):
+        out[SERIOUS_INJURY] = DOUBT
     # MDCG 2023-3: hospitalisation is a serious deterioration whatever the outcome says
-    if outcome == SERIOUS_INJURY or v.get("hospitalised", "").strip().lower() == "true":
+    if outcome == SERIOUS_INJURY or hospitalised:
         out[SERIOUS_DETERIORATION] = MET
         # MEDDEV 2.12-1 rev. 8 5.1.1: not considered in the risk analysis
         he = v["health_effect_code"].strip()
@@ -757,17 +764,40 @@ class Complaint:
         return out or None
 
     # --- decisions of people
-    def reportability(self) -> str:
-        d = _latest(self.own, "reportability")
+    def _decided(self, kind: str, column: str) -> tuple[str, dt.date | None]:
+        """(value, day decided) of a person's decision on the complaint: the latest
+        determination of the kind, else the complaint's own column, decided on the awareness
+        date of the version that first carried its current value (walking back while the
+        previous version has the same value)."""
+        d = _latest(self.own, kind)
         if d is not None:
-            return d["value"].strip().lower()
-        return self.current["reportability_decision"].strip().lower()
+            return d["value"].strip().lower(), dt.date.fromisoformat(d["_day"])
+        value = self.current.get(column, "").strip().lower()
+        k = len(self.versions) - 1
+        while k > 0 and self.versions[k - 1].get(column, "").strip().lower() == value:
+            k -= 1
+        return value, self.days[k]
 
-    def causality(self) -> str:
-        d = _latest(self.own, "causality")
-        if d is not None:
-            return d["value"].strip().lower()
-        return self.current.get("causality", "").strip().lower()
+    def reportability(self) -> tuple[str, dt.date | None]:
+        return self._decided("reportability", "reportability_decision")
+
+    def causality(self) -> tuple[str, dt.date | None]:
+        return self._decided("causality", "causality")
+
+    def unrelated(self) -> tuple[str, ...]:
+        """The death and injury criteria a causality "unrelated" removes: those it was decided
+        on or after the day 0 of (for a criterion only in doubt: the start of its run of doubt);
+        a judgement made before the facts arose did not judge them."""
+        value, on = self.causality()
+        if value != "unrelated" or on is None:
+            return ()
+        out = []
+        for c in HARM_CRITERIA:
+            st = self.state[c]
+            since = st.day_zero or st.doubt_since
+            if since is not None and on >= since:
+                out.append(c)
+        return tuple(out)
 
     def authority(self, regime: str) -> str:
         if regime == FDA:
@@ -810,18 +840,25 @@ class Complaint:
         if sent is not None:  # status 2
             flag.status = "submitted_on_time" if sent <= gov.due else "submitted_late"
             return flag
-        decision = self.reportability()
-        if decision == "no":  # status 3: a person's recorded "no"
+        # status 3: a person's recorded "no" judged the facts known when it was decided: it
+        # decides the obligation only when decided on or after its day 0
+        decision, decided_on = self.reportability()
+        said_no = decision == "no" and decided_on is not None
+        if said_no and decided_on >= gov.day_zero:
             flag.status = "decided_not_reportable"
             return flag
-        if self.causality() == "unrelated":  # status 3: removes the death and injury criteria
-            rest = self.candidates(regime, drop=HARM_CRITERIA) or []
+        removed = self.unrelated()  # status 3: causality removes the criteria it judged
+        if removed:
+            rest = self.candidates(regime, drop=removed) or []
             if not rest:
                 flag.status = "decided_not_reportable"
                 return flag
             gov = _govern(rest)
             flag.rule, flag.day_zero, flag.due_date = gov.rule.rule_id, gov.day_zero, gov.due
             flag.criteria, flag.in_doubt = gov.criteria, not any(c.definite for c in rest)
+            if said_no and decided_on >= gov.day_zero:  # the "no" judged what remains
+                flag.status = "decided_not_reportable"
+                return flag
         if flag.in_doubt and decision != "yes":  # status 4: no rule is definite
             flag.status = "undetermined"
         else:  # status 5
@@ -838,8 +875,10 @@ class Complaint:
         21 CFR 812.150: per protocol): undetermined when any serious criterion is met or in
         doubt; day 0 the earliest day one arose (moved back over its run of doubt), or the start
         of the current doubt; no due date. With `decisions` (NONE_ENCODED, not CLINICAL_STUDY),
-        a person's recorded "no" gives decided_not_reportable, and so does causality
-        "unrelated" when no serious malfunction (definite or in doubt) remains."""
+        a person's recorded "no" decided on or after the row's day 0 gives
+        decided_not_reportable, and so does causality "unrelated" when no serious malfunction
+        (definite or in doubt) remains; causality removes only the death and injury criteria it
+        was decided on or after the day 0 (or start of doubt) of."""
         arisen = {
             c: st.day_zero or st.doubt_since
             for c, st in self.state.items()
@@ -854,16 +893,20 @@ class Complaint:
         )
         if not decisions:
             return flag
-        if self.reportability() == "no":
+        decision, decided_on = self.reportability()
+        said_no = decision == "no" and decided_on is not None
+        if said_no and decided_on >= first:
             flag.status = "decided_not_reportable"
-        elif self.causality() == "unrelated":
-            rest = {c: d for c, d in arisen.items() if c not in HARM_CRITERIA}
+            return flag
+        removed = self.unrelated()
+        if removed:
+            rest = {c: d for c, d in arisen.items() if c not in removed}
             if not rest:
                 flag.status = "decided_not_reportable"
-            else:
-                flag.day_zero, flag.criteria = min(rest.values()), tuple(rest)
-                flag.in_doubt = not all(self.state[c].day_zero is not None for c in rest)
-        return flag
+                return flag
+            flag.day_zero, flag.criteria = min(rest.values()), tuple(rest)
+            flag.in_doubt = not all(self.state[c].day_zero is not None for c in rest)
+        return flag  # (what remains arose no earlier than the row's day 0: the "no" stays ignored)
 
     def supplemental_flags(self) -> list[Flag]:
         """21 CFR 803.56: within 30 days of information not known when the FDA report was

@@ -499,3 +499,35 @@ def test_the_presumption_from_history_lapses_two_years_after_the_harm_became_kno
         (pl.col("complaint_id") == "M-2024-07-01") & (pl.col("regime") == "FDA_MDR")
     ).to_dicts()
     assert "complaint H" not in (row["reason"] or "")  # the injury was corrected on 10 June
+
+
+def test_a_hospitalisation_is_a_possible_serious_injury_for_fda_and_health_canada() -> None:
+    """21 CFR 803.3 "serious injury" (c): medical or surgical intervention to preclude permanent
+    impairment; a hospitalisation reasonably suggests one, so FDA and Health Canada (CMDR s. 59,
+    60(1)(a): serious deterioration, 10 days) are in doubt; the EU counts it as a serious
+    deterioration outright (MDCG 2023-3)."""
+    us = flags_for(country="US", patient_outcome="injury", hospitalised=True)["FDA_MDR"]
+    assert us["status"] == "undetermined" and us["due_date"] == D("2025-04-02")  # 3 Mar + 30
+    ca = flags_for(country="CA", patient_outcome="injury", hospitalised=True)["HC_CMDR"]
+    assert ca["rule"] == "HC_CMDR_60_10D" and ca["due_date"] == D("2025-03-13")  # 3 Mar + 10
+    eu = flags_for(patient_outcome="injury", hospitalised=True, health_effect_code="E0123")
+    assert eu["EU_MDR"]["rule"] == "EU_87_3_15D" and eu["EU_MDR"]["status"] == "overdue"
+
+
+def test_a_no_decided_before_the_facts_that_started_the_clock_does_not_close_it() -> None:
+    """MDR Art. 87(5) and 21 CFR 803.50(a): the clock runs from the information of the death; a
+    "no" recorded before that information (on an injury) did not judge it, so the death stays
+    due, and a causality judged before it does not remove it either."""
+    at = dt.datetime.fromisoformat
+    first = {"patient_outcome": "injury", "updated_at": at("2025-03-03T09:00")}
+    no_first = first | {"reportability_decision": "no", "causality": "unrelated"}
+    death = no_first | {"patient_outcome": "death", "updated_at": at("2025-03-07T09:00")}
+    flags = assess([no_first, death]).filter(pl.col("report_kind") == "initial")
+    eu = {r["regime"]: r for r in flags.to_dicts()}["EU_MDR"]
+    assert eu["rule"] == "EU_87_5_10D" and eu["day_zero"] == D("2025-03-07")
+    assert eu["status"] == "overdue"  # due 17 March, the night is 20 March
+    assert "predates day 0" in eu["reason"]
+    # the same "no" recorded with the death is a person's decision: second review
+    decided = assess([first, death | {"updated_at": at("2025-03-07T09:00")}])
+    row = decided.filter((pl.col("regime") == "EU_MDR") & (pl.col("report_kind") == "initial"))
+    assert row["status"][0] == "decided_not_reportable"

@@ -1606,8 +1606,10 @@ def test_eu_anticipated_serious_deterioration_is_15_days():
 def test_hospitalisation_is_eu_serious_but_not_fda_serious():
     """MDCG 2023-3 ("serious deterioration" includes hospitalisation) with MDR Art. 87(3), versus
     21 CFR 803.3 "serious injury" (life-threatening, permanent, or intervention to preclude it):
-    a hospitalised patient with a non-serious injury is an EU serious incident but not an FDA
-    serious injury."""
+    a hospitalised patient with a non-serious injury is an EU serious incident, and for FDA not a
+    serious injury on its face but information that reasonably suggests one (803.50(a); 803.3
+    "serious injury" (c): an intervention to preclude permanent impairment): in doubt until a
+    person decides."""
     flags = run(
         [
             version(
@@ -1628,8 +1630,12 @@ def test_hospitalisation_is_eu_serious_but_not_fda_serious():
     # 2026-03-02 + 15 = 2026-03-17
     assert eu["due_date"] == D("2026-03-17")
     fda = main(flags, "C1", "FDA_MDR")
-    assert fda["reportable"] is False
-    assert fda["status"] == "not_reportable"
+    # LAW-VS-DOC (resolved after an outside review): first written as "not reportable"; the
+    # hospitalisation reasonably suggests an intervention, so doubt: undetermined, 30 days
+    assert fda["status"] == "undetermined"
+    assert "serious_injury" in fda["criteria_met"]
+    # 2026-03-02 + 30 = 2026-04-01
+    assert fda["due_date"] == D("2026-04-01")
 
 
 def test_eu_serious_malfunction_without_harm_is_15_days():

@@ -1104,3 +1104,204 @@ def test_supplemental_after_any_fda_report(tmp_path: Path) -> None:
     check(
         t[("C70", "FDA_MDR", "2026-03-01")], "FDA_803_56_30D", "2026-03-01", "2026-03-31", "overdue"
     )
+
+
+def test_hospitalisation_puts_serious_injury_in_doubt_for_fda_and_health_canada(
+    tmp_path: Path,
+) -> None:
+    """docs/vigilance.md, "Criteria a version meets", `serious_deterioration`: for FDA and Health
+    Canada a hospitalisation with an outcome other than death or serious injury puts
+    `serious_injury` in doubt (21 CFR 803.3 "serious injury" (c): medical or surgical
+    intervention to preclude permanent impairment; CMDR "serious deterioration in the state of
+    health"), a doubt like any other; the EU already counts it as a serious deterioration.
+    All received 2026-04-01 (health effect E0101, listed for Pumps), night 2026-04-20.
+    - H10 (US, injury, hospitalised): 803.50 30 days in doubt: due 05-01, undetermined.
+    - H11 (Canada, Pump CE: sold in Canada, not US-marketed): s. 60 10 days, due 04-11,
+      undetermined.
+    - H12 (Germany, Pump CE): Art. 87(3) 15 days, definite (due 04-16): overdue.
+    - H13 (Canada, a severity-5 malfunction as well: s. 60 30 days definite, due 05-01): the
+      plausible serious injury's 10 days (04-11) are shorter and govern; a rule is definite, so
+      the status is overdue, not undetermined.
+    - H14 (US): hospitalised injury 04-01, serious injury 04-06: day 0 moves back over the run
+      of doubt to 04-01 (due 05-01, definite: open).
+    - H15 (US): hospitalised injury 04-01, no longer hospitalised 04-03: the doubt ended, not
+      reportable.
+    - H16 (US, death, hospitalised): death is definite; serious injury is not in doubt."""
+    hosp = {"patient_outcome": "injury", "hospitalised": "true", "health_effect_code": "E0101"}
+    ce_ca = {"device_model": "Pump CE", "country": "CA"}
+    v = [
+        version("H10", "2026-04-01", "2026-04-01", **hosp),
+        version("H11", "2026-04-01", "2026-04-01", **ce_ca, **hosp),
+        version("H12", "2026-04-01", "2026-04-01", device_model="Pump CE", country="DE", **hosp),
+        version(
+            "H13",
+            "2026-04-01",
+            "2026-04-01",
+            malfunction="true",
+            problem_code="A1402",
+            **ce_ca,
+            **hosp,
+        ),
+        version("H14", "2026-04-01", "2026-04-01", **hosp),
+        version(
+            "H14",
+            "2026-04-01",
+            "2026-04-06",
+            **{**hosp, "patient_outcome": "serious_injury"},
+        ),
+        version("H15", "2026-04-01", "2026-04-01", **hosp),
+        version("H15", "2026-04-01", "2026-04-03", **{**hosp, "hospitalised": "false"}),
+        version("H16", "2026-04-01", "2026-04-01", **{**hosp, "patient_outcome": "death"}),
+    ]
+    t = truth(tmp_path, v, as_of="2026-04-20")
+    assert {k[1] for k in t if k[0] in ("H10", "H14", "H15", "H16")} == {"FDA_MDR"}
+    assert {k[1] for k in t if k[0] in ("H11", "H13")} == {"HC_CMDR"}
+    assert {k[1] for k in t if k[0] == "H12"} == {"EU_MDR"}
+    h10 = t[("H10", "FDA_MDR", "initial")]
+    check(h10, "FDA_803_50_30D", "2026-04-01", "2026-05-01", "undetermined")
+    assert h10.in_doubt and h10.criteria == ("serious_injury",)
+    h11 = t[("H11", "HC_CMDR", "initial")]
+    check(h11, "HC_CMDR_60_10D", "2026-04-01", "2026-04-11", "undetermined")
+    assert h11.in_doubt
+    h12 = t[("H12", "EU_MDR", "initial")]
+    check(h12, "EU_87_3_15D", "2026-04-01", "2026-04-16", "overdue")
+    assert not h12.in_doubt and h12.criteria == ("serious_deterioration",)
+    h13 = t[("H13", "HC_CMDR", "initial")]
+    check(h13, "HC_CMDR_60_10D", "2026-04-01", "2026-04-11", "overdue")
+    assert not h13.in_doubt and h13.criteria == ("serious_injury",)
+    h14 = t[("H14", "FDA_MDR", "initial")]
+    check(h14, "FDA_803_50_30D", "2026-04-01", "2026-05-01", "open")
+    assert not h14.in_doubt
+    check(t[("H15", "FDA_MDR", "initial")], "NOT_REPORTABLE", None, None, "not_reportable")
+    h16 = t[("H16", "FDA_MDR", "initial")]
+    check(h16, "FDA_803_50_30D", "2026-04-01", "2026-05-01", "open")
+    assert h16.criteria == ("death",) and not h16.in_doubt
+
+
+def test_decisions_judge_only_the_facts_known_when_they_were_made(tmp_path: Path) -> None:
+    """docs/vigilance.md, "Status of an obligation", item 3: a person's "no" (the latest
+    reportability determination, else the complaint's reportability_decision = no, dated by the
+    version that first carried its current value) gives decided_not_reportable only when
+    decided on or after the obligation's day 0; a "no" decided before the facts that started the
+    clock did not judge them, and the status follows the usual order (doubt, overdue/open). A
+    causality "unrelated" (dated alike) removes a death or injury criterion only when decided on
+    or after that criterion's day 0 (for a criterion in doubt: the start of its run of doubt);
+    the others stay. NONE_ENCODED rows compare with the row's day 0. Night 2026-06-20.
+    US events (Pump US: FDA only; 21 CFR 803.50, 30 days):
+    - D1: nothing serious and "no" on 05-01, a death on 05-10 with the column unchanged: the
+      "no" dates from 05-01, before day 0 05-10: overdue (due 06-09).
+    - D2: the column turns "no" with the death (05-10): decided_not_reportable.
+    - D3 / D4: a reportability determination "no" on 05-05 (overdue) / 05-12 (decided).
+    - D5: "no" 05-01, "pending" 05-05, death 05-10, "no" again 05-12: the current "no" was
+      first carried on 05-12, after day 0: decided_not_reportable.
+    - D6: outcome unknown from 05-01 (death in doubt), "no" on 05-03: decided_not_reportable.
+    - D7: "no" on 05-03, outcome unknown only from 05-06: the doubt stands, undetermined
+      (day 0 05-06, due 06-05).
+    - K1: an injury judged unrelated on 05-01, a death on 05-10 with the column unchanged: the
+      death stays, overdue (day 0 05-10, due 06-09).
+    - K2: a death on 05-10 judged unrelated on 05-12: nothing remains, decided_not_reportable.
+    - K4: unknown from 05-01, unrelated on 05-03: the doubt is removed, decided_not_reportable.
+    - K5: unrelated on 05-03, unknown only from 05-06: undetermined (day 0 05-06, due 06-05).
+    EU events (Pump CE in Germany: EU only):
+    - K3: a serious injury 05-01 (health effect listed: Art. 87(3) 15 days, due 05-16) judged
+      unrelated on 05-03, a death 05-10 (Art. 87(5) 10 days, due 05-20): the injury's
+      deterioration is removed, the death stays and governs: overdue.
+    - E1: a severity-5 malfunction 05-01 (15 days, due 05-16), a death 05-03 (10 days, due
+      05-13, governing), a "no" on 05-02 (before the death: ignored for it), causality
+      unrelated on 05-04 (removes the death): what remains is the malfunction, whose day 0
+      (05-01) the "no" came after: decided_not_reportable on EU_87_3_15D.
+    Events in the UK (Pump CE: NONE_ENCODED only):
+    - N1: "no" 06-01, a serious injury 06-05 with the column unchanged: undetermined (day 0
+      06-05). N2: a determination "no" on 06-06: decided_not_reportable.
+    - N3: a serious injury 06-01 judged unrelated on 06-03, a death on 06-05: the death stays,
+      undetermined with day 0 06-05."""
+    de = {"device_model": "Pump CE", "country": "DE", "health_effect_code": "E0101"}
+    gb = {"device_model": "Pump CE", "country": "GB"}
+    death, unknown = {"patient_outcome": "death"}, {"patient_outcome": "unknown"}
+    serious = {"patient_outcome": "serious_injury"}
+    no, pending = {"reportability_decision": "no"}, {"reportability_decision": "pending"}
+    unrelated = {"causality": "unrelated"}
+    mal = {"malfunction": "true", "problem_code": "A1402"}
+
+    def two(
+        cid: str, first: dict, second: dict, on: str = "2026-05-10", d0: str = "2026-05-01"
+    ) -> list[dict[str, str]]:
+        return [version(cid, d0, d0, **first), version(cid, d0, on, **second)]
+
+    v = [
+        *two("D1", no, {**no, **death}),
+        *two("D2", pending, {**no, **death}),
+        *two("D3", {}, death),
+        *two("D4", {}, death),
+        *two("D5", no, pending, on="2026-05-05"),
+        version("D5", "2026-05-01", "2026-05-10", **pending, **death),
+        version("D5", "2026-05-01", "2026-05-12", **no, **death),
+        version("D6", "2026-05-01", "2026-05-01", **unknown),
+        *two("D7", {}, unknown, on="2026-05-06"),
+        *two("K1", {"patient_outcome": "injury", **unrelated}, {**unrelated, **death}),
+        *two("K2", {}, death),
+        version("K4", "2026-05-01", "2026-05-01", **unknown),
+        *two("K5", {}, unknown, on="2026-05-06"),
+        *two("K3", {**de, **serious}, {**de, **death}),
+        *two("E1", {**de, **mal}, {**de, **mal, **death}, on="2026-05-03"),
+        *two("N1", {**gb, **no}, {**gb, **no, **serious}, "2026-06-05", "2026-06-01"),
+        *two("N2", gb, {**gb, **serious}, "2026-06-05", "2026-06-01"),
+        *two("N3", {**gb, **serious}, {**gb, **death}, "2026-06-05", "2026-06-01"),
+    ]
+    dets = [
+        ("reportability", "D3", "no", "2026-05-05"),
+        ("reportability", "D4", "no", "2026-05-12"),
+        ("reportability", "D6", "no", "2026-05-03"),
+        ("reportability", "D7", "no", "2026-05-03"),
+        ("causality", "K2", "unrelated", "2026-05-12"),
+        ("causality", "K4", "unrelated", "2026-05-03"),
+        ("causality", "K5", "unrelated", "2026-05-03"),
+        ("causality", "K3", "unrelated", "2026-05-03"),
+        ("reportability", "E1", "no", "2026-05-02"),
+        ("causality", "E1", "unrelated", "2026-05-04"),
+        ("reportability", "N2", "no", "2026-06-06"),
+        ("causality", "N3", "unrelated", "2026-06-03"),
+    ]
+    t = truth(tmp_path, v, determinations=dets, as_of="2026-06-20")
+
+    def fda(cid: str) -> vt.Flag:
+        assert {k[1] for k in t if k[0] == cid} == {"FDA_MDR"}, cid
+        return t[(cid, "FDA_MDR", "initial")]
+
+    death_clock = ("FDA_803_50_30D", "2026-05-10", "2026-06-09")
+    check(fda("D1"), *death_clock, "overdue")
+    check(fda("D2"), *death_clock, "decided_not_reportable")
+    check(fda("D3"), *death_clock, "overdue")
+    check(fda("D4"), *death_clock, "decided_not_reportable")
+    check(fda("D5"), *death_clock, "decided_not_reportable")
+    check(fda("D6"), "FDA_803_50_30D", "2026-05-01", "2026-05-31", "decided_not_reportable")
+    check(fda("D7"), "FDA_803_50_30D", "2026-05-06", "2026-06-05", "undetermined")
+    k1 = fda("K1")
+    check(k1, *death_clock, "overdue")
+    assert k1.criteria == ("death",)
+    check(fda("K2"), *death_clock, "decided_not_reportable")
+    check(fda("K4"), "FDA_803_50_30D", "2026-05-01", "2026-05-31", "decided_not_reportable")
+    check(fda("K5"), "FDA_803_50_30D", "2026-05-06", "2026-06-05", "undetermined")
+    assert {k[1] for k in t if k[0] in ("K3", "E1")} == {"EU_MDR"}
+    k3 = t[("K3", "EU_MDR", "initial")]
+    check(k3, "EU_87_5_10D", "2026-05-10", "2026-05-20", "overdue")
+    assert k3.criteria == ("death",)
+    e1 = t[("E1", "EU_MDR", "initial")]
+    check(e1, "EU_87_3_15D", "2026-05-01", "2026-05-16", "decided_not_reportable")
+    assert {k[1] for k in t if k[0] in ("N1", "N2", "N3")} == {"NONE_ENCODED"}
+    check(
+        t[("N1", "NONE_ENCODED", "initial")], "ASSESS_LOCALLY", "2026-06-05", None, "undetermined"
+    )
+    check(
+        t[("N2", "NONE_ENCODED", "initial")],
+        "ASSESS_LOCALLY",
+        "2026-06-05",
+        None,
+        "decided_not_reportable",
+    )
+    n3 = t[("N3", "NONE_ENCODED", "initial")]
+    check(n3, "ASSESS_LOCALLY", "2026-06-05", None, "undetermined")
+    assert n3.criteria == ("death",)
+    # E1 with its "no" alone (decided before the death's day 0): the death's 10 days run
+    t = truth(tmp_path, v, determinations=dets[8:9], as_of="2026-06-20")
+    check(t[("E1", "EU_MDR", "initial")], "EU_87_5_10D", "2026-05-03", "2026-05-13", "overdue")

@@ -351,6 +351,8 @@ def _open_flags(con: duckdb.DuckDBPyConnection, as_of: dt.date, rules: dict) -> 
         "decision_clocks": clocks.height,
         "supplemental_due": follow_ups.height,
         "supplemental_with_deadline": follow_ups.filter(pl.col("due_date").is_not_null()).height,
+        "follow_ups_overdue": follow_ups.filter(pl.col("status") == "overdue").height,
+        "undetermined_past_due": undetermined.filter(pl.col("due_date") < as_of).height,
         "second_review": second_review.height,
         "assess_locally": locally.height,
         "clinical_study": clinical.height,
