@@ -716,6 +716,17 @@ class Obligation:
     doubt: bool
 
 
+def met_by(
+    submission: tuple[dt.date, str, str, str] | None, due: dt.date | None, as_of: dt.date
+) -> dict[str, Any]:
+    """The columns a submission (or none) gives an obligation: its date, number and status."""
+    return {
+        "reported_date": submission[0] if submission else None,
+        "report_number": submission[3] if submission else None,
+        "status": flag_status(due, submission[0] if submission else None, as_of),
+    }
+
+
 def _first_submission(
     subs: list[tuple[dt.date, str, str, str]],
     authority: str,
@@ -1243,9 +1254,7 @@ class ComplaintAssessment:
                         received_date=day,
                         day_zero=day,
                         due_date=due,
-                        reported_date=met[0] if met else None,
-                        report_number=met[3] if met else None,
-                        status=flag_status(due, met[0] if met else None, ctx.as_of),
+                        **met_by(met, due, ctx.as_of),
                     )
                 )
         if first[2] != "initial":
@@ -1277,9 +1286,7 @@ class ComplaintAssessment:
                 reason=why,
                 day_zero=start,
                 due_date=None,
-                reported_date=met[0] if met else None,
-                report_number=met[3] if met else None,
-                status=flag_status(None, met[0] if met else None, ctx.as_of),
+                **met_by(met, None, ctx.as_of),
             )
         )
         return rows
@@ -1432,9 +1439,7 @@ def determination_row(
         expected_side_effect=False,
         day_zero=start,
         due_date=due,
-        reported_date=met[0] if met else None,
-        report_number=met[3] if met else None,
-        status=flag_status(due, met[0] if met else None, ctx.as_of),
+        **met_by(met, due, ctx.as_of),
         days_remaining=(due - ctx.as_of).days if due else None,
         decision=d.value,
         decided_by=d.decided_by,
