@@ -19,7 +19,8 @@ from models.report_forms import (
 D = dt.date.fromisoformat
 
 # The columns the data contract (spec/data-contract.md, section 1) defines for complaints/*.csv
-# (including the optional `causality` and `hospitalised`) and products.csv. Every source_column in config/report_forms.csv must be one of them.
+# (including the optional `causality` and `hospitalised`) and products.csv. Every source_column
+# in config/report_forms.csv must be one of them.
 CONTRACT_COMPLAINT_COLUMNS = frozenset(
     {
         "complaint_id",
