@@ -190,6 +190,30 @@ class FileLoadResult:
             )
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    """Whether `schema.table` exists in the warehouse."""
+    schema, table = qualified.split(".")
+    return bool(
+        con.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()
+    )
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
+    """The columns of `schema.table` in their order (empty when it does not exist)."""
+    schema, table = qualified.split(".")
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, table],
+        ).fetchall()
+    ]
+
+
 def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     """Create the schemas and the audit and quarantine tables if they do not exist yet."""
     for schema in SCHEMAS:

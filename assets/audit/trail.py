@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 
+from assets.warehouse import table_exists
 from models.audit_chain import (
     DECISION_FIELDS,
     DECISION_KEY,
@@ -80,17 +81,6 @@ def dict_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = No
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, table = qualified.split(".")
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
-            "AND table_name = ?",
-            [schema, table],
-        ).fetchall()[0][0]
-    )
 
 
 # One digest per sealed table and run: every row of the run as its JSON text, the lines sorted

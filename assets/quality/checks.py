@@ -38,7 +38,12 @@ from assets.quality.gx_suites import (
 )
 from assets.quality.row_rules import record_check_results, row_rule_parameters
 from assets.resources import WAREHOUSE_POOL, NightSettings
-from assets.warehouse import ensure_warehouse, query_frame, unresolved_quarantined_records
+from assets.warehouse import (
+    ensure_warehouse,
+    query_frame,
+    table_columns,
+    unresolved_quarantined_records,
+)
 from pipelines.settings import load_config
 
 OPEN_ENDED_NIGHT = dt.date(9999, 12, 30)
@@ -64,17 +69,6 @@ class StagedJudgement:
             "failing rows listed are the first of all batches. Set-wise expectations: judged on "
             "the whole table by this run."
         )
-
-
-def _table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
-    return [
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [schema, table],
-        ).fetchall()
-    ]
 
 
 def _ledger_outcome(
@@ -155,7 +149,7 @@ def judge_staged_table(
     the ledger over the batches in the table, and run the set-wise expectations on the whole
     table. `run_id` is the run judging (it names itself in the ledger)."""
     schema, table = suite.split(".", 1)  # names from the suite file, never from data
-    available = _table_columns(con, schema, table)
+    available = table_columns(con, f"{schema}.{table}")
     if not available:
         raise ValueError(
             f"{suite}: the staged table {schema}.{table} does not exist: materialise its "

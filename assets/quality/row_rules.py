@@ -17,7 +17,7 @@ import polars as pl
 from iso3166 import countries_by_alpha2
 
 from assets.quality.gx_suites import SuiteOutcome, suite_path, validate_frame
-from assets.warehouse import RejectedRow
+from assets.warehouse import RejectedRow, table_exists
 
 IMDRF_PARAMETERS = {
     "imdrf_annex_a_codes": "A",
@@ -32,17 +32,8 @@ def suite_for_source(source: str) -> str | None:
     return name if suite_path(name).exists() else None
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchall()
-    )
-
-
 def _values(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> list[str]:
-    if not _table_exists(con, schema, table):
+    if not table_exists(con, f"{schema}.{table}"):
         return []
     rows = con.execute(
         f"SELECT DISTINCT {column} FROM {schema}.{table} WHERE {column} IS NOT NULL ORDER BY 1"
@@ -66,7 +57,7 @@ def row_rule_parameters(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[
             con.execute(
                 "SELECT code FROM reference.imdrf_terms WHERE annex = ? ORDER BY code", [annex]
             ).fetchall()
-            if _table_exists(con, "reference", "imdrf_terms")
+            if table_exists(con, "reference.imdrf_terms")
             else []
         )
         parameters[name] = [r[0] for r in rows]

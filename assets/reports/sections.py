@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
+from assets.warehouse import table_columns
 
 REGIONS = ("EEA", "TR", "XI", "rest of world")
 # Serious incidents: an EU_MDR flag routed to an individual report (MDR Art. 87) or an FDA MDR
@@ -573,13 +574,7 @@ def disproportionality(
         "signal_mgps",
         "window_months",
     )
-    present = {
-        name
-        for (name,) in con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = 'marts' AND table_name = 'maude_disproportionality'"
-        ).fetchall()
-    }
+    present = set(table_columns(con, "marts.maude_disproportionality"))
     if not set(cols) <= present:  # no MAUDE data landed: the table holds no pairs
         return []
     rows = con.execute(

@@ -16,7 +16,7 @@ import polars as pl
 
 from assets.marts.queries import complaints_as_of_sql
 from assets.reports.render import environment
-from assets.warehouse import query_frame
+from assets.warehouse import query_frame, table_columns, table_exists
 from models.redaction import REDACTION_VERSION, redact
 from models.report_forms import form_readiness, load_form_fields
 from models.vigilance import load_rules
@@ -25,16 +25,6 @@ OPEN_STATUSES = ("overdue", "open")
 TREND_METHODS = ("changepoint", "cusum", "ewma", "maxsprt", "poisson_exact_fdr")
 MAX_ROWS = 200
 EXCERPT_CHARS = 200
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    schema, table = name.split(".")
-    return bool(
-        con.execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchall()
-    )
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> pl.DataFrame:
@@ -57,9 +47,9 @@ def _complaints(con: duckdb.DuckDBPyConnection, as_of: dt.date, ids: list[str]) 
         "problem_code": pl.String,
         "description": pl.String,
     }
-    if not ids or not _table_exists(con, "staging.complaint_versions"):
+    if not ids or not table_exists(con, "staging.complaint_versions"):
         return pl.DataFrame(schema=schema)
-    products = _table_exists(con, "staging.products")
+    products = table_exists(con, "staging.products")
     family = "p.device_family" if products else "CAST(NULL AS VARCHAR)"
     join = "LEFT JOIN staging.products p USING (device_model)" if products else ""
     sql = f"""
@@ -74,21 +64,10 @@ def _readiness(con: duckdb.DuckDBPyConnection, as_of: dt.date, flags: pl.DataFra
     """(complaint_id, regime, report_kind) -> what the person filing must still collect for the
     authority's form (models.report_forms: MedWatch 3500A, EU MIR, Health Canada)."""
     ids = sorted(set(flags["complaint_id"].to_list()))
-    if not ids or not _table_exists(con, "staging.complaint_versions"):
+    if not ids or not table_exists(con, "staging.complaint_versions"):
         return {}
 
-    def columns(table: str) -> set[str]:
-        schema, name = table.split(".")
-        return {
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = ? AND table_name = ?",
-                [schema, name],
-            ).fetchall()
-        }
-
-    has_extra = "extra_fields" in columns("staging.complaint_versions")
+    has_extra = "extra_fields" in table_columns(con, "staging.complaint_versions")
     extras = (
         "json_extract_string(c.extra_fields, '$.causality') AS causality, "
         "json_extract_string(c.extra_fields, '$.hospitalised') AS hospitalised"
@@ -96,8 +75,8 @@ def _readiness(con: duckdb.DuckDBPyConnection, as_of: dt.date, flags: pl.DataFra
         else "NULL AS causality, NULL AS hospitalised"
     )
     product_cols = (
-        columns("staging.products") & {"device_family", "product_code"}
-        if _table_exists(con, "staging.products")
+        set(table_columns(con, "staging.products")) & {"device_family", "product_code"}
+        if table_exists(con, "staging.products")
         else set()
     )
     picked = "".join(f"p.{c}, " for c in sorted(product_cols))
@@ -191,13 +170,13 @@ def _flags(con: duckdb.DuckDBPyConnection, where: str, order: str) -> pl.DataFra
 def _decisions_needed(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[dict[str, Any]]:
     """Signals that reached their threshold with no remedial-action or public-health-threat
     determination on them yet (21 CFR 803.53; MDR Art. 87(4)): a person must decide."""
-    if not _table_exists(con, "marts.signals"):
+    if not table_exists(con, "marts.signals"):
         return []
     decided = (
         "SELECT subject FROM staging.determinations WHERE kind IN "
         "('remedial_action_required', 'serious_public_health_threat', 'signal_evaluation') "
         "AND decided_on <= $as_of"
-        if _table_exists(con, "staging.determinations")
+        if table_exists(con, "staging.determinations")
         else "SELECT NULL AS subject WHERE false"
     )
     # one item per signalled scope and code (its alarms by every method), until a determination
@@ -223,7 +202,7 @@ def _causality_needed(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Open initial reports on a death or serious injury with no causality judgement recorded."""
     recorded = (
         "SELECT subject FROM staging.determinations WHERE kind = 'causality'"
-        if _table_exists(con, "staging.determinations")
+        if table_exists(con, "staging.determinations")
         else "SELECT NULL AS subject WHERE false"
     )
     return _flags(
@@ -238,7 +217,7 @@ def _causality_needed(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 def _likely_reportable(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Complaints no rule makes reportable that the triage model calls likely reportable and
     nobody has decided yet: a person should look before a clock could be missed."""
-    if not _table_exists(con, "marts.triage_suggestions"):
+    if not table_exists(con, "marts.triage_suggestions"):
         return []
     return _frame(
         con,
@@ -368,7 +347,7 @@ def _hazard_codes(codes: str | None) -> list[str]:
 def _trend_candidates(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[dict[str, Any]]:
     """Families x hazards with EEA trend-routed complaints in the last 12 months and an open or new
     trend signal on the hazard (or one of its problem codes) or a risk-file update required."""
-    if not all(_table_exists(con, t) for t in ("marts.risk_feedback", "marts.signals")):
+    if not all(table_exists(con, t) for t in ("marts.risk_feedback", "marts.signals")):
         return []
     hazards = _frame(
         con,
@@ -420,7 +399,7 @@ def _trend_candidates(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[di
 
 
 def _signals(con: duckdb.DuckDBPyConnection, as_of: dt.date, recent_days: int) -> dict[str, Any]:
-    if not _table_exists(con, "marts.signals"):
+    if not table_exists(con, "marts.signals"):
         return {"new_signals": [], "signals_by_method": [], "new_signals_tonight": 0}
     since = as_of - dt.timedelta(days=recent_days)
     new = _frame(
@@ -452,14 +431,14 @@ def _signals(con: duckdb.DuckDBPyConnection, as_of: dt.date, recent_days: int) -
 
 def _review(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     findings = pl.DataFrame(schema={"flag": pl.String, "complaints": pl.Int64})
-    if _table_exists(con, "marts.compliance_flags"):
+    if table_exists(con, "marts.compliance_flags"):
         findings = _frame(
             con,
             "SELECT flag, count(*) AS complaints FROM marts.compliance_flags "
             "GROUP BY flag ORDER BY flag",
         )
     triage: list[dict[str, Any]] = []
-    if _table_exists(con, "marts.triage_suggestions"):
+    if table_exists(con, "marts.triage_suggestions"):
         triage = _frame(
             con,
             """
@@ -474,7 +453,7 @@ def _review(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 
 def _fsca(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    if not _table_exists(con, "marts.fsca_scope"):
+    if not table_exists(con, "marts.fsca_scope"):
         return []
     return _frame(
         con,

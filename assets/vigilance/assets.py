@@ -9,7 +9,12 @@ from dagster_duckdb import DuckDBResource
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from assets.metadata import markdown_table, table_metadata
 from assets.resources import WAREHOUSE_POOL, NightSettings
-from assets.warehouse import query_frame, replace_table, unresolved_quarantined_records
+from assets.warehouse import (
+    query_frame,
+    replace_table,
+    table_exists,
+    unresolved_quarantined_records,
+)
 from models.triage import review_flags
 from models.vigilance import (
     SERIOUS_SEVERITY,
@@ -155,12 +160,7 @@ WHERE ship_date <= CAST($as_of AS DATE) AND units > 0
 
 def staged_or_empty(con, table: str, sql: str, params: dict | None = None) -> pl.DataFrame | None:
     """The rows of an optional source, or None when its table does not exist yet."""
-    schema, name = table.split(".")
-    found = con.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, name],
-    ).fetchall()
-    return query_frame(con, sql, params) if found else None
+    return query_frame(con, sql, params) if table_exists(con, table) else None
 
 
 def assess_night(con, as_of, settings: VigilanceSettings) -> pl.DataFrame:
