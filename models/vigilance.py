@@ -497,9 +497,6 @@ class Context:
     new_types: frozenset[str]
     _matches: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
-    def rule(self, rule_id: str) -> Rule:
-        return next(r for r in self.rules if r.rule_id == rule_id)
-
     def harm_history(self, family: str, code: str, aware: dt.date) -> str:
         """A death or serious injury from a malfunction of a matching code in the family that
         the firm knew of on `aware` (the complaint's version of that day still says so) and that
@@ -725,6 +722,15 @@ def met_by(
         "report_number": submission[3] if submission else None,
         "status": flag_status(due, submission[0] if submission else None, as_of),
     }
+
+
+# Determinations that start a report of their own (21 CFR 803.53; MDR Art. 87(4)): kind ->
+# (regime, report kind, the authority a report on a subject that is not a complaint goes to)
+DETERMINATION_CLOCKS = {
+    "remedial_action_required": ("FDA_MDR", "five_day", "FDA"),
+    "fda_request": ("FDA_MDR", "five_day", "FDA"),
+    "serious_public_health_threat": ("EU_MDR", "public_health_threat", "EU"),
+}
 
 
 def _first_submission(
@@ -1355,11 +1361,7 @@ class ComplaintAssessment:
     def determination_rows(self, applicable: set[str]) -> list[dict]:
         """5-day (FDA) and public-health-threat (EU) reports decided on this complaint."""
         rows = []
-        for kind, regime, report_kind in (
-            ("remedial_action_required", "FDA_MDR", "five_day"),
-            ("fda_request", "FDA_MDR", "five_day"),
-            ("serious_public_health_threat", "EU_MDR", "public_health_threat"),
-        ):
+        for kind, (regime, report_kind, _) in DETERMINATION_CLOCKS.items():
             d = self.ctx.decisions.get((kind, self.cid))
             if d is None or d.value not in YES or regime not in applicable:
                 continue
@@ -1458,34 +1460,13 @@ def subject_rows(ctx: Context, complaint_ids: set[str], models_of: dict[str, set
     for (kind, subject), d in sorted(ctx.decisions.items()):
         if d.value not in YES:
             continue
-        if kind in ("remedial_action_required", "fda_request") and subject not in complaint_ids:
-            reg = ctx.regimes.get("FDA_MDR")
-            if reg:
+        if kind in DETERMINATION_CLOCKS and subject not in complaint_ids:
+            regime, report_kind, authority = DETERMINATION_CLOCKS[kind]
+            if regime in ctx.regimes:
+                subs = ctx.submissions.get(subject, [])
                 rows.append(
                     determination_row(
-                        ctx,
-                        subject,
-                        reg,
-                        "FDA",
-                        kind,
-                        "five_day",
-                        d,
-                        ctx.submissions.get(subject, []),
-                    )
-                )
-        if kind == "serious_public_health_threat" and subject not in complaint_ids:
-            reg = ctx.regimes.get("EU_MDR")
-            if reg:
-                rows.append(
-                    determination_row(
-                        ctx,
-                        subject,
-                        reg,
-                        "EU",
-                        kind,
-                        "public_health_threat",
-                        d,
-                        ctx.submissions.get(subject, []),
+                        ctx, subject, ctx.regimes[regime], authority, kind, report_kind, d, subs
                     )
                 )
         if kind == "fsca_decision" and "HC_CMDR" in ctx.regimes:
