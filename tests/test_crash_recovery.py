@@ -1,6 +1,10 @@
 """A night killed with SIGKILL at any point, then run again, leaves the warehouse and the reports
 as a clean night would: no duplicate and no missing row. Each file loads in one transaction with
-its audit row, marts are replaced whole, and report files are written by rename."""
+its audit row, marts are replaced whole, and report files are written by rename.
+
+The kill points are steps of the night, not moments on a clock: the night's log says when each
+step has ended, and the kill follows the n-th such line. A busy or a fast machine kills at the
+same place in the night."""
 
 from __future__ import annotations
 
@@ -9,16 +13,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from pipelines.hooks import STEP_MEMORY_MESSAGE
 from tests.test_blocked_night import PRODUCT_ROWS, run_argv, write_landing
 
 AS_OF = "2024-06-30"
 KILL_POINTS = 10
+# the words the night logs when a step has ended
+STEP_ENDED = STEP_MEMORY_MESSAGE.split(":")[0]
 # Columns that name the run or the wall-clock moment: they differ between any two runs.
 VOLATILE = {
     "run_id",
@@ -42,13 +48,19 @@ PER_RUN_TABLES = {
 }
 
 
-def pms_run(base: Path) -> subprocess.Popen:
+def pms_run(base: Path, log: bool = False) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", *run_argv(base, AS_OF)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE if log else subprocess.DEVNULL,
+        text=log,
         env={k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},  # ephemeral instance
     )
+
+
+def steps_ended(night: subprocess.Popen) -> int:
+    """Read the night's log to its end; the number of steps it ended."""
+    return sum(STEP_ENDED in line for line in night.stderr)
 
 
 def snapshot(
@@ -84,18 +96,18 @@ def snapshot(
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], float, dict]:
-    """A clean night's snapshot, and how long a clean night takes: the shorter of two, so that a
-    first night slowed by a busy machine does not put the kill points after a later night's end."""
-    durations, snapshots = [], []
+def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], int, dict]:
+    """Two clean nights' snapshots, and how many steps a clean night ends."""
+    steps, snapshots = [], []
     for _ in range(2):
         base = tmp_path_factory.mktemp("clean")
         write_landing(base / "landing", PRODUCT_ROWS)
-        started = time.monotonic()
-        assert pms_run(base).wait(timeout=600) == 0
-        durations.append(time.monotonic() - started)
+        night = pms_run(base, log=True)
+        steps.append(steps_ended(night))
+        assert night.wait(timeout=600) == 0
         snapshots.append(snapshot(base))
-    return snapshots[0], min(durations), snapshots[1]
+    assert steps[0] == steps[1] > KILL_POINTS
+    return snapshots[0], steps[0], snapshots[1]
 
 
 def test_two_clean_nights_snapshot_alike(clean) -> None:
@@ -105,14 +117,20 @@ def test_two_clean_nights_snapshot_alike(clean) -> None:
 
 @pytest.mark.parametrize("point", range(1, KILL_POINTS + 1))
 def test_a_night_killed_at_any_point_recovers_on_the_next_run(clean, tmp_path: Path, point) -> None:
-    expected, duration, _ = clean
+    expected, steps, _ = clean
+    # kill points spread over the whole night: ingestion, checks, marts, reports; the last one
+    # leaves steps to run, so the night is always killed before its end
+    kill_after = steps * point // (KILL_POINTS + 1)
     write_landing(tmp_path / "landing", PRODUCT_ROWS)
-    night = pms_run(tmp_path)
-    # kill points spread over the whole night: start-up, ingestion, checks, marts, reports
-    # (the last one at 10/13 of a clean night, leaving a margin for a faster run)
-    time.sleep(duration * point / (KILL_POINTS + 3))
-    assert night.poll() is None, "the night ended before the kill: nothing was tested"
-    os.kill(night.pid, signal.SIGKILL)
-    assert night.wait(timeout=60) == -signal.SIGKILL
+    night = pms_run(tmp_path, log=True)
+    ended = 0
+    for line in night.stderr:
+        ended += STEP_ENDED in line
+        if ended == kill_after:
+            os.kill(night.pid, signal.SIGKILL)
+            break
+    assert night.wait(timeout=600) == -signal.SIGKILL, (
+        f"the night was not killed after step {kill_after}"
+    )
     assert pms_run(tmp_path).wait(timeout=600) == 0
     assert snapshot(tmp_path) == expected
