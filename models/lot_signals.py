@@ -16,6 +16,8 @@ import polars as pl
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from models.trends import falls_below
+
 LOT_SIGNAL_COLUMNS = (
     "scope_value",
     "device_model",
@@ -45,8 +47,10 @@ def _judge(frame: pl.DataFrame, alpha: float, min_count: int, min_ratio: float) 
         )
     p = poisson_upper_p(frame["observed"].to_numpy(), frame["expected"].to_numpy())
     q = multipletests(p, alpha=alpha, method="fdr_bh")[1]
+    # q < alpha by a margin (models/trends.py `falls_below`): a tie is no signal on any machine
+    significant = pl.Series(falls_below(q, alpha), dtype=pl.Boolean)
     return frame.with_columns(p_value=pl.Series(p), q_value=pl.Series(q)).with_columns(
-        signal=(pl.col("q_value") < alpha)
+        signal=pl.lit(significant)
         & (pl.col("observed") >= min_count)
         & (pl.col("observed") >= min_ratio * pl.col("expected"))
     )

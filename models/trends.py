@@ -97,6 +97,29 @@ def fdr_adjust(pvalues: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np
     return q, reject
 
 
+# A boundary decided on the last bits of floating-point arithmetic can differ between machines
+# (z = 0.2 * 3 is 0.6000000000000001 where UCL_1 = 3 * sqrt(0.04) is 0.6), which validated
+# consistency forbids. A statistic alarms only when it exceeds its limit by more than this
+# relative margin, far above rounding error (1e-16) and far below any difference that means
+# something (a chart's limits are set to a few per cent). Every method below decides its
+# boundary with `exceeds` (a statistic above its limit) or `falls_below` (a p- or q-value below
+# its level): the statistic must clear the boundary by this margin, and a tie is no alarm.
+TIE_MARGIN = 1e-9
+
+
+def exceeds(statistic: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """statistic > limit by more than TIE_MARGIN (relative to max(1, |limit|))."""
+    limit = np.asarray(limit, dtype=float)
+    return np.asarray(statistic) > limit + TIE_MARGIN * np.maximum(1.0, np.abs(limit))
+
+
+def falls_below(value: np.ndarray | float, level: np.ndarray | float) -> np.ndarray:
+    """value < level by more than TIE_MARGIN (relative to level): a p- or q-value equal to its
+    level up to rounding is no alarm."""
+    level = np.asarray(level, dtype=float)
+    return np.asarray(value) < level * (1.0 - TIE_MARGIN)
+
+
 # --------------------------------------------------------------------------------------------
 # Poisson CUSUM (Lucas 1985)
 # --------------------------------------------------------------------------------------------
@@ -129,7 +152,8 @@ def poisson_cusum(
 
     which equals ln(r) times Lucas' count-scale CUSUM ``max(0, C_{t-1} + x_t - k_t)`` with
     reference value ``k_t = mu_t (r - 1) / ln r``. Alarm at the first ``t`` with
-    ``S_t >= h`` (see ``CUSUM_DEFAULT_H`` for how the default is chosen). With ``reset`` the
+    ``S_t > h`` by more than `TIE_MARGIN` (`exceeds`; see ``CUSUM_DEFAULT_H`` for how the default
+    is chosen: a stricter boundary keeps its bound on the false-alarm rate). With ``reset`` the
     path restarts at 0 after each alarm; ``alarm_index`` is always the first alarm.
     """
     x, mu = _as_arrays(observed, expected)
@@ -146,7 +170,7 @@ def poisson_cusum(
         s = max(0.0, s + x[t] * log_r - mu[t] * (rate_ratio - 1))
         path[t] = s
         run_start[t] = start
-        if s >= h:
+        if exceeds(s, h):
             if alarm is None:
                 alarm = t
             if reset:
@@ -166,20 +190,6 @@ class EwmaResult:
     z: np.ndarray
     ucl: np.ndarray
     alarm_index: int | None
-
-
-# A boundary decided on the last bits of floating-point arithmetic can differ between machines
-# (z = 0.2 * 3 is 0.6000000000000001 where UCL_1 = 3 * sqrt(0.04) is 0.6), which validated
-# consistency forbids. A statistic alarms only when it exceeds its limit by more than this
-# relative margin, far above rounding error (1e-16) and far below any difference that means
-# something (a chart's limits are set to a few per cent).
-TIE_MARGIN = 1e-9
-
-
-def exceeds(statistic: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    """statistic > limit by more than TIE_MARGIN (relative to max(1, |limit|))."""
-    limit = np.asarray(limit, dtype=float)
-    return np.asarray(statistic) > limit + TIE_MARGIN * np.maximum(1.0, np.abs(limit))
 
 
 def ewma_poisson(
@@ -309,10 +319,11 @@ def maxsprt_poisson(
     """Poisson MaxSPRT of Kulldorff et al. (2011) on cumulative counts, looked at monthly.
 
     LLR_t = (mu_t - c_t) + c_t ln(c_t / mu_t) if c_t > mu_t else 0, with c_t, mu_t cumulative
-    observed and expected counts. Alarm at the first month with LLR_t >= CV and c_t >=
-    ``min_events``; months after the cumulative expected exceeds ``max_expected`` are not tested
-    (surveillance has ended). The CV is the exact continuous-surveillance value, so monthly
-    looks make the test conservative (actual alpha below nominal).
+    observed and expected counts. Alarm at the first month with LLR_t > CV by more than
+    `TIE_MARGIN` (`exceeds`) and c_t >= ``min_events``; months after the cumulative expected
+    exceeds ``max_expected`` are not tested (surveillance has ended). The CV is the exact
+    continuous-surveillance value, so monthly looks make the test conservative (actual alpha
+    below nominal).
 
     ``max_expected`` = T is the surveillance plan's upper limit. If None, the series' total
     expected count is used: note that this makes the threshold depend on how long the series
@@ -326,7 +337,7 @@ def maxsprt_poisson(
         return MaxSprtResult(llr=llr, critical_value=math.inf, alarm_index=None, max_expected=T)
     cv = maxsprt_critical_value(alpha, T, min_events)
     in_plan = mu_cum <= T * (1 + 1e-9)
-    hits = np.flatnonzero(in_plan & (llr >= cv) & (llr > 0) & (c_cum >= min_events))
+    hits = np.flatnonzero(in_plan & exceeds(llr, cv) & (llr > 0) & (c_cum >= min_events))
     return MaxSprtResult(
         llr=llr,
         critical_value=cv,
@@ -368,7 +379,7 @@ def changepoint_month(
     (for a fixed N this is the likelihood-ratio maximiser up to discreteness), and a Bonferroni
     bound over the candidate splits controls the scan. Splits need ``min_before`` baseline
     months and at most ``max_after`` months after tau (recent changes; keeps the bound tight).
-    The change is significant when p_adjusted < alpha and theta_2 > theta_1.
+    The change is significant when p_adjusted < alpha (`falls_below`) and theta_2 > theta_1.
     """
     x, mu = _as_arrays(observed, expected)
     n = x.size
@@ -393,7 +404,7 @@ def changepoint_month(
     p_adj = min(1.0, p_min * taus.size)
     upward = not (after_ratio <= before_ratio)
     return ChangepointResult(
-        index=tau if (p_adj < alpha and upward) else None,
+        index=tau if (falls_below(p_adj, alpha) and upward) else None,
         candidate=tau,
         p_min=p_min,
         p_adjusted=p_adj,
@@ -528,7 +539,11 @@ def series_alarms(
             for _, g in per_month.group_by("month"):
                 q, reject = fdr_adjust(g["p"].to_numpy(), fdr_alpha)
                 for sid, idx, qi, rej in zip(g["series_id"], g["idx"], q, reject, strict=True):
-                    if rej and qi < fdr_alpha and (sid not in first or idx < first[sid][0]):
+                    if (
+                        rej
+                        and falls_below(qi, fdr_alpha)
+                        and (sid not in first or idx < first[sid][0])
+                    ):
                         first[sid] = (idx, float(qi))
             for sid, (idx, qi) in first.items():
                 months, x, mu = series[sid]

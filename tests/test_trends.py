@@ -117,6 +117,25 @@ def test_exceeds_decides_ties_by_a_margin_not_by_rounding():
     assert not exceeds(np.array([0.5999]), np.array([0.6]))[0]
 
 
+def test_cusum_tie_with_its_decision_interval_is_no_alarm():
+    # Lucas (1985) in log-likelihood-ratio units with r = 2 and mu = 0: S_t = ln 2 x (complaints
+    # so far). With h = ln 8 three complaints put S exactly on h in real arithmetic: no alarm,
+    # whatever the last bit of ln 2 x 3 against ln 8 on this machine; a fourth complaint alarms.
+    h = math.log(8.0)
+    assert poisson_cusum(np.array([1, 1, 1]), np.zeros(3), rate_ratio=2, h=h).alarm_index is None
+    four = poisson_cusum(np.array([1, 1, 1, 1]), np.zeros(4), rate_ratio=2, h=h)
+    assert four.alarm_index == 3 and four.path[3] == pytest.approx(4 * math.log(2))
+
+
+def test_p_value_tie_with_its_level_is_no_alarm():
+    from models.trends import TIE_MARGIN, falls_below
+
+    assert not falls_below(0.05, 0.05)
+    assert not falls_below(0.05 * (1 - TIE_MARGIN / 2), 0.05)
+    assert falls_below(0.0499, 0.05)
+    assert not falls_below(0.0501, 0.05)
+
+
 def test_maxsprt_llr_by_hand():
     # c = 6, mu = 2: (2 - 6) + 6 ln(6/2) = -4 + 6.5916737 = 2.5916737; c <= mu gives 0.
     np.testing.assert_allclose(
