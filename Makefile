@@ -10,7 +10,7 @@ DEMO_SEED := 42
 DEMO_AS_OF := 2026-10-31
 DAGSTER_HOME_DIR := $(CURDIR)/data/dagster_home
 
-.PHONY: demo test test-lake lint format ui bench clean
+.PHONY: demo test test-lake lint format ui bench evaluate peer-deps clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
@@ -73,6 +73,26 @@ BENCH_SCALE ?= maude
 
 bench: $(STAMP)
 	$(BIN)/python -m pipelines.bench --scale $(BENCH_SCALE) --out data/bench
+
+# `pms evaluate` runs R's surveillance package beside our trend methods (pipelines/peer.py); it
+# says so and goes on without it. peer-deps installs Debian's packages when Rscript or the package
+# is missing (root, or sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+peer-deps:
+	@if ! command -v Rscript >/dev/null 2>&1 \
+		|| ! Rscript -e 'quit(status = !requireNamespace("surveillance", quietly = TRUE))' \
+			>/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			r-base-core r-cran-surveillance >/dev/null; \
+	fi
+
+# every world x 5 seeds, about 4 minutes a pair on one core: EVALUATE_JOBS=4 runs 4 at once
+EVALUATE_JOBS ?= 1
+
+evaluate: $(STAMP)
+	$(BIN)/pms evaluate --worlds all --seeds 1 2 3 4 5 --jobs $(EVALUATE_JOBS)
 
 clean:
 	rm -rf $(DEMO) $(DAGSTER_HOME_DIR)

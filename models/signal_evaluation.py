@@ -4,6 +4,9 @@ A planted signal is caught by a method when an alarm of that method on the plant
 fires on or after its onset; the delay is counted in days from the onset, or, for a drift, from
 the day the drifting rate reaches twice the baseline (the size the targets speak of). Trend alarms
 on series the truth lists as `null` are false alarms, counted per 100 null series-years.
+
+A peer detector run on the same series (methods named `peer_*`, pipelines/peer.py) is scored like
+a trend method, each on its own; the combined set is ours alone, so the peer stays a comparison.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from models.narrative_topics import GENERIC_PROBLEM_CODES
 
 TREND_METHODS = ("poisson_exact_fdr", "cusum", "ewma", "maxsprt", "changepoint")
 COMBINED = "combined"
+PEER_PREFIX = "peer_"
+_PEER = pl.col("method").str.starts_with(PEER_PREFIX)
+_ON_SERIES = pl.col("method").is_in(TREND_METHODS) | _PEER
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ def _matches(truth: dict, alarms: pl.DataFrame, hazard_codes: dict[str, set[str]
             (pl.col("scope") == "device_family")
             & (pl.col("scope_value") == value)
             & pl.col("code").is_in([code, *sorted(hazards)])
-            & pl.col("method").is_in(TREND_METHODS)
+            & _ON_SERIES
         )
     if kind in ("bad_lot", "bad_component_lot"):
         return alarms.filter(
@@ -90,7 +96,7 @@ def score(
         matched_ids |= set(hits.select("scope", "scope_value", "code", "method").iter_rows())
         hits = hits.filter(pl.col("detected_on") >= onset)
         for method in [*sorted(set(hits["method"].to_list())), COMBINED]:
-            chosen = hits if method == COMBINED else hits.filter(pl.col("method") == method)
+            chosen = hits.filter(~_PEER if method == COMBINED else pl.col("method") == method)
             detected = chosen["detected_on"].min() if not chosen.is_empty() else None
             rows.append(
                 {
@@ -138,14 +144,14 @@ def score(
         keys = {(family, c) for c in codes}
         return bool(keys & null_keys) and not keys & planted_keys
 
-    trend = alarms.filter(pl.col("method").is_in(TREND_METHODS))
+    trend = alarms.filter(_ON_SERIES)
     false = trend.filter(
         pl.struct("scope_value", "code").map_elements(
             lambda s: on_null_series(s["scope_value"], s["code"]), return_dtype=pl.Boolean
         )
     )
     per_method = false.group_by("method").agg(false_alarms=pl.len())
-    combined = false.select("scope_value", "code").unique().height
+    combined = false.filter(~_PEER).select("scope_value", "code").unique().height
     false_alarms = pl.concat(
         [
             per_method,
@@ -160,7 +166,7 @@ def score(
             lambda s: (s["scope"], s["scope_value"], s["code"], s["method"]) in matched_ids,
             return_dtype=pl.Boolean,
         )
-        & ~pl.col("method").is_in(TREND_METHODS)
+        & ~_ON_SERIES
     )
     other = unmatched.group_by("scope", "method").agg(n=pl.len()).sort("scope", "method")
     return Scored(detections, false_alarms, nulls.height * years, other)

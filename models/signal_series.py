@@ -6,6 +6,10 @@ Two kinds of series, both per device family:
   this is the EU MDR Art. 88 comparison with the technical documentation;
 - per problem code that no hazard of the family maps (series id = "family|code"): against the
   family's own past rate for the code, taken over the months before the last `recent_months`.
+
+Only the months the data cover are judged (models/data_coverage.py): a month before the data
+begin or in an extract gap is left out of the series, not counted as zero complaints, and the
+night's partial month expects its share of a month.
 """
 
 from __future__ import annotations
@@ -15,12 +19,31 @@ import polars as pl
 SERIES_COLUMNS = ("series_id", "device_family", "code", "month", "observed", "expected")
 
 
+def covered_exposure(exposure: pl.DataFrame, coverage: pl.DataFrame | None) -> pl.DataFrame:
+    """The months of `exposure` (device_family, month, units_in_service > 0) the data cover,
+    units scaled by the month's covered share; all of them when `coverage` is None."""
+    months = exposure.filter(pl.col("units_in_service") > 0)
+    if coverage is None:
+        return months
+    return months.join(
+        coverage.filter(pl.col("covered")).select("device_family", "month", "share"),
+        on=["device_family", "month"],
+    ).select(
+        "device_family",
+        "month",
+        units_in_service=pl.col("units_in_service") * pl.col("share"),
+    )
+
+
 def hazard_series(
-    complaints: pl.DataFrame, exposure: pl.DataFrame, hazards: pl.DataFrame
+    complaints: pl.DataFrame,
+    exposure: pl.DataFrame,
+    hazards: pl.DataFrame,
+    coverage: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """`complaints`: device_family, month, problem_code; `exposure`: device_family, month,
     units_in_service; `hazards`: hazard_id, device_family, expected_rate, problem_code (one row
-    per mapped code)."""
+    per mapped code); `coverage`: models/data_coverage.py rows (None: every month covered)."""
     per_hazard = hazards.select("hazard_id", "device_family", "expected_rate").unique()
     counts = (
         complaints.join(
@@ -31,7 +54,7 @@ def hazard_series(
         .agg(observed=pl.len().cast(pl.Int64))
     )
     return (
-        per_hazard.join(exposure.filter(pl.col("units_in_service") > 0), on="device_family")
+        per_hazard.join(covered_exposure(exposure, coverage), on="device_family")
         .join(counts, on=["hazard_id", "month"], how="left")
         .with_columns(
             observed=pl.col("observed").fill_null(0),
@@ -53,14 +76,16 @@ def unmapped_code_series(
     complaints: pl.DataFrame,
     exposure: pl.DataFrame,
     hazards: pl.DataFrame,
+    coverage: pl.DataFrame | None = None,
     *,
     recent_months: int = 12,
     min_baseline_months: int = 12,
     min_baseline_count: int = 3,
 ) -> pl.DataFrame:
     """Series for problem codes the family's risk file does not map, against the family's own
-    past rate. A code needs `min_baseline_months` of exposure before the recent window and
-    `min_baseline_count` complaints in it to get a baseline; others are not judged yet."""
+    past rate. A code needs `min_baseline_months` covered months of exposure before the recent
+    window (the last `recent_months` covered months) and `min_baseline_count` complaints in it to
+    get a baseline; others are not judged yet."""
     mapped = hazards.select("device_family", "problem_code").unique()
     coded = complaints.filter(pl.col("problem_code").is_not_null()).join(
         mapped, on=["device_family", "problem_code"], how="anti"
@@ -69,10 +94,13 @@ def unmapped_code_series(
         return pl.DataFrame(schema=dict.fromkeys(SERIES_COLUMNS, pl.String)).cast(
             {"month": pl.Date, "observed": pl.Int64, "expected": pl.Float64}
         )
-    months = exposure.filter(pl.col("units_in_service") > 0)
-    last = months.group_by("device_family").agg(last_month=pl.col("month").max())
-    baseline_end = last.with_columns(
-        baseline_end=pl.col("last_month").dt.offset_by(f"-{recent_months}mo")
+    months = covered_exposure(exposure, coverage)
+    # the baseline ends before the last `recent_months` covered months of the family
+    baseline_end = (
+        months.sort("month", descending=True)
+        .group_by("device_family", maintain_order=True)
+        .agg(baseline_end=pl.col("month").get(recent_months, null_on_oob=True))
+        .drop_nulls()
     )
     counts = coded.group_by("device_family", "problem_code", "month").agg(
         observed=pl.len().cast(pl.Int64)
@@ -110,4 +138,62 @@ def unmapped_code_series(
             expected=pl.col("expected"),
         )
         .sort("series_id", "month")
+    )
+
+
+PUBLISHED_SERIES_SCHEMA = {
+    "series_id": pl.String,
+    "scope": pl.String,
+    "scope_value": pl.String,
+    "code": pl.String,
+    "month": pl.Date,
+    "observed": pl.Int64,
+    "expected": pl.Float64,
+    "covered": pl.Boolean,
+    "judged": pl.Boolean,
+    "coverage_note": pl.String,
+}
+
+
+def series_with_coverage(series: pl.DataFrame, coverage: pl.DataFrame) -> pl.DataFrame:
+    """The night's series as published: every covered month judged or in its warm-up (`judged`),
+    and every month of the family the data do not cover, with no count and the reason (a month
+    without data is shown as such, never as zero complaints). `series`: SERIES_COLUMNS and
+    `judged`; `coverage`: models/data_coverage.py rows."""
+    covered = series.join(
+        coverage.select("device_family", "month", "reason"),
+        on=["device_family", "month"],
+        how="left",
+    ).select(
+        "series_id",
+        scope=pl.lit("device_family"),
+        scope_value="device_family",
+        code="code",
+        month="month",
+        observed=pl.col("observed").cast(pl.Int64),
+        expected="expected",
+        covered=pl.lit(True),
+        judged="judged",
+        coverage_note=pl.col("reason").fill_null(""),
+    )
+    ids = series.select("series_id", "device_family", "code").unique()
+    uncovered = ids.join(
+        coverage.filter(~pl.col("covered")).select("device_family", "month", "reason"),
+        on="device_family",
+    ).select(
+        "series_id",
+        scope=pl.lit("device_family"),
+        scope_value="device_family",
+        code="code",
+        month="month",
+        observed=pl.lit(None, pl.Int64),
+        expected=pl.lit(None, pl.Float64),
+        covered=pl.lit(False),
+        judged=pl.lit(False),
+        coverage_note="reason",
+    )
+    return (
+        pl.concat([covered, uncovered])
+        .cast(PUBLISHED_SERIES_SCHEMA)
+        .sort("scope_value", "series_id", "month")
     )

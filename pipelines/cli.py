@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", type=Path, required=True, help="landing folder to write")
     generate.add_argument("--seed", type=int, required=True, help="random seed")
     generate.add_argument("--scale", default="demo", help="demo, medium or maude")
+    from synthetic.worlds import WORLDS
+
+    generate.add_argument(
+        "--world",
+        choices=list(WORLDS),
+        default="baseline",
+        help="structure of the synthetic data and its planted signals (docs/worlds.md)",
+    )
 
     run = commands.add_parser("run", help="materialise the whole asset graph in one process")
     run.add_argument("--landing", type=Path, required=True, help="landing folder to read")
@@ -71,19 +79,57 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--warehouse", type=Path, required=True, help="DuckDB file to check")
     evaluate = commands.add_parser(
-        "evaluate", help="score the alarms against the planted truth over several seeds"
+        "evaluate",
+        help="score the alarms against the planted truth over worlds and seeds, beside a peer "
+        "detector (R surveillance) on the same series",
     )
-    evaluate.add_argument("--out", type=Path, default=Path("data/evaluation"))
+    evaluate.add_argument(
+        "--worlds",
+        nargs="+",
+        default=["baseline"],
+        metavar="NAME",
+        help="generator worlds to evaluate, or 'all' (default: baseline)",
+    )
     evaluate.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     evaluate.add_argument("--scale", default="demo")
+    evaluate.add_argument(
+        "--out",
+        type=Path,
+        default=Path("data/evaluation"),
+        help="folder for the runs, evaluation.json and evaluation.md",
+    )
+    evaluate.add_argument(
+        "--jobs", type=int, default=1, help="world x seed pairs evaluated in parallel processes"
+    )
+    evaluate.add_argument(
+        "--peer",
+        choices=["glrpois", "farrington"],
+        default="glrpois",
+        help="the R surveillance chart run beside ours (default: glrpois)",
+    )
     return parser
 
 
 def command_evaluate(args: argparse.Namespace) -> int:
-    from pipelines.evaluate import run_evaluation
+    from pipelines.evaluate import EvaluationFailed, resolve_worlds, run_evaluation
 
-    print(run_evaluation(args.out, args.seeds, args.scale))
-    print(f"\nWritten to {args.out / 'evaluation.md'} and {args.out / 'evaluation.json'}")
+    try:
+        worlds = resolve_worlds(args.worlds)
+    except ValueError as exc:
+        print(f"pms evaluate: {exc}", file=sys.stderr)
+        return 2
+    if args.jobs < 1:
+        print(f"pms evaluate: --jobs must be at least 1, found {args.jobs}", file=sys.stderr)
+        return 2
+    try:
+        report = run_evaluation(
+            args.out, args.seeds, args.scale, worlds, jobs=args.jobs, peer_method=args.peer
+        )
+    except EvaluationFailed as exc:
+        print(f"pms evaluate: {exc}", file=sys.stderr)
+        return 1
+    print(report)
+    print(f"Written to {args.out / 'evaluation.md'} and {args.out / 'evaluation.json'}")
     return 0
 
 
@@ -117,9 +163,10 @@ def command_generate(args: argparse.Namespace) -> int:
         )
         return 2
     started = time.perf_counter()
-    summary = generate_landing(args.out, args.seed, args.scale)
+    summary = generate_landing(args.out, args.seed, args.scale, world=args.world)
+    world = "" if args.world == "baseline" else f", world {args.world}"
     print(
-        f"Landing folder written to {args.out} (seed {args.seed}, scale {args.scale}) "
+        f"Landing folder written to {args.out} (seed {args.seed}, scale {args.scale}{world}) "
         f"in {time.perf_counter() - started:.1f} s"
     )
     for name, count in sorted(summary.items()):

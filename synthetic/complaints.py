@@ -10,6 +10,7 @@ versions after the extract date have not happened yet, so the newest complaints 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ from synthetic.util import (
     take,
     weighted_from_groups,
 )
+from synthetic.worlds import BASELINE, NewMode, World, season_factor, shift_months
 
 INF = np.inf
 SOURCE_INDEX = {s: i for i, s in enumerate(catalog.COMPLAINT_SOURCES)}
@@ -114,21 +116,29 @@ class CodeTables:
 class Signals:
     rows: list[dict[str, object]]
     mult: np.ndarray  # (lots, months, slots)
-    bad_lot: int
+    bad_lot: int  # -1: none planted
     component_lot: str
     component_lots: np.ndarray  # production lots carrying the bad supplier lot
-    early_lot: int
-    new_mode_family: int
+    early_lot: int  # -1: none planted
+    new_mode_family: int  # -1: none planted
     new_mode_month: int
+    bad_lot_slot: int = -1  # code slot of the bad lot's problem code
+    component_slot: int = -1  # code slot of the bad component lot's problem code
+    new_mode: NewMode | None = None
+    season: np.ndarray | None = None  # (months,) rate multiplier of every series (None: flat)
 
 
-def plan_signals(cal: Calendar, pf: Portfolio, sup: Supply, ct: CodeTables) -> Signals:
-    """Multipliers for every planted signal, and their truth rows."""
+def plan_signals(
+    cal: Calendar, pf: Portfolio, sup: Supply, ct: CodeTables, world: World = BASELINE
+) -> Signals:
+    """Multipliers for every signal the world plants, and their truth rows (with one `null` row
+    per family x code series that carries none)."""
     n_lots = sup.lot_model.size
     mult = np.ones((n_lots, cal.n_months, ct.code.shape[1]))
     lot_fam = pf.model_family[sup.lot_model]
     rows: list[dict[str, object]] = []
     t_idx = np.arange(cal.n_months)
+    touched: set[tuple[int, str]] = set()
 
     def month_of(iso: str) -> int:
         return int(cal.month_of_day(np.array([day(iso)]))[0])
@@ -145,190 +155,252 @@ def plan_signals(cal: Calendar, pf: Portfolio, sup: Supply, ct: CodeTables) -> S
                 rates.append(hazard_expected_rate(pf.families[fi], h))
         return min(rates) if rates else float("nan")
 
-    # rate step
-    s = catalog.RATE_STEP
-    fi = pf.family_index(s["family"])
-    ci = ct.slot(fi, s["code"])
-    t0 = month_of(s["onset"])
-    mult[np.ix_(lot_fam == fi, t_idx >= t0, [ci])] *= s["factor"]
-    rows.append(
-        dict(
-            kind="rate_step",
-            scope="device_family",
-            scope_value=s["family"],
-            code=s["code"],
-            onset_date=s["onset"],
-            size=s["factor"],
-            description=f"{s['family']} x {s['code']}: rate x{s['factor']:g} from "
-            f"{s['onset']} ({baseline_text(fi, ci)} unit-years)",
-        )
-    )
-    # drift
-    s = catalog.DRIFT
-    fi = pf.family_index(s["family"])
-    ci = ct.slot(fi, s["code"])
-    t0 = month_of(s["onset"])
-    ramp = np.ones(cal.n_months)
-    span = max(1, cal.n_months - 1 - t0)
-    ramp[t0:] = 1.0 + (s["factor"] - 1.0) * (t_idx[t0:] - t0 + 1) / (span + 1)
-    mult[lot_fam == fi, :, ci] *= ramp[None, :]
-    rows.append(
-        dict(
-            kind="drift",
-            scope="device_family",
-            scope_value=s["family"],
-            code=s["code"],
-            onset_date=s["onset"],
-            size=s["factor"],
-            description=f"{s['family']} x {s['code']}: rate rises linearly from "
-            f"{s['onset']} to x{s['factor']:g} in the extract month "
-            f"({baseline_text(fi, ci)} unit-years)",
-        )
-    )
-    # bad lot: the largest lot of the model made in the given month
-    s = catalog.BAD_LOT
-    mi = pf.model_index(s["model"])
-    fi = int(pf.model_family[mi])
-    ci = ct.slot(fi, s["code"])
     lots_df = sup.lots.with_row_index("i")
-    cand = lots_df.filter(
-        (pl.col("device_model") == s["model"])
-        & (pl.col("lot_number").str.slice(4, 4) == s["month"][2:4] + s["month"][5:7])
-    ).sort(["quantity", "lot_number"], descending=[True, False])
-    bad_lot = int(cand["i"][0])
-    mult[bad_lot, :, ci] *= s["factor"]
-    bad_lot_number = str(cand["lot_number"][0])
-    rows.append(
-        dict(
-            kind="bad_lot",
-            scope="lot",
-            scope_value=bad_lot_number,
-            code=s["code"],
-            onset_date=_iso(int(sup.lot_first_ship[bad_lot])),
-            size=s["factor"],
-            description=f"lot {bad_lot_number} of {s['model']}: {s['code']} rate "
-            f"x{s['factor']:g} over its whole life (its siblings run at baseline)",
-        )
-    )
-    # bad supplier component lot: the first supplier lot of the part used from the given month
-    s = catalog.BAD_COMPONENT
-    fi = pf.family_index(s["family"])
-    ci = ct.slot(fi, s["code"])
-    part = next(p for p in pf.families[fi].parts if p.part == s["part"])
-    month_day = day(s["month"] + "-01")
-    comp_lots = None
-    comp_id = ""
-    for i in np.argsort(sup.lot_manufacture_day, kind="stable"):
-        if sup.lot_manufacture_day[i] < month_day or pf.model_family[sup.lot_model[i]] != fi:
-            continue
-        ids = [x for x in sup.lot_parts[i] if x.startswith(f"{part.supplier}-{part.part}-")]
-        if not ids:
-            continue
-        candidate = ids[-1]
-        users = np.array([j for j in range(n_lots) if candidate in sup.lot_parts[j]])
-        if users.size >= 3:
-            comp_id, comp_lots = candidate, users
-            break
-    assert comp_lots is not None, "no supplier lot shared by 3+ production lots"
-    mult[comp_lots, :, ci] *= s["factor"]
-    lot_names = sup.lots["lot_number"].gather(comp_lots).to_list()
-    rows.append(
-        dict(
-            kind="bad_component_lot",
-            scope="component_lot",
-            scope_value=comp_id,
-            code=s["code"],
-            onset_date=_iso(int(sup.lot_first_ship[comp_lots].min())),
-            size=s["factor"],
-            description=f"supplier lot {comp_id} ({part.part}) used in "
-            f"{len(lot_names)} production lots ({', '.join(lot_names)}): {s['code']} "
-            f"rate x{s['factor']:g} in those lots",
-        )
-    )
-    # new failure mode described only in narratives
-    s = catalog.NEW_MODE
-    nm_fam = pf.family_index(s["family"])
-    nm_t0 = month_of(s["onset"])
-    rows.append(
-        dict(
-            kind="narrative_new_mode",
-            scope="device_family",
-            scope_value=s["family"],
-            code=str(s["topic"]),
-            onset_date=s["onset"],
-            size=s["rate"],
-            description=f"new failure mode (display freezes on a stale reading after "
-            f"standby) described only in narratives, coded "
-            f"{' or '.join(c for c, _ in s['codes'])}; "
-            f"{s['rate']:g} complaints per 1,000 unit-years on top of baseline",
-        )
-    )
-    # MAUDE disproportionality
-    s = catalog.MAUDE_DISPROPORTION
-    rows.append(
-        dict(
-            kind="maude_disproportion",
-            scope="product_code",
-            scope_value=s["product_code"],
-            code=str(s["fda_code"]),
-            onset_date=s["onset"],
-            size=s["prr"],
-            description=f"MAUDE: FDA problem code {s['fda_code']} over-reported for "
-            f"product code {s['product_code']} from {s['onset']} (target PRR "
-            f"{s['prr']:g} against all other product codes)",
-        )
-    )
-    # service: a cohort of serials from one lot failing early
-    s = catalog.EARLY_FAILURE
-    mi = pf.model_index(s["model"])
-    cand = lots_df.filter(
-        (pl.col("device_model") == s["model"])
-        & (pl.col("lot_number").str.slice(4, 4) == s["month"][2:4] + s["month"][5:7])
-    ).sort(["quantity", "lot_number"], descending=[True, False])
-    early_lot = int(cand["i"][0])
-    rows.append(
-        dict(
-            kind="service_early_failure",
-            scope="lot",
-            scope_value=str(cand["lot_number"][0]),
-            code=s["component"],
-            onset_date=_iso(int(sup.lot_first_ship[early_lot])),
-            size=0.0,
-            description=f"serials of lot {cand['lot_number'][0]} ({s['model']}) need "
-            f"repairs of component {s['component']} (part {s['part']}) after a few "
-            f"hundred usage hours (service records only)",
-        )
-    )
 
-    # null series: family x code without any planted signal
-    touched = {
-        (pf.family_index(catalog.RATE_STEP["family"]), catalog.RATE_STEP["code"]),
-        (pf.family_index(catalog.DRIFT["family"]), catalog.DRIFT["code"]),
-        (int(pf.model_family[pf.model_index(catalog.BAD_LOT["model"])]), catalog.BAD_LOT["code"]),
-        (pf.family_index(catalog.BAD_COMPONENT["family"]), catalog.BAD_COMPONENT["code"]),
-    }
-    touched |= {(nm_fam, c) for c, _ in catalog.NEW_MODE["codes"]}
+    def lots_of(model: str, month: str) -> pl.DataFrame:
+        """The model's production lots made in `month`, largest first."""
+        return lots_df.filter(
+            (pl.col("device_model") == model)
+            & (pl.col("lot_number").str.slice(4, 4) == month[2:4] + month[5:7])
+        ).sort(["quantity", "lot_number"], descending=[True, False])
+
+    # rate step
+    if (s := world.rate_step) is not None:
+        fi = pf.family_index(s.family)
+        ci = ct.slot(fi, s.code)
+        t0 = month_of(s.onset)
+        mult[np.ix_(lot_fam == fi, t_idx >= t0, [ci])] *= s.factor
+        touched.add((fi, s.code))
+        rows.append(
+            dict(
+                kind="rate_step",
+                scope="device_family",
+                scope_value=s.family,
+                code=s.code,
+                onset_date=s.onset,
+                size=s.factor,
+                description=f"{s.family} x {s.code}: rate x{s.factor:g} from "
+                f"{s.onset} ({baseline_text(fi, ci)} unit-years)",
+            )
+        )
+    # drift
+    if (s := world.drift) is not None:
+        fi = pf.family_index(s.family)
+        ci = ct.slot(fi, s.code)
+        t0 = month_of(s.onset)
+        ramp = np.ones(cal.n_months)
+        span = max(1, cal.n_months - 1 - t0)
+        ramp[t0:] = 1.0 + (s.factor - 1.0) * (t_idx[t0:] - t0 + 1) / (span + 1)
+        mult[lot_fam == fi, :, ci] *= ramp[None, :]
+        touched.add((fi, s.code))
+        rows.append(
+            dict(
+                kind="drift",
+                scope="device_family",
+                scope_value=s.family,
+                code=s.code,
+                onset_date=s.onset,
+                size=s.factor,
+                description=f"{s.family} x {s.code}: rate rises linearly from "
+                f"{s.onset} to x{s.factor:g} in the extract month "
+                f"({baseline_text(fi, ci)} unit-years)",
+            )
+        )
+    # bad lot: the largest lot of the model made in the given month (or a small one)
+    bad_lot, bad_lot_slot = -1, -1
+    if (s := world.bad_lot) is not None:
+        mi = pf.model_index(s.model)
+        fi = int(pf.model_family[mi])
+        ci = ct.slot(fi, s.code)
+        cand = lots_of(s.model, s.month)
+        j = 0
+        if s.pick == "small":
+            cand, j = _small_lot(lots_df.filter(pl.col("device_model") == s.model), s.month)
+        bad_lot, bad_lot_slot = int(cand["i"][j]), ci
+        mult[bad_lot, :, ci] *= s.factor
+        bad_lot_number = str(cand["lot_number"][j])
+        touched.add((fi, s.code))
+        size_text = "" if s.pick == "largest" else f", {int(cand['quantity'][j])} units"
+        rows.append(
+            dict(
+                kind="bad_lot",
+                scope="lot",
+                scope_value=bad_lot_number,
+                code=s.code,
+                onset_date=_iso(int(sup.lot_first_ship[bad_lot])),
+                size=s.factor,
+                description=f"lot {bad_lot_number} of {s.model}{size_text}: {s.code} rate "
+                f"x{s.factor:g} over its whole life (its siblings run at baseline)",
+            )
+        )
+    # bad supplier component lot: the first supplier lot of the part used from the given month
+    comp_lots, comp_id, comp_slot = np.zeros(0, np.int64), "", -1
+    if (s := world.bad_component) is not None:
+        fi = pf.family_index(s.family)
+        ci = ct.slot(fi, s.code)
+        part = next(p for p in pf.families[fi].parts if p.part == s.part)
+        month_day = day(s.month + "-01")
+        found = None
+        for i in np.argsort(sup.lot_manufacture_day, kind="stable"):
+            if sup.lot_manufacture_day[i] < month_day or pf.model_family[sup.lot_model[i]] != fi:
+                continue
+            ids = [x for x in sup.lot_parts[i] if x.startswith(f"{part.supplier}-{part.part}-")]
+            if not ids:
+                continue
+            candidate = ids[-1]
+            users = np.array([j for j in range(n_lots) if candidate in sup.lot_parts[j]])
+            if users.size >= 3:
+                comp_id, found = candidate, users
+                break
+        assert found is not None, "no supplier lot shared by 3+ production lots"
+        comp_lots, comp_slot = found, ci
+        mult[comp_lots, :, ci] *= s.factor
+        lot_names = sup.lots["lot_number"].gather(comp_lots).to_list()
+        touched.add((fi, s.code))
+        rows.append(
+            dict(
+                kind="bad_component_lot",
+                scope="component_lot",
+                scope_value=comp_id,
+                code=s.code,
+                onset_date=_iso(int(sup.lot_first_ship[comp_lots].min())),
+                size=s.factor,
+                description=f"supplier lot {comp_id} ({part.part}) used in "
+                f"{len(lot_names)} production lots ({', '.join(lot_names)}): {s.code} "
+                f"rate x{s.factor:g} in those lots",
+            )
+        )
+    # new failure mode described only in narratives
+    nm_fam, nm_t0 = -1, cal.n_months
+    if (s := world.new_mode) is not None:
+        nm_fam = pf.family_index(s.family)
+        nm_t0 = month_of(s.onset)
+        touched |= {(nm_fam, c) for c, _ in s.codes}
+        rows.append(
+            dict(
+                kind="narrative_new_mode",
+                scope="device_family",
+                scope_value=s.family,
+                code=str(s.topic),
+                onset_date=s.onset,
+                size=s.rate,
+                description=f"new failure mode (display freezes on a stale reading after "
+                f"standby) described only in narratives, coded "
+                f"{' or '.join(c for c, _ in s.codes)}; "
+                f"{s.rate:g} complaints per 1,000 unit-years on top of baseline",
+            )
+        )
+    # MAUDE disproportionality
+    for s in world.maude:
+        onset = s.onset or cal.start.isoformat()
+        since = f"from {onset}" if s.onset else f"from the first day of the MAUDE data ({onset})"
+        rows.append(
+            dict(
+                kind="maude_disproportion",
+                scope="product_code",
+                scope_value=s.product_code,
+                code=str(s.fda_code),
+                onset_date=onset,
+                size=s.prr,
+                description=f"MAUDE: FDA problem code {s.fda_code} over-reported for "
+                f"product code {s.product_code} {since} (target PRR "
+                f"{s.prr:g} against all other product codes)",
+            )
+        )
+    # service: a cohort of serials from one lot failing early
+    early_lot = -1
+    if (s := world.early_failure) is not None:
+        cand = lots_of(s.model, s.month)
+        early_lot = int(cand["i"][0])
+        rows.append(
+            dict(
+                kind="service_early_failure",
+                scope="lot",
+                scope_value=str(cand["lot_number"][0]),
+                code=s.component,
+                onset_date=_iso(int(sup.lot_first_ship[early_lot])),
+                size=0.0,
+                description=f"serials of lot {cand['lot_number'][0]} ({s.model}) need "
+                f"repairs of component {s.component} (part {s.part}) after a few "
+                f"hundred usage hours (service records only)",
+            )
+        )
+
+    # null series: family x code without any planted signal (a recoded code: both codes)
     for fi, f in enumerate(pf.families):
         for ci, c in enumerate(f.codes):
             if (fi, c.code) in touched:
                 continue
             exp = expected_rate(fi, ci)
-            rows.append(
-                dict(
-                    kind="null",
-                    scope="device_family",
-                    scope_value=f.name,
-                    code=c.code,
-                    onset_date="",
-                    size=1.0,
-                    description=f"no planted signal; baseline {c.rate:.2f}"
-                    + ("" if np.isnan(exp) else f", risk-file expected {exp:.2f}")
-                    + " per 1,000 unit-years",
-                )
+            codes = [c.code]
+            r = world.recoding
+            if r is not None and r.family == f.name and r.code == c.code:
+                codes = [r.old_code, r.new_code]
+            note = (
+                f"; coded {r.old_code} on complaints received before {r.from_date} and "
+                f"{r.new_code} from then on (a recoding, not a change in the device)"
+                if r is not None and len(codes) == 2
+                else ""
             )
+            for code in codes:
+                rows.append(
+                    dict(
+                        kind="null",
+                        scope="device_family",
+                        scope_value=f.name,
+                        code=code,
+                        onset_date="",
+                        size=1.0,
+                        description=f"no planted signal; baseline {c.rate:.2f}"
+                        + ("" if np.isnan(exp) else f", risk-file expected {exp:.2f}")
+                        + " per 1,000 unit-years"
+                        + note,
+                    )
+                )
     for i, r in enumerate(rows):
         r["signal_id"] = f"SIG-{i + 1:03d}" if r["kind"] != "null" else f"NULL-{i + 1:03d}"
-    return Signals(rows, mult, bad_lot, comp_id, comp_lots, early_lot, nm_fam, nm_t0)
+    season = None
+    if world.seasonal_amplitude:
+        moy = np.array([int(cal.month_label(m)[5:]) - 1 for m in range(cal.n_months)])
+        season = season_factor(moy, world.seasonal_amplitude, world.seasonal_peak_month)
+        mult *= season[None, :, None]
+    return Signals(
+        rows,
+        mult,
+        bad_lot,
+        comp_id,
+        comp_lots,
+        early_lot,
+        nm_fam,
+        nm_t0,
+        bad_lot_slot=bad_lot_slot,
+        component_slot=comp_slot,
+        new_mode=world.new_mode,
+        season=season,
+    )
+
+
+def _small_lot(lots: pl.DataFrame, month: str) -> tuple[pl.DataFrame, int]:
+    """A small lot of one model (at most a fifth of its median lot) that still has units enough
+    to show a lot effect: the largest small lot made in the six months from `month` (or in the
+    first later month that has one). Returns its month's lots (largest first) and its position
+    among them."""
+    limit = float(np.median(lots["quantity"].to_numpy())) / 5.0
+    first = dt.date.fromisoformat(month + "-01")
+    best: tuple[int, pl.DataFrame, int] | None = None
+    for k in range(24):
+        if best is not None and k >= 6:
+            break
+        m = shift_months(first, k)
+        cand = lots.filter(
+            pl.col("lot_number").str.slice(4, 4) == f"{m.year % 100:02d}{m.month:02d}"
+        ).sort(["quantity", "lot_number"], descending=[True, False])
+        small = np.nonzero(cand["quantity"].to_numpy() <= limit)[0]
+        if small.size and (best is None or int(cand["quantity"][int(small[0])]) > best[0]):
+            best = (int(cand["quantity"][int(small[0])]), cand, int(small[0]))
+    if best is None:
+        raise ValueError(f"no small lot in the 24 months from {month}")
+    return best[1], best[2]
 
 
 def hazard_expected_rate(fam: catalog.Family, h: catalog.Hazard) -> float:
@@ -402,6 +474,18 @@ class Complaints:
     life: np.ndarray  # bool: life-supporting family
 
 
+def keep_complaints(cs: Complaints, keep: np.ndarray) -> Complaints:
+    """The complaints where `keep` is true (ids and report numbers as they were)."""
+    if keep.all():
+        return cs
+    fields = {
+        f.name: getattr(cs, f.name)[keep]
+        for f in dataclasses.fields(cs)
+        if isinstance(getattr(cs, f.name), np.ndarray)
+    }
+    return dataclasses.replace(cs, n=int(keep.sum()), **fields)
+
+
 def cid_series(cs: Complaints, i: np.ndarray) -> pl.Series:
     return (
         pl.DataFrame({"y": cs.year[i], "s": cs.seq[i] + 1})
@@ -466,7 +550,13 @@ def report_id_series(cs: Complaints, i: np.ndarray) -> pl.Series:
 
 
 def simulate(
-    cal: Calendar, pf: Portfolio, sup: Supply, ct: CodeTables, sig: Signals, seed: int
+    cal: Calendar,
+    pf: Portfolio,
+    sup: Supply,
+    ct: CodeTables,
+    sig: Signals,
+    seed: int,
+    world: World = BASELINE,
 ) -> Complaints:
     rng = stream(seed, "complaints")
     lot_fam = pf.model_family[sup.lot_model]
@@ -483,19 +573,23 @@ def simulate(
     new_mode = np.zeros(lot.size, dtype=bool)
 
     # new failure mode (family-wide, from its onset month)
-    nm = catalog.NEW_MODE
+    nm = sig.new_mode
+    nm_rate = nm.rate if nm is not None else 0.0
+    nm_pairs = nm.codes if nm is not None else (("", 1.0),)
     lam_nm = (
         uis
         * (lot_fam == sig.new_mode_family)[:, None]
         * (np.arange(cal.n_months) >= sig.new_mode_month)[None, :]
-        * nm["rate"]
+        * nm_rate
         / 12000.0
     )
+    if sig.season is not None:
+        lam_nm = lam_nm * sig.season[None, :]
     c_nm = rng.poisson(lam_nm)
     li2, ti2 = np.nonzero(c_nm)
     k2 = c_nm[li2, ti2]
-    nm_codes = [ct.slot(sig.new_mode_family, c) for c, _ in nm["codes"]]
-    nm_slot = np.array(nm_codes)[pick(rng, int(k2.sum()), [w for _, w in nm["codes"]])]
+    nm_codes = [ct.slot(sig.new_mode_family, c) for c, _ in nm_pairs] if nm is not None else [0]
+    nm_slot = np.array(nm_codes)[pick(rng, int(k2.sum()), [w for _, w in nm_pairs])]
     lot = np.r_[lot, np.repeat(li2, k2)]
     month = np.r_[month, np.repeat(ti2, k2)]
     slot = np.r_[slot, nm_slot]
@@ -507,6 +601,19 @@ def simulate(
     m1 = np.minimum(cal.month_days[month + 1] - 1, cal.extract_day)
     rd = m0 + np.floor(rng.random(n) * (m1 - m0 + 1)).astype(np.int64)
     rd = np.minimum(np.maximum(rd, sup.lot_first_ship[lot] + 1), cal.extract_day)
+    event_day = None
+    if world.reporting_lag_days:
+        # the day drawn is the event's: the complaint reaches the firm a reporting lag later,
+        # or not yet by the extract (then it is not in it)
+        rng_l = stream(seed, "world-reporting-lag")
+        own = np.array([f.event_lag_days for f in pf.families])[lot_fam[lot]]
+        lag = rng_l.geometric(1.0 / (own + world.reporting_lag_days + 1.0)) - 1
+        lag = np.minimum(lag, world.event_lag_cap_days)
+        event_day, rd = rd, rd + lag
+        arrived = rd <= cal.extract_day
+        lot, month, slot, new_mode = lot[arrived], month[arrived], slot[arrived], new_mode[arrived]
+        event_day, rd = event_day[arrived], rd[arrived]
+        n = lot.size
 
     # order and ids
     order = np.lexsort((slot, lot, rd))
@@ -518,7 +625,9 @@ def simulate(
 
     lag_mean = np.array([f.event_lag_days for f in pf.families])[fam]
     ed = rd - (rng.geometric(1.0 / (lag_mean + 1.0)) - 1)
-    ed = np.where(rng.random(n) < 0.08, -1, np.maximum(ed, rd - 365))
+    if event_day is not None:
+        ed = event_day[order]
+    ed = np.where(rng.random(n) < 0.08, -1, np.maximum(ed, rd - world.event_lag_cap_days))
 
     country = pick_rows(rng, row_cdf(sup.lot_country_units), lot)
     # vigilance facts come from their own stream: the draws above and below stay as they were
@@ -593,19 +702,14 @@ def simulate(
     component = np.where(rng.random(n) < 0.12, vi(""), component)
     conclusion = weighted_from_groups(rng, gidx, concl_groups)
     w = rng.random(n)
-    in_bad_lot = lot == sig.bad_lot
-    bad_code = slot == ct.slot(
-        int(pf.model_family[sup.lot_model[sig.bad_lot]]), catalog.BAD_LOT["code"]
-    )
+    in_bad_lot = (lot == sig.bad_lot) & (sig.bad_lot >= 0)
+    bad_code = slot == sig.bad_lot_slot
     conclusion = np.where(
         in_bad_lot & bad_code,
         np.where(w < 0.6, vi("D0301"), np.where(w < 0.8, vi("D0302"), conclusion)),
         conclusion,
     )
-    in_comp = np.isin(lot, sig.component_lots) & (
-        slot
-        == ct.slot(pf.family_index(catalog.BAD_COMPONENT["family"]), catalog.BAD_COMPONENT["code"])
-    )
+    in_comp = np.isin(lot, sig.component_lots) & (slot == sig.component_slot)
     conclusion = np.where(in_comp & (w < 0.75), vi("D02"), conclusion)
     conclusion = np.where(new_mode, np.where(w < 0.5, vi("D0108"), vi("D15")), conclusion)
     prelim = rng.random(n) < 0.3
@@ -674,6 +778,10 @@ def simulate(
     # timeline (day offsets from the received day)
     t_triage = 1.0 + rng.geometric(np.where(src_hcp, 1 / 3.0, 1 / 4.5)) - 1
     t_triage = np.minimum(t_triage, 45.0)
+    if world.triage_backlog_days:  # a backlog: complaints the firm does not see as reportable
+        backlog = ~decision0 & ~decision & ~escalated
+        extra = stream(seed, "world-triage-backlog").geometric(1 / world.triage_backlog_days, n)
+        t_triage = np.where(backlog, t_triage + extra, t_triage)
     pending_long = rng.random(n) < 0.12
     t_decide = np.where(pending_long, t_triage + rng.geometric(1 / 10.0, n), t_triage)
     intake_pending = rng.random(n) < 0.10
@@ -691,6 +799,12 @@ def simulate(
     t_change[clarified] = t_triage[clarified]
     n_dg = int(downgraded.sum())
     t_change[downgraded] = t_triage[downgraded] + 2 + rng_v.geometric(1 / 15.0, n_dg)
+    followup_delay = np.zeros(n)
+    if world.followup_delay_days:  # follow-up information and investigations arrive late
+        rng_f = stream(seed, "world-followup-delay")
+        followup_delay = rng_f.geometric(1 / world.followup_delay_days, n).astype(float)
+        late_news = escalated | downgraded
+        t_change[late_news] = t_change[late_news] + followup_delay[late_news]
 
     # regulatory reports
     t_report = np.full(n, INF)
@@ -726,7 +840,9 @@ def simulate(
     t_decide[overdue] = INF
     t_report[overdue] = INF
 
-    t_close = np.where(not_required, INF, t_triage + 7 + rng.geometric(1 / 35.0, n))
+    t_close = np.where(
+        not_required, INF, t_triage + 7 + rng.geometric(1 / 35.0, n) + followup_delay
+    )
     t_close = np.maximum(t_close, t_decide + 1)  # the decision comes before closure
     t_close = np.where(np.isfinite(t_report), np.maximum(t_close, t_report + 1), t_close)
     t_close[overdue] = INF

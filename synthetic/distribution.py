@@ -19,6 +19,7 @@ from synthetic import catalog
 from synthetic.catalog import Family, Model
 from synthetic.scales import EXTRACT_DATE, Scale
 from synthetic.util import day, month_index, month_start_days, stream
+from synthetic.worlds import BASELINE, World, small_lot_counts, units_to_total
 
 SEASONALITY = np.array([0.95, 1.0, 1.05, 1.0, 1.0, 1.0, 0.95, 0.85, 1.05, 1.08, 1.05, 0.9])
 
@@ -31,13 +32,26 @@ class Calendar:
     month_days: np.ndarray  # first day of each month, n_months + 1 entries
     start_day: int
     extract_day: int
+    complaint_start_day: int  # the complaint extract's first day (later: a migrated system)
 
     @classmethod
-    def build(cls, start: dt.date) -> Calendar:
+    def build(cls, start: dt.date, complaints_from: dt.date | None = None) -> Calendar:
         n = month_index(EXTRACT_DATE, start) + 1
+        first = day(complaints_from or start)
         return cls(
-            start, EXTRACT_DATE, n, month_start_days(start, n), day(start), day(EXTRACT_DATE)
+            start,
+            EXTRACT_DATE,
+            n,
+            month_start_days(start, n),
+            day(start),
+            day(EXTRACT_DATE),
+            first,
         )
+
+    @property
+    def complaint_start_month(self) -> int:
+        """Index of the month of the complaint extract's first day."""
+        return int(self.month_of_day(np.array([self.complaint_start_day]))[0])
 
     def month_of_day(self, days: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.month_days, days, side="right") - 1
@@ -55,13 +69,22 @@ class Portfolio:
     launch_day: np.ndarray
 
     @classmethod
-    def build(cls, cal: Calendar) -> Portfolio:
+    def build(cls, cal: Calendar, world: World = BASELINE) -> Portfolio:
+        """Every model of the catalog, launched `launch_offset_days` after the calendar's start;
+        a world's mid-window launch moves a family's models (their offsets kept relative)."""
         models, fam = [], []
         for fi, f in enumerate(catalog.FAMILIES):
             for m in f.models:
                 models.append(m)
                 fam.append(fi)
         launch = np.array([cal.start_day + m.launch_offset_days for m in models], dtype=np.int64)
+        if world.launch:
+            name, when = world.launch
+            fi = [f.name for f in catalog.FAMILIES].index(name)
+            first = min(m.launch_offset_days for m in catalog.FAMILIES[fi].models)
+            for mi, m in enumerate(models):
+                if fam[mi] == fi:
+                    launch[mi] = day(when) + m.launch_offset_days - first
         return cls(catalog.FAMILIES, models, np.array(fam), launch)
 
     def model_index(self, name: str) -> int:
@@ -98,7 +121,7 @@ def country_weights(cal: Calendar, model: Model) -> np.ndarray:
     return w
 
 
-def demand_curve(cal: Calendar, pf: Portfolio, seed: int) -> np.ndarray:
+def demand_curve(cal: Calendar, pf: Portfolio, seed: int, world: World = BASELINE) -> np.ndarray:
     """(models, months) expected units shipped per month for a units factor of 1."""
     rng = stream(seed, "demand-noise")
     n_models = len(pf.models)
@@ -117,6 +140,8 @@ def demand_curve(cal: Calendar, pf: Portfolio, seed: int) -> np.ndarray:
         growth = fam.growth_per_year ** (t / 12.0)
         noise = np.exp(rng.normal(0.0, 0.08, cal.n_months))
         out[mi] = m.peak_units * ramp * growth * SEASONALITY[month_of_year] * noise
+    for name, factor in world.family_demand:
+        out[pf.model_family == pf.family_index(name)] *= factor
     return out
 
 
@@ -127,10 +152,20 @@ def units_in_service(net_month: np.ndarray) -> np.ndarray:
 
 
 def build_supply(
-    cal: Calendar, pf: Portfolio, scale: Scale, seed: int, units_factor: float
+    cal: Calendar,
+    pf: Portfolio,
+    scale: Scale,
+    seed: int,
+    units_factor: float,
+    world: World = BASELINE,
 ) -> Supply:
     rng = stream(seed, "supply")
-    demand = np.rint(demand_curve(cal, pf, seed) * units_factor).astype(np.int64)
+    expected = demand_curve(cal, pf, seed, world) * units_factor
+    demand = np.rint(expected).astype(np.int64)
+    for name, total in world.family_units_total:  # a family that only ever ships `total` units
+        for mi in np.nonzero(pf.model_family == pf.family_index(name))[0]:
+            share = expected[mi].sum() / expected[pf.model_family == pf.family_index(name)].sum()
+            demand[mi] = units_to_total(expected[mi], round(total * share))
     n_models, n_months = demand.shape
     n_countries = len(catalog.COUNTRIES)
 
@@ -140,8 +175,15 @@ def build_supply(
     lot_size = np.array([max(20, int(m.lot_size * scale.lot_scale)) for m in pf.models])
     n_lots_cell = np.clip(np.rint(cell_units / lot_size[cell_model]), 1, None).astype(np.int64)
     n_lots_cell = np.minimum(n_lots_cell, cell_units)
+    n_regular = n_lots_cell
+    if world.lot_sizes:  # small runs (rework, pilot, urgent) beside the regular lots
+        extra = small_lot_counts(stream(seed, "world-lot-sizes"), n_lots_cell, world.lot_sizes)
+        n_lots_cell = np.minimum(n_lots_cell + extra, cell_units)
     lot_cell = np.repeat(np.arange(cell_units.size), n_lots_cell)
     w = rng.gamma(20.0, 1.0, lot_cell.size)
+    if world.lot_sizes:
+        seq = np.arange(lot_cell.size) - np.r_[0, np.cumsum(n_lots_cell)[:-1]][lot_cell]
+        w = np.where(seq < n_regular[lot_cell], w * world.lot_sizes.ratio, w)
     w_sum = np.bincount(lot_cell, weights=w)
     lot_units = np.floor(cell_units[lot_cell] * w / w_sum[lot_cell]).astype(np.int64)
     lot_units = np.maximum(lot_units, 1)

@@ -2,6 +2,7 @@
 
     from synthetic.generate import generate_landing, SCALES
     summary = generate_landing(Path("data/landing"), seed=42, scale="demo")
+    generate_landing(Path("data/migrated"), seed=42, world="migrated")  # synthetic/worlds.py
 
 Same seed and scale give byte-identical files: every random draw comes from a named PCG64 stream
 of the seed, outputs are sorted, floats have fixed formatting, text is UTF-8 with '\\n' line
@@ -27,6 +28,7 @@ from synthetic.complaints import (
     choose_bad_rows,
     cid_series,
     hazard_expected_rate,
+    keep_complaints,
     plan_signals,
     serial_series,
     simulate,
@@ -37,8 +39,16 @@ from synthetic.reference import annex_terms, product_codes
 from synthetic.scales import AS_OF, DAILY_FILE_DAYS, EXTRACT_DATE, SCALES, Scale
 from synthetic.util import date_of, days_to_iso, fixed, stream, take, write_csv
 from synthetic.vigilance_plant import write_vigilance
+from synthetic.worlds import (
+    WORLDS,
+    World,
+    get_world,
+    kept_complaints,
+    recode_problem_codes,
+    shift_months,
+)
 
-__all__ = ["SCALES", "generate_landing"]
+__all__ = ["SCALES", "WORLDS", "generate_landing"]
 
 GENERATOR_VERSION = "2.0"
 
@@ -58,13 +68,18 @@ _OWNED = (
 )
 
 
-def generate_landing(out_dir: Path, seed: int, scale: str = "demo") -> dict:
+def generate_landing(
+    out_dir: Path, seed: int, scale: str = "demo", world: str = "baseline"
+) -> dict:
     """Write a complete landing folder into `out_dir` and its ground truth into `_truth/`.
 
-    Returns a small summary: rows written per file kind.
+    `world` names one of synthetic/worlds.py `WORLDS` (the structure of the data and the signals
+    planted in it); `baseline` is the generator's reference world. Returns a small summary: rows
+    written per file kind.
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
+    wd = get_world(world)
     sc = SCALES[scale]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,13 +90,15 @@ def generate_landing(out_dir: Path, seed: int, scale: str = "demo") -> dict:
         elif p.exists():
             p.unlink()
 
-    cal = Calendar.build(sc.start)
-    pf = Portfolio.build(cal)
+    # the installed base may start before the complaint extract does (a migrated system)
+    cal = Calendar.build(shift_months(sc.start, -wd.installed_base_months), sc.start)
+    pf = Portfolio.build(cal, wd)
     ct = CodeTables.build()
-    factor = _units_factor(cal, pf, ct, sc, seed)
-    sup = build_supply(cal, pf, sc, seed, factor)
-    sig = plan_signals(cal, pf, sup, ct)
-    cs = simulate(cal, pf, sup, ct, sig, seed)
+    factor = _units_factor(cal, pf, ct, sc, seed, wd)
+    sup = build_supply(cal, pf, sc, seed, factor, wd)
+    sig = plan_signals(cal, pf, sup, ct, wd)
+    cs = simulate(cal, pf, sup, ct, sig, seed, wd)
+    cs = keep_complaints(cs, kept_complaints(cs.rd, cal.complaint_start_day, wd.missing_month))
     sig.mult = np.zeros(0)  # the multipliers were only needed to draw the complaints
     choose_bad_rows(cs, ct, cal, seed)
 
@@ -91,13 +108,13 @@ def generate_landing(out_dir: Path, seed: int, scale: str = "demo") -> dict:
     summary["risk_register"] = _write_risk_register(out, pf)
     summary["lots"] = _write_lots(out, sup)
     summary["shipments"] = _write_shipments(out, cal, pf, sup, seed, bad_rows)
-    counts, ours, versions = _write_complaints(out, cal, pf, sup, ct, cs, sc, seed, bad_rows)
+    counts, ours, versions = _write_complaints(out, cal, pf, sup, ct, cs, sc, seed, bad_rows, wd)
     summary.update(counts)
     summary["service"] = service.write_service(out, cal, pf, sup, cs, ct, sig, sc, seed, bad_rows)
     summary.update(write_vigilance(out, cal, pf, cs, sig.rows, versions, seed))
     del versions
     del cs  # the complaint arrays are not needed for the MAUDE files (bounded memory)
-    m = maude.write_maude(out, cal, pf, sup, ours, sc, seed)
+    m = maude.write_maude(out, cal, pf, sup, ours, sc, seed, wd)
     summary.update(m)
 
     truth = out / "_truth"
@@ -137,16 +154,68 @@ def generate_landing(out_dir: Path, seed: int, scale: str = "demo") -> dict:
         "units_factor": round(factor, 6),
         "counts": dict(sorted(summary.items())),
     }
+    if wd.name != "baseline":  # the baseline's files stay as they always were
+        gen["world"] = wd.name
+        _write_world(truth, wd, sc, pf, sup, sig.rows)
     (truth / "generation.json").write_text(json.dumps(gen, indent=2) + "\n", encoding="utf-8")
-    (truth / "README.md").write_text(_truth_readme(sc), encoding="utf-8")
+    (truth / "README.md").write_text(_truth_readme(sc, wd), encoding="utf-8")
     return dict(sorted(summary.items()))
 
 
-def _units_factor(cal: Calendar, pf: Portfolio, ct: CodeTables, sc: Scale, seed: int) -> float:
-    """Scale shipments so the expected number of baseline complaints meets the scale's target."""
-    d = demand_curve(cal, pf, seed)
+def _write_world(
+    truth: Path,
+    wd: World,
+    sc: Scale,
+    pf: Portfolio,
+    sup: Supply,
+    sig_rows: list[dict[str, object]],
+) -> None:
+    """`_truth/world.json`: the world's name, description and structural facts, with what the
+    generation made of them (units shipped per family, first shipment per family, the planted
+    signals' ids)."""
+    s = sup.shipments.filter(pl.col("units") > 0)
+    fam = pf.model_family[s["model"].to_numpy()]
+    names = [f.name for f in pf.families]
+    units = np.bincount(fam, weights=s["units"].to_numpy(), minlength=len(names))
+    first = {
+        names[int(f)]: date_of(int(d)).isoformat()
+        for f, d in pl.DataFrame({"f": fam, "d": s["ship_day"].to_numpy()})
+        .group_by("f")
+        .agg(pl.col("d").min())
+        .sort("f")
+        .iter_rows()
+    }
+    facts = {
+        "world": wd.name,
+        "description": wd.description,
+        "structure": wd.structure(sc.start),
+        "units_shipped_by_family": {n: int(u) for n, u in zip(names, units, strict=True)},
+        "first_shipment_by_family": first,
+        "planted_signals": [
+            {"signal_id": r["signal_id"], "kind": r["kind"], "scope_value": r["scope_value"]}
+            for r in sig_rows
+            if r["kind"] != "null"
+        ],
+    }
+    if wd.lot_sizes:
+        q = sup.lots["quantity"].to_numpy()
+        facts["lot_quantity"] = {
+            "min": int(q.min()),
+            "median": float(np.median(q)),
+            "max": int(q.max()),
+        }
+    (truth / "world.json").write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+
+
+def _units_factor(
+    cal: Calendar, pf: Portfolio, ct: CodeTables, sc: Scale, seed: int, wd: World
+) -> float:
+    """Scale shipments so the expected number of baseline complaints in the complaint extract
+    (from its first month on) meets the scale's target."""
+    d = demand_curve(cal, pf, seed, wd)
     uis = np.clip(np.cumsum(d, axis=1) - 0.5 * d, 0, None)
     rate = ct.rate.sum(axis=1)[pf.model_family]
+    uis = uis[:, cal.complaint_start_month :]
     expected = float((uis * rate[:, None]).sum() / 12000.0)
     return sc.complaints / expected
 
@@ -304,9 +373,14 @@ def _write_complaints(
     sc: Scale,
     seed: int,
     bad_rows: list[dict[str, object]],
+    wd: World,
 ) -> tuple[dict[str, int], pl.DataFrame, pl.DataFrame]:
     """Complaint files, the MAUDE records of the firm's own reports, and per version what the
     submissions need (complaint index, day, new information, supplemental report day)."""
+    recoded_models: list[str] = []
+    if wd.recoding is not None:
+        fi = pf.family_index(wd.recoding.family)
+        recoded_models = [m.name for m in pf.families[fi].models]
     written: dict[str, int] = {}
     infos: list[pl.DataFrame] = []
     e_terms = annex_terms("E")
@@ -339,6 +413,7 @@ def _write_complaints(
         )
         narr = narratives.build(inp, stream(seed, f"narratives-{ci}"))
         vf = version_frame(cs, idx, narr, cal, pf, sup, ct, seed)
+        vf = recode_problem_codes(vf, wd.recoding, recoded_models)
         vf = vf.with_columns(
             file=pl.when(pl.col("day_v") >= daily_from)
             .then(pl.lit("complaints_") + days_to_iso(pl.col("day_v")))
@@ -372,7 +447,8 @@ def _write_complaints(
         ours.append(maude.our_reports(cs, idx, narr, cal, pf, sup, ct))
     # every nightly extract delivers its file, even when nothing changed that day or month
     empty = pl.DataFrame(schema=dict.fromkeys((*COMPLAINT_COLUMNS, *EXTRA_COLUMNS), pl.String))
-    expected = [f"complaints_{cal.month_label(m)}" for m in range(cal.n_months)]
+    first_month = cal.complaint_start_month  # no files before the complaint system's first day
+    expected = [f"complaints_{cal.month_label(m)}" for m in range(first_month, cal.n_months)]
     expected += [
         f"complaints_{date_of(d).isoformat()}" for d in range(daily_from, cal.extract_day + 1)
     ]
@@ -385,13 +461,27 @@ def _write_complaints(
     return counts, pl.concat(ours) if ours else pl.DataFrame(), info
 
 
-def _truth_readme(sc: Scale) -> str:
-    return TRUTH_README.format(
+def _truth_readme(sc: Scale, wd: World) -> str:
+    text = TRUTH_README.format(
         start=sc.start.isoformat(),
         extract=EXTRACT_DATE.isoformat(),
         as_of=AS_OF.isoformat(),
         scale=sc.name,
     )
+    if wd.name == "baseline":
+        return text
+    return text + WORLD_README.format(name=wd.name, description=wd.description)
+
+
+WORLD_README = """
+## World `{name}`
+
+{description}
+
+`world.json` holds its structural facts (dates, families, codes, amplitudes) and what the
+generation made of them; `signals.csv` holds the signals planted in this world (possibly none)
+and its null series. docs/worlds.md says what the detectors should and should not do here.
+"""
 
 
 TRUTH_README = """# Ground truth of this synthetic landing folder

@@ -14,6 +14,8 @@ Reports are generated and written chunk by chunk (bounded memory at any scale).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,6 +38,7 @@ from synthetic.distribution import Calendar, Portfolio, Supply
 from synthetic.reference import annex_terms, device_problem_codes, product_codes
 from synthetic.scales import Scale
 from synthetic.util import choose_text, day, pick, pick_rows, row_cdf, stream, take
+from synthetic.worlds import BASELINE, MaudeDisproportion, World
 
 OUR_SHARES = {
     "FRN": 0.060,
@@ -401,11 +404,18 @@ class _Files:
 
 
 def write_maude(
-    out: Path, cal: Calendar, pf: Portfolio, sup: Supply, ours: pl.DataFrame, sc: Scale, seed: int
+    out: Path,
+    cal: Calendar,
+    pf: Portfolio,
+    sup: Supply,
+    ours: pl.DataFrame,
+    sc: Scale,
+    seed: int,
+    world: World = BASELINE,
 ) -> dict[str, int]:
     root = out / "maude"
     root.mkdir(parents=True, exist_ok=True)
-    cat = _Catalog.build(pf, seed)
+    cat = _Catalog.build(pf, seed, world.maude, cal.start_day)
     rng = stream(seed, "maude-dates")
     n_other = sc.maude_reports
     n_days = cal.extract_day - cal.start_day + 1
@@ -414,7 +424,8 @@ def write_maude(
     our_day = ours["day"].to_numpy() if ours.height else np.zeros(0, np.int64)
     ours = ours.sort(["day", "report_number"]) if ours.height else ours
     our_day = ours["day"].to_numpy() if ours.height else our_day
-    cat.boost = _boost_with_ours(cat, ours, other_day)
+    for dis in cat.dis:
+        dis.boost = _boost_with_ours(cat, dis, ours, other_day)
     all_day = np.r_[other_day, our_day.astype(np.int32)]
     is_ours = np.r_[np.zeros(n_other, bool), np.ones(our_day.size, bool)]
     src_idx = np.r_[np.arange(n_other, dtype=np.int32), np.arange(our_day.size, dtype=np.int32)]
@@ -464,22 +475,35 @@ def write_maude(
     }
 
 
-def _boost_with_ours(cat: _Catalog, ours: pl.DataFrame, other_day: np.ndarray) -> float:
+def _boost_with_ours(
+    cat: _Catalog, dis: _Disproportion, ours: pl.DataFrame, other_day: np.ndarray
+) -> float:
     """The share of other manufacturers' reports of the disproportionate product code that get
     its problem code after the onset, so that all its reports (the firm's own included, which
     carry their own codes) reach the target PRR."""
     if not ours.height:
-        return cat.boost
-    hr = catalog.MAUDE_DISPROPORTION["fda_code"]
-    after = ours["day"].to_numpy() >= cat.onset
-    dq = (np.array(cat.model_pc)[ours["model"].to_numpy()] == cat.dq) & after
+        return dis.boost
+    hr = dis.fda_code
+    after = ours["day"].to_numpy() >= dis.onset
+    dq = (np.array(cat.model_pc)[ours["model"].to_numpy()] == dis.pc) & after
     hits = dq & ((ours["fda_code"].to_numpy() == hr) | (ours["fda_code2"].to_numpy() == hr))
-    n_other = float((other_day >= cat.onset).sum()) * cat.pc_weight[cat.dq] / cat.pc_weight.sum()
+    n_other = float((other_day >= dis.onset).sum()) * cat.pc_weight[dis.pc] / cat.pc_weight.sum()
     if n_other <= 0:
-        return cat.boost
-    share = cat.own_share + cat.boost * (1 - cat.own_share)
+        return dis.boost
+    share = dis.own_share + dis.boost * (1 - dis.own_share)
     want = (share * (n_other + dq.sum()) - hits.sum()) / n_other
-    return float(min(0.9, max(0.0, (want - cat.own_share) / max(1e-9, 1 - cat.own_share))))
+    return float(min(0.9, max(0.0, (want - dis.own_share) / max(1e-9, 1 - dis.own_share))))
+
+
+@dataclass
+class _Disproportion:
+    """A planted disproportionate pair of the MAUDE world."""
+
+    pc: int  # index of the product code in the catalog's list
+    fda_code: int
+    onset: int  # day number from which its reports carry the code more often
+    boost: float  # share of other manufacturers' reports given the code after the onset
+    own_share: float  # report-level share of the code in the product code's own profile
 
 
 class _Catalog:
@@ -489,7 +513,15 @@ class _Catalog:
         self.pc: list[str] = []
 
     @classmethod
-    def build(cls, pf: Portfolio, seed: int) -> _Catalog:
+    def build(
+        cls,
+        pf: Portfolio,
+        seed: int,
+        disproportions: Sequence[MaudeDisproportion],
+        first_day: int,
+    ) -> _Catalog:
+        """`first_day`: the first day of the MAUDE data (the onset of a disproportion without
+        one)."""
         rng = stream(seed, "maude-catalog")
         self = cls()
         pcs = product_codes()
@@ -570,7 +602,6 @@ class _Catalog:
                         fam_codes[m.product_code][x] = fam_codes[m.product_code].get(
                             x, 0.0
                         ) + c.rate / (j + 1)
-        hr = catalog.MAUDE_DISPROPORTION["fda_code"]
         for i, c in enumerate(self.pc):
             if c in fam_codes:
                 items = sorted(fam_codes[c].items(), key=lambda kv: (-kv[1], kv[0]))[: width - 2]
@@ -590,29 +621,30 @@ class _Catalog:
                 ws.append(0.0)
             prof[i] = codes
             pw[i] = ws
-        # the disproportionate pair: its own share at background level before the onset
-        self.dq = self.pc.index(catalog.MAUDE_DISPROPORTION["product_code"])
+        # the disproportionate pairs: their own share at background level before the onset
         share = pw / pw.sum(axis=1, keepdims=True)
-        others_mask = np.arange(len(self.pc)) != self.dq
-        bg = float(
-            (share[others_mask] * (prof[others_mask] == hr)).sum(axis=1)
-            @ self.pc_weight[others_mask]
-            / self.pc_weight[others_mask].sum()
-        )
-        j = np.nonzero(prof[self.dq] == hr)[0]
-        if j.size:
-            rest = pw[self.dq].sum() - pw[self.dq, j].sum()
-            pw[self.dq, j] = rest * bg / max(1e-9, 1 - bg) / j.size
+        self.dis: list[_Disproportion] = []
+        for d in disproportions:
+            dq, hr = self.pc.index(d.product_code), d.fda_code
+            others_mask = np.arange(len(self.pc)) != dq
+            bg = float(
+                (share[others_mask] * (prof[others_mask] == hr)).sum(axis=1)
+                @ self.pc_weight[others_mask]
+                / self.pc_weight[others_mask].sum()
+            )
+            j = np.nonzero(prof[dq] == hr)[0]
+            if j.size:
+                rest = pw[dq].sum() - pw[dq, j].sum()
+                pw[dq, j] = rest * bg / max(1e-9, 1 - bg) / j.size
+            # a report carries a second code 30% of the time: report-level shares are ~1.3 x
+            bg_eff = min(0.5, 1.3 * bg)
+            own = 1.3 * float((pw[dq] / pw[dq].sum() * (prof[dq] == hr)).sum())
+            target = d.prr * bg_eff
+            boost = min(0.9, max(0.0, (target - own) / max(1e-9, 1 - own)))
+            onset = day(d.onset) if d.onset else first_day
+            self.dis.append(_Disproportion(dq, hr, onset, boost, own))
         self.prof = prof
         self.prof_cdf = row_cdf(pw)
-        self.bg_share = bg
-        # a report carries a second code 30% of the time: report-level shares are ~1.3 x
-        bg_eff = min(0.5, 1.3 * bg)
-        own = 1.3 * float((share[self.dq] * (prof[self.dq] == hr)).sum())
-        target = catalog.MAUDE_DISPROPORTION["prr"] * bg_eff
-        self.boost = min(0.9, max(0.0, (target - own) / max(1e-9, 1 - own)))
-        self.own_share = own
-        self.onset = day(catalog.MAUDE_DISPROPORTION["onset"])
         self.dpc = dpc
         # own manufacturer: index in product code list per model
         self.model_pc = [self.pc.index(m.product_code) for m in pf.models]
@@ -674,8 +706,10 @@ def _other_frame(
     mfr = cat.pc_mfr[pc, slot]
     ev = pick_rows(rng, cat.event_cdf, cat.pc_class_idx[pc])
     p1 = cat.prof[pc, pick_rows(rng, cat.prof_cdf, pc)]
-    boost = (pc == cat.dq) & (days >= cat.onset) & (rng.random(n) < cat.boost)
-    p1 = np.where(boost, catalog.MAUDE_DISPROPORTION["fda_code"], p1)
+    u = rng.random(n)
+    for dis in cat.dis:
+        boost = (pc == dis.pc) & (days >= dis.onset) & (u < dis.boost)
+        p1 = np.where(boost, dis.fda_code, p1)
     p2 = np.where(rng.random(n) < 0.3, cat.prof[pc, pick_rows(rng, cat.prof_cdf, pc)], 0)
     p2 = np.where(p2 == p1, 0, p2)
     src = pick(rng, n, [0.88, 0.04, 0.07, 0.01])  # M, U, P, D

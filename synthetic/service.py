@@ -148,7 +148,9 @@ def write_service(
     budget = max(0, sc.service_records - link.size)
     lots = np.nonzero(serviced[sup.lot_model])[0]
     early = sig.early_lot
-    n_early = int(min(sup.lot_quantity[early], max(15, 0.02 * sc.service_records)))
+    n_early = (
+        int(min(sup.lot_quantity[early], max(15, 0.02 * sc.service_records))) if early >= 0 else 0
+    )
     n_serials = max(1, int(budget / 2.3) - n_early)
     w = sup.lot_quantity[lots].astype(float)
     pick_lot = lots[

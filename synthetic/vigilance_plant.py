@@ -411,15 +411,17 @@ class _Plant:
                         "performed as intended",
                     }[value],
                 )
-        # signal evaluations of the planted signals
+        # signal evaluations of the planted signals: the review board names the signal's topic
+        # (data contract scope, its value and the problem code), not a method's alarm
         values = {"bad_lot": "confirmed", "rate_step": "confirmed", "drift": "refuted"}
         for r in sig_rows:
             kind = str(r["kind"])
             if kind in values:
                 onset = day(str(r["onset_date"]))
+                scope = "lot" if r["scope"] == "component_lot" else str(r["scope"])
                 self.det(
                     "signal_evaluation",
-                    str(r["signal_id"]),
+                    f"{scope}:{r['scope_value']}:{r['code']}",
                     values[kind],
                     max(onset + 120, ext - 30),
                     0,

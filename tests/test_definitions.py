@@ -45,6 +45,7 @@ EXPECTED_GRAPH = {
         [
             "marts/units_in_service",
             "staging/complaint_versions",
+            "staging/determinations",
             "staging/distribution",
             "staging/lots",
             "staging/maude_device_problems",

@@ -152,6 +152,9 @@ def _build(path, *, quarantined=True, signals=True, extra_flags=None):
         "statistic": pl.Float64,
         "threshold": pl.Float64,
         "status": pl.String,
+        "evaluation": pl.String,
+        "evaluated_on": pl.Date,
+        "evaluated_by": pl.String,
         "as_of": pl.Date,
     }
     sig_rows = []
@@ -171,6 +174,9 @@ def _build(path, *, quarantined=True, signals=True, extra_flags=None):
                 5.1,
                 4.0,
                 "new",
+                None,
+                None,
+                None,
                 AS_OF,
             )
         ]
@@ -312,7 +318,7 @@ def test_empty_sections_say_so(tmp_path):
     assert "None tonight" in quarantine
     assert ctx["trend_candidates"] == [] and ctx["new_signals"] == []
     signals = html[html.index('id="signals"') : html.index('id="review"')]
-    assert "None tonight" in signals and "No open signals" in signals
+    assert "None tonight" in signals and "No signals." in signals
     assert "the triage model agrees with every human decision" in html
     assert "no lot or component-lot signal" in html  # no fsca_scope table at all
 

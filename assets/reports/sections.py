@@ -334,12 +334,16 @@ def trend_signals(
         "statistic",
         "threshold",
         "status",
+        "evaluation",
+        "evaluated_on",
+        "evaluated_by",
     )
     rows = con.execute(
         """
         SELECT s.signal_id, s.detected_on, s.method, s.code,
                coalesce(h.hazard, t.term, '') AS label,
-               s.observed, s.expected, s.statistic, s.threshold, s.status
+               s.observed, s.expected, s.statistic, s.threshold, s.status, s.evaluation,
+               s.evaluated_on, s.evaluated_by
         FROM marts.signals s
         LEFT JOIN (SELECT DISTINCT hazard_id, hazard FROM marts.risk_feedback) h
           ON h.hazard_id = s.code

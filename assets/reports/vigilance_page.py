@@ -191,7 +191,9 @@ def _decisions_needed(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[di
         FROM marts.signals
         WHERE detected_on <= $as_of AND status NOT IN ('refuted', 'closed', 'confirmed')
         GROUP BY scope, scope_value, code
-        HAVING NOT bool_or(signal_id IN ({decided}))
+        HAVING NOT bool_or(
+            signal_id IN ({decided}) OR scope || ':' || scope_value || ':' || code IN ({decided})
+        )
         ORDER BY max(detected_on) DESC, scope, scope_value, code
         """,
         {"as_of": as_of},
@@ -406,7 +408,8 @@ def _signals(con: duckdb.DuckDBPyConnection, as_of: dt.date, recent_days: int) -
         con,
         """
         SELECT signal_id, scope, scope_value, code, method, period_start, period_end,
-               detected_on, observed, expected, statistic, threshold, status
+               detected_on, observed, expected, statistic, threshold, status, evaluation,
+               evaluated_on, evaluated_by
         FROM marts.signals
         WHERE status = 'new' OR (detected_on > $since AND detected_on <= $as_of)
         ORDER BY detected_on DESC, signal_id
@@ -417,8 +420,12 @@ def _signals(con: duckdb.DuckDBPyConnection, as_of: dt.date, recent_days: int) -
         con,
         """
         SELECT method, count(*) FILTER (WHERE status = 'new') AS new,
-               count(*) FILTER (WHERE status = 'open') AS open, count(*) AS total
-        FROM marts.signals WHERE status IN ('new', 'open')
+               count(*) FILTER (WHERE status = 'ongoing') AS ongoing,
+               count(*) FILTER (WHERE status = 'established') AS established,
+               count(*) FILTER (WHERE status = 'confirmed') AS confirmed,
+               count(*) FILTER (WHERE status = 'refuted') AS refuted,
+               count(*) FILTER (WHERE status = 'closed') AS closed, count(*) AS total
+        FROM marts.signals
         GROUP BY method ORDER BY method
         """,
     )

@@ -43,14 +43,16 @@ from assets.signals.queries import (
     NARRATIVES_KNOWN_ON_NIGHT_SQL,
     SERVICE_KNOWN_ON_NIGHT_SQL,
     SERVICE_LOTS_SQL,
+    SIGNAL_EVALUATIONS_SQL,
     STORED_DETECTIONS_SQL,
     STORED_EVIDENCE_SQL,
     STORED_NIGHTS_SQL,
     TABLE_DIGEST_SQL,
     WHOLE_TABLE_ROWS_SQL,
 )
-from assets.warehouse import query_frame, replace_table
+from assets.warehouse import query_frame, replace_table, table_exists
 from models import trends
+from models.data_coverage import CoverageSettings, complaint_coverage
 from models.disproportionality import DisproportionalityThresholds, disproportionality
 from models.lot_signals import component_lot_signals, lot_code_signals
 from models.narrative_topics import (
@@ -79,7 +81,8 @@ from models.service_anomalies import (
     serial_features,
     serial_lot_map_from_lots,
 )
-from models.signal_series import hazard_series, unmapped_code_series
+from models.signal_life import EVALUATION_SCHEMA, established_windows, signal_life
+from models.signal_series import hazard_series, series_with_coverage, unmapped_code_series
 from pipelines.settings import load_config
 
 SIGNAL_OWNERS = ["team:quality-engineering"]
@@ -109,6 +112,7 @@ SIGNAL_MODEL_FILES = (
     "models/signal_series.py",
     "models/service_anomalies.py",
     "models/replay_memo.py",
+    "models/data_coverage.py",
 )
 STATE_SCHEMA = "signals_state"
 DETECTION_SCHEMA = {
@@ -220,16 +224,11 @@ class FirstDetections:
         self.rows[sid] = {"signal_id": sid, **row}
         self.evidence[sid] = sorted(set(evidence))
 
-    def frame(self, as_of: dt.date) -> pl.DataFrame:
-        records = [
-            {**r, "status": "new" if r["detected_on"] == as_of else "open"}
-            for _, r in sorted(self.rows.items())
-        ]
-        schema = {**DETECTION_SCHEMA, "status": pl.String}
-        return (
-            pl.DataFrame(records, schema=schema)
-            .select(SIGNAL_COLUMNS)
-            .sort("detected_on", "scope", "scope_value", "code", "method")
+    def frame(self) -> pl.DataFrame:
+        """Every alarm with its first detection (its status is set by models/signal_life.py)."""
+        records = [r for _, r in sorted(self.rows.items())]
+        return pl.DataFrame(records, schema=DETECTION_SCHEMA).sort(
+            "detected_on", "scope", "scope_value", "code", "method"
         )
 
     def evidence_frame(self) -> pl.DataFrame:
@@ -243,6 +242,19 @@ class FirstDetections:
         )
 
 
+def night_coverage(
+    complaints: pl.DataFrame, exposure: pl.DataFrame, night: dt.date, settings: dict[str, Any]
+) -> pl.DataFrame:
+    """The months the complaints known on `night` cover, per family (models/data_coverage.py)."""
+    received = complaints.group_by("device_family", "month").agg(received=pl.len())
+    return complaint_coverage(
+        received,
+        exposure.filter(pl.col("units_in_service") > 0).select("device_family", "month"),
+        night,
+        CoverageSettings(**settings.get("coverage", {})),
+    )
+
+
 def _trend_alarms(
     detections: FirstDetections,
     night: dt.date,
@@ -250,24 +262,28 @@ def _trend_alarms(
     exposure: pl.DataFrame,
     hazards: pl.DataFrame,
     settings: dict[str, Any],
-) -> None:
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Judge the night's series; returns them (covered months, `judged` after the warm-up) and
+    the night's coverage."""
+    coverage = night_coverage(complaints, exposure, night, settings)
     series = pl.concat(
         [
-            hazard_series(complaints, exposure, hazards),
-            unmapped_code_series(complaints, exposure, hazards),
+            hazard_series(complaints, exposure, hazards, coverage),
+            unmapped_code_series(complaints, exposure, hazards, coverage),
         ],
         how="vertical_relaxed",
     )
     # A series is judged once it has been expected to show a few complaints: right after a launch
     # one complaint against a hundredth of one is noise, not a trend.
     warm_up = float(settings.get("min_cumulative_expected", 2.0))
-    series = series.filter(
-        pl.col("expected").cum_sum().over("series_id", order_by="month") >= warm_up
+    series = series.with_columns(
+        judged=pl.col("expected").cum_sum().over("series_id", order_by="month") >= warm_up
     )
-    if series.is_empty():
-        return
+    judged = series.filter(pl.col("judged"))
+    if judged.is_empty():
+        return series, coverage
     alarms = trends.series_alarms(
-        series.select("series_id", "month", "observed", "expected"),
+        judged.select("series_id", "month", "observed", "expected"),
         methods=settings.get("trend_methods", trends.METHODS),
         fdr_alpha=float(settings.get("fdr_alpha", 0.05)),
         ewma_lam=float(settings.get("ewma_lambda", 0.2)),
@@ -275,7 +291,7 @@ def _trend_alarms(
         maxsprt_max_expected=float(settings.get("maxsprt_max_expected", 100.0)),
     )
     if alarms.is_empty():
-        return
+        return series, coverage
     families = dict(series.select("series_id", "device_family").unique().iter_rows())
     codes = dict(series.select("series_id", "code").unique().iter_rows())
     mapped = hazards.group_by("hazard_id").agg(pl.col("problem_code"))
@@ -305,6 +321,7 @@ def _trend_alarms(
             },
             (("complaint", c) for c in window["complaint_id"].to_list()),
         )
+    return series, coverage
 
 
 def _lot_alarms(
@@ -372,28 +389,16 @@ def own_disproportionality(
     return table.filter(pl.col("product_code").is_in(sorted(own_product_codes)))
 
 
-def established_pairs(own: pl.DataFrame) -> set[tuple[str, str, str]]:
-    """(product code, problem code, method) already flagged when the baseline period ends."""
-    if own.is_empty():
-        return set()
-    return {
-        (r["product_code"], str(r["problem_code"]), method)
-        for r in own.iter_rows(named=True)
-        for flag, (method, _, _) in DISPROPORTIONALITY_METHODS.items()
-        if r[flag]
-    }
-
-
 def _disproportionality_alarms(
     detections: FirstDetections,
     night: dt.date,
     own: pl.DataFrame,
     thresholds: DisproportionalityThresholds,
-    established: set[tuple[str, str, str]],
     reports: pl.DataFrame,
 ) -> None:
-    """Pairs that cross a threshold and were not already disproportionate when the baseline
-    period ended: a device type's usual problem profile is not a new signal."""
+    """Pairs of the firm's product codes that cross a threshold. Those already disproportionate
+    on the first night judged are kept as well: models/signal_life.py calls them `established`,
+    to be evaluated once, never hidden."""
     if own.is_empty():
         return
     limits = {
@@ -404,7 +409,7 @@ def _disproportionality_alarms(
     }
     for r in own.iter_rows(named=True):
         for flag, (method, statistic, limit) in DISPROPORTIONALITY_METHODS.items():
-            if r[flag] and (r["product_code"], str(r["problem_code"]), method) not in established:
+            if r[flag]:
                 detections.add(
                     {
                         "scope": "product_code",
@@ -486,6 +491,7 @@ def _night_fingerprints(
                 dg.AssetKey(["staging", "lots"]),
                 dg.AssetKey(["staging", "distribution"]),
                 dg.AssetKey(["staging", "service"]),
+                dg.AssetKey(["staging", "determinations"]),
                 dg.AssetKey(["staging", "maude_master"]),
                 dg.AssetKey(["staging", "maude_devices"]),
                 dg.AssetKey(["staging", "maude_device_problems"]),
@@ -497,7 +503,11 @@ def _night_fingerprints(
                 "lot and supplier-lot excess, MAUDE disproportionality (PRR, ROR, BCPNN IC025, "
                 "MGPS EB05) for the firm's product codes, new failure modes in narratives, and "
                 "service cohorts that fail early. `detected_on` is the first night the alarm "
-                "would have fired with only the data received by then."
+                "would have fired with only the data received by then; `status` is the signal's "
+                "life (new, ongoing, established, or the latest signal_evaluation: confirmed, "
+                "refuted, closed) with that evaluation. Also publishes marts.signal_series (the "
+                "series judged tonight, month by month, covered or not) and marts.data_coverage "
+                "(the months the complaint data cover per family, and why a month is not)."
             ),
         ),
         dg.AssetSpec(
@@ -567,22 +577,13 @@ def signal_detection(
         )
         replayed = [n for n in nights if n >= start]
         reused = sum(1 for n in canonical if n < start)
+        # the first night the MAUDE window is judged: pairs flagged then are established
         baseline_night = next(
             (n for n in nights if maude_first is not None and n >= max(maude_first, baseline_end)),
             None,
         )
-        established: set[tuple[str, str, str]] | None = None
-        if baseline_night is not None and baseline_night < start:
-            window = {
-                "night": baseline_night,
-                "window_start": months_before(baseline_night, window_months),
-            }
-            established = established_pairs(
-                own_disproportionality(
-                    query_frame(con, MAUDE_PAIRS_SQL, window), own_codes, thresholds
-                )
-            )
         latest_own = pl.DataFrame()
+        tonight_series = tonight_coverage = pl.DataFrame()
         narratives: pl.DataFrame | None = None  # the as-of night's complaints with their text
         for n in replayed:
             params = {"night": n}
@@ -592,7 +593,9 @@ def signal_detection(
             else:
                 complaints = query_frame(con, COMPLAINTS_KNOWN_ON_NIGHT_SQL, {"as_of": n})
             exposure = query_frame(con, FAMILY_EXPOSURE_SQL, params)
-            _trend_alarms(detections, n, complaints, exposure, hazards, settings)
+            series, coverage = _trend_alarms(detections, n, complaints, exposure, hazards, settings)
+            if n == as_of:
+                tonight_series, tonight_coverage = series, coverage
             _lot_alarms(
                 detections,
                 n,
@@ -610,16 +613,8 @@ def signal_detection(
             latest_own = own
             if n < baseline_end:
                 continue
-            if established is None:
-                established = established_pairs(own)
-                continue
             _disproportionality_alarms(
-                detections,
-                n,
-                own,
-                thresholds,
-                established,
-                query_frame(con, MAUDE_PAIR_REPORTS_SQL, window),
+                detections, n, own, thresholds, query_frame(con, MAUDE_PAIR_REPORTS_SQL, window)
             )
         if narratives is None:
             narratives = query_frame(con, NARRATIVES_KNOWN_ON_NIGHT_SQL, {"as_of": as_of})
@@ -631,7 +626,30 @@ def signal_detection(
             query_frame(con, SERVICE_LOTS_SQL),
             settings,
         )
-        signals = detections.frame(as_of).with_columns(as_of=pl.lit(as_of))
+        evaluations = (
+            query_frame(con, SIGNAL_EVALUATIONS_SQL, {"as_of": as_of})
+            if table_exists(con, "staging.determinations")
+            else pl.DataFrame(schema=EVALUATION_SCHEMA)
+        )
+        alarms = detections.frame()
+        hazard_codes = {
+            (family, hazard): sorted(codes)
+            for family, hazard, codes in hazards.group_by("device_family", "hazard_id")
+            .agg(pl.col("problem_code"))
+            .iter_rows()
+        }
+        signals = signal_life(
+            alarms,
+            as_of,
+            established_windows(
+                alarms,
+                tonight_series,
+                baseline_night,
+                int(settings.get("established_grace_months", 2)),
+            ),
+            evaluations,
+            hazard_codes,
+        ).with_columns(as_of=pl.lit(as_of))
         stored_rows, stored_evidence = detections.stored_frames(canonical)
         # Tonight's tables and the memo they were computed with are committed together.
         con.execute("BEGIN TRANSACTION")
@@ -639,6 +657,17 @@ def signal_detection(
             replace_table(con, "marts", "signals", signals)
             replace_table(con, "marts", "signal_evidence", detections.evidence_frame())
             replace_table(con, "marts", "model_versions", detections.models_frame())
+            replace_table(
+                con,
+                "marts",
+                "signal_series",
+                series_with_coverage(tonight_series, tonight_coverage).with_columns(
+                    as_of=pl.lit(as_of)
+                ),
+            )
+            replace_table(
+                con, "marts", "data_coverage", tonight_coverage.with_columns(as_of=pl.lit(as_of))
+            )
             replace_table(
                 con,
                 "marts",

@@ -98,6 +98,15 @@ WHERE m.date_received <= CAST($night AS DATE)
 ORDER BY 1, 2, 3
 """
 
+# What people decided about signals by $night (data contract, determinations/): the status of a
+# signal follows its latest evaluation (models/signal_life.py).
+SIGNAL_EVALUATIONS_SQL = """
+SELECT determination_id, subject, value, decided_on, decided_by, rationale
+FROM staging.determinations
+WHERE kind = 'signal_evaluation' AND decided_on <= CAST($as_of AS DATE)
+ORDER BY decided_on, determination_id
+"""
+
 # Production lots as the service signals read them (serial numbers map to lots by quantity).
 SERVICE_LOTS_SQL = """
 SELECT lot_number, device_model, manufacture_date, quantity FROM staging.lots
