@@ -164,36 +164,30 @@ def series_with_coverage(series: pl.DataFrame, coverage: pl.DataFrame) -> pl.Dat
         coverage.select("device_family", "month", "reason"),
         on=["device_family", "month"],
         how="left",
-    ).select(
-        "series_id",
-        scope=pl.lit("device_family"),
-        scope_value="device_family",
-        code="code",
-        month="month",
-        observed=pl.col("observed").cast(pl.Int64),
-        expected="expected",
-        covered=pl.lit(True),
-        judged="judged",
-        coverage_note=pl.col("reason").fill_null(""),
-    )
-    ids = series.select("series_id", "device_family", "code").unique()
-    uncovered = ids.join(
-        coverage.filter(~pl.col("covered")).select("device_family", "month", "reason"),
-        on="device_family",
-    ).select(
-        "series_id",
-        scope=pl.lit("device_family"),
-        scope_value="device_family",
-        code="code",
-        month="month",
-        observed=pl.lit(None, pl.Int64),
-        expected=pl.lit(None, pl.Float64),
-        covered=pl.lit(False),
-        judged=pl.lit(False),
-        coverage_note="reason",
+    ).with_columns(covered=pl.lit(True), reason=pl.col("reason").fill_null(""))
+    uncovered = (
+        series.select("series_id", "device_family", "code")
+        .unique()
+        .join(
+            coverage.filter(~pl.col("covered")).select("device_family", "month", "reason"),
+            on="device_family",
+        )
+        .with_columns(covered=pl.lit(False), judged=pl.lit(False))
     )
     return (
-        pl.concat([covered, uncovered])
+        pl.concat([covered, uncovered], how="diagonal_relaxed")
+        .select(
+            "series_id",
+            scope=pl.lit("device_family"),
+            scope_value="device_family",
+            code="code",
+            month="month",
+            observed=pl.col("observed").cast(pl.Int64),
+            expected="expected",
+            covered="covered",
+            judged="judged",
+            coverage_note="reason",
+        )
         .cast(PUBLISHED_SERIES_SCHEMA)
         .sort("scope_value", "series_id", "month")
     )

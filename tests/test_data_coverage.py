@@ -162,3 +162,32 @@ def test_an_unmapped_codes_baseline_is_built_from_covered_months_only() -> None:
     assert unmapped_code_series(
         complaints, exposure, hazards, short, recent_months=2, min_baseline_months=12
     ).is_empty()
+
+
+def test_a_published_series_shows_a_month_without_data_as_such_not_as_zero() -> None:
+    from models.signal_series import series_with_coverage
+
+    series = pl.DataFrame(
+        {
+            "series_id": ["HZ"],
+            "device_family": ["F"],
+            "code": ["HZ"],
+            "month": [dt.date(2024, 2, 1)],
+            "observed": [3],
+            "expected": [1.5],
+            "judged": [True],
+        }
+    )
+    coverage = pl.DataFrame(
+        {
+            "device_family": ["F", "F"],
+            "month": [dt.date(2024, 1, 1), dt.date(2024, 2, 1)],
+            "covered": [False, True],
+            "reason": ["before the data begin", ""],
+        }
+    )
+    published = series_with_coverage(series, coverage)
+    assert published.select("month", "observed", "covered", "coverage_note").rows() == [
+        (dt.date(2024, 1, 1), None, False, "before the data begin"),
+        (dt.date(2024, 2, 1), 3, True, ""),
+    ]
