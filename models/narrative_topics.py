@@ -5,9 +5,13 @@ A topic model (TF-IDF on word 1-2-grams, then NMF) is fitted on the narratives r
 device family x topic, the share of the month's complaints falling in the topic is tested against
 its share in the ``baseline_months`` months before (one-sided binomial test, baseline share with a
 Jeffreys half-count), with a Benjamini-Hochberg adjustment across (family, topic) in each month.
-A genuinely new failure mode may fall into an existing topic or none, so ``novelty_alarms`` tests
-the share of complaints that the fitted topics explain poorly (best topic weight below a
-threshold set on the training narratives) per family and month in the same way.
+A genuinely new failure mode may fall into an existing topic or none, so ``alarms_from_labels``
+also tests, per family and month in the same way, the share of complaints that the fitted model
+explains poorly: a narrative is novel when the share of its terms outside the fitted vocabulary
+exceeds ``oov_threshold`` (a high quantile of the training narratives, at least 0.25). The best
+topic weight separates badly on the synthetic demo (narratives are dominated by reporting
+boilerplate that the topics explain well); the vocabulary share separates well.
+models/narrative_replay.py composes these steps as the nightly job runs them.
 
 An alarm is ``unexplained`` when most of the topic's complaints that month carry no problem code
 or one of ``GENERIC_PROBLEM_CODES``: no IMDRF Annex A code explains the cluster.
@@ -23,7 +27,6 @@ import hashlib
 import json
 import pickle
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -63,22 +66,24 @@ STOP_WORDS: tuple[str, ...] = tuple(sorted(ENGLISH_STOP_WORDS | DOMAIN_STOP_WORD
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z]{2,}\b"  # letters only: no serials, dates, phone numbers
 NOVEL = -1  # topic id of the novelty series and of rows with no known term
 
-RESULT_COLUMNS = (
-    "device_family",
-    "topic",
-    "month",
-    "observed",
-    "total",
-    "expected",
-    "baseline_count",
-    "baseline_total",
-    "p_value",
-    "statistic",
-    "threshold",
-    "top_terms",
-    "unexplained",
-    "generic_share",
-)
+# The first alarm of a (device_family, topic): its month, the test and the topic's terms.
+RESULT_SCHEMA = {
+    "device_family": pl.String,
+    "topic": pl.Int64,
+    "month": pl.Date,
+    "observed": pl.Int64,
+    "total": pl.Int64,
+    "expected": pl.Float64,
+    "baseline_count": pl.Int64,
+    "baseline_total": pl.Int64,
+    "p_value": pl.Float64,
+    "statistic": pl.Float64,
+    "threshold": pl.Float64,
+    "top_terms": pl.String,
+    "unexplained": pl.Boolean,
+    "generic_share": pl.Float64,
+}
+RESULT_COLUMNS = tuple(RESULT_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -307,24 +312,7 @@ def _monthly_tests(
 
 def _first_alarms(tested: pl.DataFrame, model: TopicModel) -> pl.DataFrame:
     if tested.height == 0 or not tested["alarm"].any():
-        return pl.DataFrame(
-            schema={
-                "device_family": pl.String,
-                "topic": pl.Int64,
-                "month": pl.Date,
-                "observed": pl.Int64,
-                "total": pl.Int64,
-                "expected": pl.Float64,
-                "baseline_count": pl.Int64,
-                "baseline_total": pl.Int64,
-                "p_value": pl.Float64,
-                "statistic": pl.Float64,
-                "threshold": pl.Float64,
-                "top_terms": pl.String,
-                "unexplained": pl.Boolean,
-                "generic_share": pl.Float64,
-            }
-        )
+        return pl.DataFrame(schema=RESULT_SCHEMA)
     first = (
         tested.filter(pl.col("alarm"))
         .sort("device_family", "label", "month")
@@ -354,85 +342,6 @@ def prepare_narratives(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("description").fill_null(""),
         _is_generic(pl.col("problem_code")).alias("generic"),
     ).sort("month", "device_family", "complaint_id")
-
-
-def emerging_topics(
-    frame: pl.DataFrame,
-    model: TopicModel,
-    *,
-    baseline_months: int = 12,
-    alpha: float = 0.01,
-    start_month: dt.date | None = None,
-    min_count: int = 3,
-    min_baseline_months: int = 6,
-) -> pl.DataFrame:
-    """First month each (device_family, topic) alarms, one row per alarming pair.
-
-    ``frame``: complaint_id, device_family, month (date), description, problem_code; one row per
-    complaint (its current version). Month t is tested against months t-baseline_months..t-1 of
-    the same family, so a decision at t uses only months <= t. ``start_month`` restricts the
-    months tested (use the month after the model's ``fit_until``). A cell alarms when its BH
-    q-value (``statistic``) is <= alpha (``threshold``) and it has at least ``min_count``
-    complaints; the family needs ``min_baseline_months`` months with complaints in the baseline.
-    """
-    df = prepare_narratives(frame)
-    labels = assign_topics(model, df["description"].to_list())
-    df = df.with_columns(pl.Series("label", labels, dtype=pl.Int64))
-    tested = _monthly_tests(
-        df,
-        baseline_months=baseline_months,
-        alpha=alpha,
-        start_month=start_month,
-        min_count=min_count,
-        min_baseline_months=min_baseline_months,
-        topics=list(range(model.n_topics)),
-    )
-    return _first_alarms(tested, model)
-
-
-def novelty_alarms(
-    frame: pl.DataFrame,
-    model: TopicModel,
-    *,
-    baseline_months: int = 12,
-    alpha: float = 0.01,
-    start_month: dt.date | None = None,
-    min_count: int = 3,
-    min_baseline_months: int = 6,
-    measure: Literal["oov", "weight"] = "oov",
-    threshold: float | None = None,
-) -> pl.DataFrame:
-    """First month each family's share of poorly explained narratives alarms (topic = -1).
-
-    ``measure="oov"`` (default): a narrative is novel when the share of its terms outside the
-    fitted vocabulary exceeds ``threshold`` (default the model's ``oov_threshold``, a high
-    quantile of the training narratives, at least 0.25). ``measure="weight"``: novel when its
-    best topic weight is below ``threshold`` (default ``novelty_threshold``, a low quantile of
-    the training narratives' best weights). On the synthetic demo the best weight separates
-    badly (narratives are dominated by reporting boilerplate that the topics explain well),
-    the vocabulary share separates well. Same test and BH adjustment (across families per
-    month) as ``emerging_topics``.
-    """
-    df = prepare_narratives(frame)
-    texts = df["description"].to_list()
-    if measure == "oov":
-        thr = model.oov_threshold if threshold is None else threshold
-        novel = novelty_scores(model, texts) > thr
-    else:
-        thr = model.novelty_threshold if threshold is None else threshold
-        w = topic_weights(model, texts)
-        novel = (w.max(axis=1) if w.shape[0] else np.zeros(0)) < thr
-    df = df.with_columns(pl.Series("label", np.where(novel, NOVEL, 0), dtype=pl.Int64))
-    tested = _monthly_tests(
-        df,
-        baseline_months=baseline_months,
-        alpha=alpha,
-        start_month=start_month,
-        min_count=min_count,
-        min_baseline_months=min_baseline_months,
-        topics=[NOVEL],
-    )
-    return _first_alarms(tested, model)
 
 
 def training_set(
@@ -543,8 +452,11 @@ def alarms_from_labels(
 ) -> pl.DataFrame:
     """The first alarms of the topics and of the novelty series (topic -1, novel when the share
     of terms outside the vocabulary exceeds the model's ``oov_threshold``) for the months after
-    ``fit_until``. ``labelled``: prepared complaints with ``topic`` and ``oov_share``; the same
-    tests as ``emerging_topics`` and ``novelty_alarms`` (default measure)."""
+    ``fit_until``. ``labelled``: prepared complaints with ``topic`` and ``oov_share``. Month t is
+    tested against months t-baseline_months..t-1 of the same family, so a decision at t uses only
+    months <= t. A cell alarms when its BH q-value (``statistic``) is <= alpha (``threshold``)
+    and it has at least ``min_count`` complaints; the family needs ``min_baseline_months`` months
+    with complaints in the baseline. One row per alarming (family, topic): its first month."""
     kw = dict(
         baseline_months=baseline_months,
         alpha=alpha,
@@ -564,40 +476,6 @@ def alarms_from_labels(
         model,
     )
     return pl.concat([topics, novelty]).sort("month", "device_family", "topic")
-
-
-def detect_new_modes(
-    frame: pl.DataFrame,
-    fit_until: dt.date,
-    *,
-    n_topics: int = 20,
-    seed: int = 0,
-    baseline_months: int = 12,
-    alpha: float = 0.01,
-    min_count: int = 3,
-    max_training_documents: int = 0,
-) -> tuple[TopicModel, pl.DataFrame]:
-    """Fit on complaints of months <= fit_until (``training_set``), test the later months; no
-    look-ahead. Only the months the tests read are labelled (``judged_set``).
-
-    Returns the model and the first alarms of the topics and of the novelty series (topic -1).
-    """
-    df = prepare_narratives(frame)
-    train = training_set(df, fit_until, max_training_documents)
-    model = fit_topic_model(train["description"].to_list(), n_topics=n_topics, seed=seed)
-    judged = judged_set(df, fit_until, baseline_months)
-    if "text_hash" not in judged.columns:
-        judged = judged.with_columns(text_hash=pl.col("description").hash().cast(pl.String))
-    labels = label_months(model, judged)
-    alarms = alarms_from_labels(
-        judged.join(labels.select("complaint_id", *LABEL_SCHEMA), on="complaint_id", how="left"),
-        model,
-        fit_until,
-        baseline_months=baseline_months,
-        alpha=alpha,
-        min_count=min_count,
-    )
-    return model, alarms
 
 
 def dump_topic_model(model: TopicModel) -> bytes:

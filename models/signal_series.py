@@ -72,6 +72,74 @@ def hazard_series(
     )
 
 
+# The fewest complaints a family's own past rate of a code may rest on (config/pipeline.toml
+# `unmapped_min_baseline_count`); below it the code has "too little data" and is not judged.
+UNMAPPED_MIN_BASELINE_COUNT = 3
+
+BASELINE_SCHEMA = {
+    "device_family": pl.String,
+    "problem_code": pl.String,
+    "base_count": pl.Int64,
+    "base_units": pl.Float64,
+    "base_months": pl.Int64,
+}
+
+
+def _unmapped_baselines(
+    complaints: pl.DataFrame,
+    exposure: pl.DataFrame,
+    hazards: pl.DataFrame,
+    coverage: pl.DataFrame | None,
+    recent_months: int,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The monthly grid of every coded complaint no hazard of its family maps (device_family,
+    problem_code, month, units_in_service, observed), and each code's baseline before the last
+    `recent_months` covered months (BASELINE_SCHEMA; base_months 0 when the family has no month
+    before them)."""
+    mapped = hazards.select("device_family", "problem_code").unique()
+    coded = complaints.filter(pl.col("problem_code").is_not_null()).join(
+        mapped, on=["device_family", "problem_code"], how="anti"
+    )
+    months = covered_exposure(exposure, coverage)
+    # the baseline ends before the last `recent_months` covered months of the family
+    baseline_end = (
+        months.sort("month", descending=True)
+        .group_by("device_family", maintain_order=True)
+        .agg(baseline_end=pl.col("month").get(recent_months, null_on_oob=True))
+    )
+    counts = coded.group_by("device_family", "problem_code", "month").agg(
+        observed=pl.len().cast(pl.Int64)
+    )
+    grid = (
+        counts.select("device_family", "problem_code")
+        .unique()
+        .join(months, on="device_family")
+        .join(counts, on=["device_family", "problem_code", "month"], how="left")
+        .with_columns(pl.col("observed").fill_null(0))
+        .join(baseline_end, on="device_family", how="left")
+    )
+    baselines = (
+        counts.select("device_family", "problem_code")
+        .unique()
+        .join(
+            grid.filter(pl.col("month") <= pl.col("baseline_end"))
+            .group_by("device_family", "problem_code")
+            .agg(
+                base_count=pl.col("observed").sum(),
+                base_units=pl.col("units_in_service").sum(),
+                base_months=pl.len(),
+            ),
+            on=["device_family", "problem_code"],
+            how="left",
+        )
+        .with_columns(
+            pl.col("base_count", "base_months").fill_null(0), pl.col("base_units").fill_null(0.0)
+        )
+        .cast(BASELINE_SCHEMA)
+    )
+    return grid, baselines
+
+
 def unmapped_code_series(
     complaints: pl.DataFrame,
     exposure: pl.DataFrame,
@@ -80,52 +148,19 @@ def unmapped_code_series(
     *,
     recent_months: int = 12,
     min_baseline_months: int = 12,
-    min_baseline_count: int = 3,
+    min_baseline_count: int = UNMAPPED_MIN_BASELINE_COUNT,
 ) -> pl.DataFrame:
     """Series for problem codes the family's risk file does not map, against the family's own
     past rate. A code needs `min_baseline_months` covered months of exposure before the recent
     window (the last `recent_months` covered months) and `min_baseline_count` complaints in it to
-    get a baseline; others are not judged yet."""
-    mapped = hazards.select("device_family", "problem_code").unique()
-    coded = complaints.filter(pl.col("problem_code").is_not_null()).join(
-        mapped, on=["device_family", "problem_code"], how="anti"
-    )
-    if coded.is_empty():
-        return pl.DataFrame(schema=dict.fromkeys(SERIES_COLUMNS, pl.String)).cast(
-            {"month": pl.Date, "observed": pl.Int64, "expected": pl.Float64}
-        )
-    months = covered_exposure(exposure, coverage)
-    # the baseline ends before the last `recent_months` covered months of the family
-    baseline_end = (
-        months.sort("month", descending=True)
-        .group_by("device_family", maintain_order=True)
-        .agg(baseline_end=pl.col("month").get(recent_months, null_on_oob=True))
-        .drop_nulls()
-    )
-    counts = coded.group_by("device_family", "problem_code", "month").agg(
-        observed=pl.len().cast(pl.Int64)
-    )
-    grid = counts.select("device_family", "problem_code").unique().join(months, on="device_family")
-    series = (
-        grid.join(counts, on=["device_family", "problem_code", "month"], how="left")
-        .with_columns(pl.col("observed").fill_null(0))
-        .join(baseline_end, on="device_family")
-    )
-    baseline = (
-        series.filter(pl.col("month") <= pl.col("baseline_end"))
-        .group_by("device_family", "problem_code")
-        .agg(
-            base_count=pl.col("observed").sum(),
-            base_units=pl.col("units_in_service").sum(),
-            base_months=pl.len(),
-        )
-        .filter(
-            (pl.col("base_months") >= min_baseline_months)
-            & (pl.col("base_count") >= min_baseline_count)
-        )
+    get a baseline; `too_little_data` lists the others, with the reason."""
+    grid, baselines = _unmapped_baselines(complaints, exposure, hazards, coverage, recent_months)
+    enough = baselines.filter(
+        (pl.col("base_months") >= min_baseline_months)
+        & (pl.col("base_count") >= min_baseline_count)
     )
     return (
-        series.join(baseline, on=["device_family", "problem_code"])
+        grid.join(enough, on=["device_family", "problem_code"])
         .with_columns(
             expected=pl.col("base_count") / pl.col("base_units") * pl.col("units_in_service")
         )
@@ -136,6 +171,77 @@ def unmapped_code_series(
             month=pl.col("month"),
             observed=pl.col("observed"),
             expected=pl.col("expected"),
+        )
+        .cast({"observed": pl.Int64, "expected": pl.Float64})
+        .sort("series_id", "month")
+    )
+
+
+def too_little_data(
+    complaints: pl.DataFrame,
+    exposure: pl.DataFrame,
+    hazards: pl.DataFrame,
+    coverage: pl.DataFrame | None = None,
+    *,
+    recent_months: int = 12,
+    min_baseline_months: int = 12,
+    min_baseline_count: int = UNMAPPED_MIN_BASELINE_COUNT,
+) -> pl.DataFrame:
+    """The unmapped problem codes `unmapped_code_series` cannot judge yet, and why: a rare code or
+    a short history says "too little data", never an alarm (device_family, code, base_months,
+    base_count, reason)."""
+    _, baselines = _unmapped_baselines(complaints, exposure, hazards, coverage, recent_months)
+    return (
+        baselines.filter(
+            (pl.col("base_months") < min_baseline_months)
+            | (pl.col("base_count") < min_baseline_count)
+        )
+        .select(
+            "device_family",
+            code="problem_code",
+            base_months="base_months",
+            base_count="base_count",
+            reason=pl.format(
+                "too little data: {} covered month(s) and {} complaint(s) before the last {} "
+                "months; a baseline needs {} months and {} complaints",
+                "base_months",
+                "base_count",
+                pl.lit(recent_months),
+                pl.lit(min_baseline_months),
+                pl.lit(min_baseline_count),
+            ),
+        )
+        .sort("device_family", "code")
+    )
+
+
+def unjudged_code_months(
+    complaints: pl.DataFrame,
+    exposure: pl.DataFrame,
+    hazards: pl.DataFrame,
+    coverage: pl.DataFrame | None = None,
+    **baseline_rules: int,
+) -> pl.DataFrame:
+    """The covered months of every code `too_little_data` lists, with their complaints and no
+    expected count: published beside the judged series so a rare code is seen, with the reason it
+    is not judged (SERIES_COLUMNS, `judged` false and `note`)."""
+    recent = baseline_rules.get("recent_months", 12)
+    grid, _ = _unmapped_baselines(complaints, exposure, hazards, coverage, recent)
+    short = too_little_data(complaints, exposure, hazards, coverage, **baseline_rules)
+    return (
+        grid.join(
+            short.select("device_family", problem_code="code", note="reason"),
+            on=["device_family", "problem_code"],
+        )
+        .select(
+            series_id=pl.col("device_family") + pl.lit("|") + pl.col("problem_code"),
+            device_family="device_family",
+            code="problem_code",
+            month="month",
+            observed=pl.col("observed").cast(pl.Int64),
+            expected=pl.lit(None, pl.Float64),
+            judged=pl.lit(False),
+            note="note",
         )
         .sort("series_id", "month")
     )
@@ -164,7 +270,15 @@ def series_with_coverage(series: pl.DataFrame, coverage: pl.DataFrame) -> pl.Dat
         coverage.select("device_family", "month", "reason"),
         on=["device_family", "month"],
         how="left",
-    ).with_columns(covered=pl.lit(True), reason=pl.col("reason").fill_null(""))
+    ).with_columns(
+        covered=pl.lit(True),
+        # the month's coverage note, else why the series is not judged (too little data)
+        reason=pl.coalesce(
+            pl.when(pl.col("reason") != "").then(pl.col("reason")),
+            pl.col("note") if "note" in series.columns else pl.lit(None, pl.String),
+            pl.lit(""),
+        ),
+    )
     uncovered = (
         series.select("series_id", "device_family", "code")
         .unique()

@@ -191,3 +191,45 @@ def test_a_published_series_shows_a_month_without_data_as_such_not_as_zero() -> 
         (dt.date(2024, 1, 1), None, False, "before the data begin"),
         (dt.date(2024, 2, 1), 3, True, ""),
     ]
+
+
+def test_a_rare_code_or_a_short_history_says_too_little_data() -> None:
+    from models.signal_series import too_little_data
+
+    # 14 covered months of 1,000 units; A77 twice and A88 five times before the last 2 months
+    all_months = months(dt.date(2024, 1, 1), 14)
+    exposure = pl.DataFrame(
+        {"device_family": ["F"] * 14, "month": all_months, "units_in_service": [1000.0] * 14}
+    )
+    complaints = pl.DataFrame(
+        {
+            "device_family": ["F"] * 7,
+            "month": all_months[:2] + all_months[:5],
+            "problem_code": ["A77"] * 2 + ["A88"] * 5,
+        }
+    )
+    empty_risk_file = pl.DataFrame(
+        schema={
+            "hazard_id": pl.String,
+            "device_family": pl.String,
+            "expected_rate": pl.Float64,
+            "problem_code": pl.String,
+        }
+    )
+    args = (complaints, exposure, empty_risk_file)
+    judged = unmapped_code_series(
+        *args, recent_months=2, min_baseline_months=12, min_baseline_count=3
+    )
+    assert judged["code"].unique().to_list() == ["A88"]
+    short = too_little_data(*args, recent_months=2, min_baseline_months=12, min_baseline_count=3)
+    assert short.select("code", "base_months", "base_count").rows() == [("A77", 12, 2)]
+    assert short["reason"][0].startswith("too little data: 12 covered month(s) and 2 complaint(s)")
+    # asking for 10 complaints puts A88 (5) there too
+    short10 = too_little_data(*args, recent_months=2, min_baseline_count=10)
+    assert short10["code"].to_list() == ["A77", "A88"]
+    # a history shorter than the recent window: every code has too little data, none is judged
+    assert unmapped_code_series(*args, recent_months=14).is_empty()
+    assert too_little_data(*args, recent_months=14)["base_months"].to_list() == [0, 0]
+    # no unmapped code at all: an empty, typed series
+    none = unmapped_code_series(complaints.clear(), exposure, empty_risk_file)
+    assert none.is_empty() and none.schema["expected"] == pl.Float64

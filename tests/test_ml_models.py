@@ -11,15 +11,21 @@ import numpy as np
 import polars as pl
 import pytest
 
+from models.narrative_replay import (
+    NarrativeJudgement,
+    NarrativeSettings,
+    NarrativeState,
+    empty_narrative_state,
+    judge_narratives,
+)
 from models.narrative_topics import (
     GENERIC_PROBLEM_CODES,
+    LABEL_SCHEMA,
+    alarms_from_labels,
     assign_topics,
-    detect_new_modes,
-    emerging_topics,
     fit_topic_model,
     label_months,
     latest_versions,
-    novelty_alarms,
     prepare_narratives,
 )
 from models.service_anomalies import (
@@ -57,6 +63,7 @@ CONTEXT = [
 OUTCOME = ["no injury", "no harm", "patient fine", "no adverse consequence", ""]
 NEW_PHRASE = "firmware watchdog reboot loop wipes the calibration table overnight"
 NEW_MONTH = dt.date(2025, 3, 1)
+AS_OF = dt.date(2025, 6, 30)  # the night the synthetic corpus' last month ends
 
 
 def _months(start: dt.date, n: int) -> list[dt.date]:
@@ -94,6 +101,35 @@ def synthetic_corpus(seed: int = 7, new_per_month: int = 8) -> pl.DataFrame:
     )
 
 
+def with_text_hash(frame: pl.DataFrame) -> pl.DataFrame:
+    """The complaints as the nightly job reads them: with a hash of the narrative."""
+    return frame.with_columns(text_hash=pl.col("description").hash().cast(pl.String))
+
+
+def judge(
+    frame: pl.DataFrame,
+    fit_until: dt.date,
+    *,
+    as_of: dt.date = AS_OF,
+    stored: NarrativeState | None = None,
+    code_version: str = "test",
+    **settings: int,
+) -> NarrativeJudgement:
+    """The narrative method as the nightly job runs it (models/narrative_replay.py) on the night
+    `as_of`, its model fitted on the months up to `fit_until`; a fresh warehouse unless `stored`
+    (the state an earlier night kept)."""
+    fit_months = as_of.year * 12 + as_of.month - (fit_until.year * 12 + fit_until.month)
+    judgement = judge_narratives(
+        with_text_hash(frame),
+        as_of,
+        NarrativeSettings(fit_months=fit_months, **settings),
+        stored if stored is not None else empty_narrative_state(),
+        code_version,
+    )
+    assert judgement.fit_until == fit_until
+    return judgement
+
+
 # ---- narrative topics -----------------------------------------------------------------------
 
 
@@ -126,7 +162,7 @@ def test_generic_codes_exist_in_annex_a() -> None:
 def test_new_phrase_flagged_at_onset_not_before_history_only_model() -> None:
     frame = synthetic_corpus()
     fit_until = dt.date(2025, 1, 1)
-    _, alarms = detect_new_modes(frame, fit_until, n_topics=6, seed=0)
+    alarms = judge(frame, fit_until, n_topics=6, seed=0).alarms
     assert alarms["month"].min() > fit_until
     alpha = alarms.filter(pl.col("device_family") == "Alpha")
     assert alpha.height >= 1
@@ -138,36 +174,44 @@ def test_new_phrase_flagged_at_onset_not_before_history_only_model() -> None:
 
 
 def test_new_phrase_gets_an_emerging_topic_when_the_model_knows_it() -> None:
-    frame = synthetic_corpus(new_per_month=15)
-    model = fit_topic_model(frame["description"].to_list(), n_topics=12, seed=0)
-    out = emerging_topics(frame, model, baseline_months=12, alpha=0.01)
+    # fitted up to the onset month: the model has seen the new phrase (a month of it, enough to
+    # make its own topic), so its narratives are not novel afterwards; the share of its topic
+    # rises against the baseline
+    frame = synthetic_corpus(new_per_month=30)
+    judgement = judge(frame, NEW_MONTH, n_topics=12, seed=0)
+    assert judgement.model is not None and "watchdog" in judgement.model.vectorizer.vocabulary_
+    out = judgement.alarms
     alpha = out.filter(pl.col("device_family") == "Alpha")
     assert alpha.height >= 1
     first = alpha.sort("month").row(0, named=True)
     assert NEW_MONTH <= first["month"] <= _months(NEW_MONTH, 2)[1]
-    assert "watchdog" in first["top_terms"] and first["unexplained"]
+    assert first["topic"] >= 0 and "watchdog" in first["top_terms"] and first["unexplained"]
     assert out.filter(pl.col("device_family") == "Beta").height == 0
     # same call twice: same output
-    assert out.equals(emerging_topics(frame, model, baseline_months=12, alpha=0.01))
+    again = judge(frame, NEW_MONTH, n_topics=12, seed=0)
+    assert out.equals(again.alarms) and again.state.model.equals(judgement.state.model)
 
 
 def test_no_new_phrase_no_alarm() -> None:
     frame = synthetic_corpus(new_per_month=0)
-    _, alarms = detect_new_modes(frame, dt.date(2025, 1, 1), n_topics=6, seed=0)
-    assert alarms.height == 0
+    judgement = judge(frame, dt.date(2025, 1, 1), n_topics=6, seed=0)
+    assert judgement.model is not None and judgement.alarms.height == 0
 
 
 def test_labelling_only_the_judged_months_changes_no_alarm() -> None:
     # The tests read the months after the fit and their baseline; labelling the older months
-    # too (as before) must give the very same alarms.
+    # too must give the very same alarms.
     frame = synthetic_corpus()
     fit_until = dt.date(2025, 1, 1)
-    model, alarms = detect_new_modes(frame, fit_until, n_topics=6, seed=0, baseline_months=6)
-    assert alarms.height > 0
-    everything = dict(baseline_months=6, alpha=0.01, start_month=dt.date(2025, 2, 1), min_count=3)
-    expected = pl.concat(
-        [emerging_topics(frame, model, **everything), novelty_alarms(frame, model, **everything)]
-    ).sort("month", "device_family", "topic")
+    judgement = judge(frame, fit_until, n_topics=6, seed=0, baseline_months=6)
+    model, alarms = judgement.model, judgement.alarms
+    assert model is not None and alarms.height > 0
+    assert judgement.state.labels["month"].min() == dt.date(2024, 8, 1)  # 6 months before
+    everything = prepare_narratives(with_text_hash(frame))
+    labels = label_months(model, everything).select("complaint_id", *LABEL_SCHEMA)
+    expected = alarms_from_labels(
+        everything.join(labels, on="complaint_id", how="left"), model, fit_until, baseline_months=6
+    )
     assert alarms.equals(expected)
 
 
@@ -185,15 +229,16 @@ def test_training_is_capped_to_the_most_recent_narratives() -> None:
     )
     frame = pl.concat([fossil, frame])
     fit_until = dt.date(2024, 7, 1)
-    whole, _ = detect_new_modes(frame, fit_until, n_topics=6, seed=0)
-    capped, _ = detect_new_modes(frame, fit_until, n_topics=6, seed=0, max_training_documents=500)
+    whole = judge(frame, fit_until, n_topics=6, seed=0).model
+    capped = judge(frame, fit_until, n_topics=6, seed=0, max_training_documents=500).model
+    assert whole is not None and capped is not None
     assert whole.n_documents == frame.filter(pl.col("month") <= fit_until).height
     assert capped.n_documents == 500
     assert "fossilised" in whole.vectorizer.vocabulary_
     assert "fossilised" not in capped.vectorizer.vocabulary_
     # a cap above the corpus changes nothing
-    same, _ = detect_new_modes(frame, fit_until, n_topics=6, seed=0, max_training_documents=10**6)
-    assert same.version == whole.version
+    same = judge(frame, fit_until, n_topics=6, seed=0, max_training_documents=10**6).model
+    assert same is not None and same.version == whole.version
 
 
 def test_month_labels_depend_on_the_month_only_and_are_kept_while_it_is_unchanged() -> None:
@@ -224,6 +269,46 @@ def test_month_labels_depend_on_the_month_only_and_are_kept_while_it_is_unchange
         label_months(model, tonight.filter(pl.col("month") == april))
     )
     assert label_months(model, tonight).filter(pl.col("month") == april)["oov_share"].min() >= 0
+
+
+def test_the_next_night_reuses_the_model_and_relabels_only_the_changed_month() -> None:
+    frame = synthetic_corpus()
+    fit_until = dt.date(2025, 1, 1)
+    first = judge(frame, fit_until, n_topics=6, seed=0)
+    months = first.state.labels["month"].n_unique()
+    assert not first.state.model_reused
+    assert (first.state.months_labelled, first.state.months_kept) == (months, 0)
+    # the same complaints the next night: the model and every month's labels are kept
+    again = judge(frame, fit_until, n_topics=6, seed=0, stored=first.state)
+    assert again.state.model_reused
+    assert (again.state.months_labelled, again.state.months_kept) == (0, months)
+    assert again.state.model.equals(first.state.model)
+    assert again.state.labels.equals(first.state.labels) and again.alarms.equals(first.alarms)
+    # one narrative of a judged month changed: that month alone is labelled again, and the night
+    # publishes and keeps what a fresh warehouse would
+    april = dt.date(2025, 4, 1)
+    changed_id = frame.filter(pl.col("month") == april)["complaint_id"][0]
+    edited = frame.with_columns(
+        description=pl.when(pl.col("complaint_id") == changed_id)
+        .then(pl.lit(NEW_PHRASE))
+        .otherwise(pl.col("description"))
+    )
+    tonight = judge(edited, fit_until, n_topics=6, seed=0, stored=first.state)
+    assert tonight.state.model_reused
+    assert (tonight.state.months_labelled, tonight.state.months_kept) == (1, months - 1)
+    scratch = judge(edited, fit_until, n_topics=6, seed=0)
+    assert tonight.state.model.equals(scratch.state.model)
+    assert tonight.state.labels.equals(scratch.state.labels)
+    assert tonight.alarms.equals(scratch.alarms)
+    # other narrative code: the digest changes, the model is fitted again
+    other = judge(frame, fit_until, n_topics=6, seed=0, stored=first.state, code_version="v2")
+    assert not other.state.model_reused and other.state.months_kept == 0
+
+
+def test_too_few_narratives_to_fit_on_no_model_and_no_state() -> None:
+    judgement = judge(synthetic_corpus(), dt.date(2025, 1, 1), min_training_documents=10**6)
+    assert judgement.model is None and judgement.alarms.is_empty()
+    assert judgement.state.model.is_empty() and judgement.state.labels.is_empty()
 
 
 # ---- service anomalies ----------------------------------------------------------------------
@@ -353,7 +438,7 @@ def test_demo_narrative_new_mode_flagged(demo: Path) -> None:
     )
     m = onset.year * 12 + onset.month - 1 - 2  # fit on history up to 2 months before onset
     fit_until = dt.date(m // 12, m % 12 + 1, 1)
-    _, alarms = detect_new_modes(frame, fit_until, n_topics=20, seed=0)
+    alarms = judge(frame, fit_until, as_of=extract, n_topics=20, seed=0).alarms
     hits = alarms.filter(pl.col("device_family") == truth["scope_value"]).sort("month")
     assert hits.height >= 1
     first = hits.row(0, named=True)

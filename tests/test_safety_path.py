@@ -32,7 +32,7 @@ def _fail(message: str):
 
 SCENARIOS = {
     # (module, attribute replaced, message, the step that fails)
-    "narrative model": ("signals", "_narrative_alarms", NARRATIVE_FAILURE, "signal_detection"),
+    "narrative model": ("signals", "narrative_alarms", NARRATIVE_FAILURE, "signal_detection"),
     "PDF printer": ("reports", "print_to_pdf", PRINTER_FAILURE, "reports__pms_reports"),
 }
 

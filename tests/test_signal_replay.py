@@ -14,8 +14,9 @@ import duckdb
 import pytest
 
 from assets.ingestion.sources import COMPLAINTS
-from assets.signals.assets import _night_fingerprints, review_nights
+from assets.signals.assets import _night_fingerprints
 from models.replay_memo import canonical_nights, is_month_end, night_fingerprints, restart_point
+from models.signal_replay import review_nights
 from pipelines.cli import main
 from synthetic.generate import generate_landing
 from synthetic.scales import SCALES, Scale

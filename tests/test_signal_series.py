@@ -7,8 +7,8 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from assets.signals.assets import months_before, review_nights
 from models.signal_evaluation import score, target_onset
+from models.signal_replay import months_before, review_nights
 from models.signal_series import hazard_series, unmapped_code_series
 
 JAN, FEB = dt.date(2025, 1, 1), dt.date(2025, 2, 1)
@@ -51,7 +51,9 @@ def test_unmapped_code_uses_the_family_past_rate() -> None:
             "problem_code": ["A77"] * 8,
         }
     )
-    series = unmapped_code_series(complaints, exposure, HAZARDS, recent_months=1)
+    series = unmapped_code_series(
+        complaints, exposure, HAZARDS, recent_months=1, min_baseline_count=3
+    )
     # baseline: months up to 2025-01 (13 months, 13,000 unit-months, 6 complaints)
     assert series["expected"][0] == pytest.approx(6 / 13_000 * 1000)
     assert series["series_id"][0] == "F|A77"

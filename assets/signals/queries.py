@@ -24,6 +24,14 @@ NARRATIVES_KNOWN_ON_NIGHT_SQL = _complaints_known_on_night(
     ", c.description, md5(c.description) AS text_hash"
 )
 
+# The firm's own FDA product codes (disproportionality is published for these).
+OWN_PRODUCT_CODES_SQL = "SELECT product_code FROM staging.products"
+
+# The first complaint received (the replay starts at the end of its month) and the first MAUDE
+# report received (the disproportionality window is read from then on).
+FIRST_COMPLAINT_SQL = "SELECT min(received_date) FROM staging.complaint_versions"
+FIRST_MAUDE_REPORT_SQL = "SELECT min(date_received) FROM staging.maude_master"
+
 # Unit-months in service per family and month, from shipments up to $night.
 FAMILY_EXPOSURE_SQL = """
 SELECT device_family, month, sum(units_in_service) AS units_in_service
@@ -210,6 +218,18 @@ CREATE TABLE IF NOT EXISTS signals_state.narrative_labels (
 """
 
 STORED_NIGHTS_SQL = "SELECT night, fingerprint FROM signals_state.replayed_nights ORDER BY night"
+
+# What the narrative method kept from the last night (models/narrative_replay.py): the fitted
+# topic model and the labels of the judged complaints, each under the digest of its training set.
+STORED_NARRATIVE_MODELS_SQL = """
+SELECT training_digest, model_version, fit_until, documents, model
+FROM signals_state.narrative_models
+"""
+
+STORED_NARRATIVE_LABELS_SQL = """
+SELECT training_digest, month, month_digest, complaint_id, text_hash, topic, oov_share
+FROM signals_state.narrative_labels
+"""
 
 # Stored detections of the nights before the restart point ($before).
 STORED_DETECTIONS_SQL = """
