@@ -273,10 +273,18 @@ def trend_alarms(
             settings.get("unmapped_min_baseline_count", UNMAPPED_MIN_BASELINE_COUNT)
         )
     }
+    confidence = settings.get("unmapped_baseline_confidence")
     series = pl.concat(
         [
             hazard_series(complaints, exposure, hazards, coverage),
-            unmapped_code_series(complaints, exposure, hazards, coverage, **baseline_rules),
+            unmapped_code_series(
+                complaints,
+                exposure,
+                hazards,
+                coverage,
+                baseline_confidence=None if confidence is None else float(confidence),
+                **baseline_rules,
+            ),
         ],
         how="vertical_relaxed",
     )

@@ -14,7 +14,9 @@ night's partial month expects its share of a month.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
+from scipy import stats
 
 SERIES_COLUMNS = ("series_id", "device_family", "code", "month", "observed", "expected")
 
@@ -75,6 +77,15 @@ def hazard_series(
 # The fewest complaints a family's own past rate of a code may rest on (config/pipeline.toml
 # `unmapped_min_baseline_count`); below it the code has "too little data" and is not judged.
 UNMAPPED_MIN_BASELINE_COUNT = 3
+
+
+def baseline_rate_limit(count: np.ndarray, confidence: float) -> np.ndarray:
+    """The exact (Garwood 1936) upper `confidence` limit of a Poisson count: the baseline count a
+    rate estimated from `count` complaints may stand for. The gamma quantile at `confidence` with
+    shape count + 1; 3 complaints at 0.9 give 6.68, 100 give 113.0 (a rate from few complaints is
+    not under-estimated by chance, and one from many barely moves)."""
+    return stats.gamma.ppf(confidence, np.asarray(count, dtype=float) + 1.0)
+
 
 BASELINE_SCHEMA = {
     "device_family": pl.String,
@@ -149,16 +160,25 @@ def unmapped_code_series(
     recent_months: int = 12,
     min_baseline_months: int = 12,
     min_baseline_count: int = UNMAPPED_MIN_BASELINE_COUNT,
+    baseline_confidence: float | None = None,
 ) -> pl.DataFrame:
     """Series for problem codes the family's risk file does not map, against the family's own
-    past rate. A code needs `min_baseline_months` covered months of exposure before the recent
-    window (the last `recent_months` covered months) and `min_baseline_count` complaints in it to
-    get a baseline; `too_little_data` lists the others, with the reason."""
+    past rate (with `baseline_confidence`, its exact upper confidence limit: see
+    `baseline_rate_limit`). A code needs `min_baseline_months` covered months of exposure before
+    the recent window (the last `recent_months` covered months) and `min_baseline_count`
+    complaints in it to get a baseline; `too_little_data` lists the others, with the reason."""
     grid, baselines = _unmapped_baselines(complaints, exposure, hazards, coverage, recent_months)
     enough = baselines.filter(
         (pl.col("base_months") >= min_baseline_months)
         & (pl.col("base_count") >= min_baseline_count)
     )
+    if baseline_confidence is not None:
+        enough = enough.with_columns(
+            base_count=pl.Series(
+                baseline_rate_limit(enough["base_count"].to_numpy(), baseline_confidence),
+                dtype=pl.Float64,
+            )
+        )
     return (
         grid.join(enough, on=["device_family", "problem_code"])
         .with_columns(

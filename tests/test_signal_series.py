@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import polars as pl
 import pytest
@@ -109,3 +110,29 @@ def test_score_counts_detections_delays_and_null_false_alarms() -> None:
     false = dict(scored.false_alarms.iter_rows())
     assert false["ewma"] == 1 and false["combined"] == 1
     assert scored.null_series_years == pytest.approx(1 * 731 / 365.25)
+
+
+def test_baseline_rate_limit_is_garwoods_exact_upper_limit() -> None:
+    from models.signal_series import baseline_rate_limit
+
+    # P(X = 0 | mu) = e^-mu = 0.1 gives mu = ln 10; 3 complaints: chi2(0.9; 8 df) / 2 = 13.362 / 2
+    assert baseline_rate_limit([0, 3], 0.9) == pytest.approx([math.log(10), 6.681], abs=1e-3)
+
+
+def test_an_unmapped_codes_rate_from_few_complaints_is_judged_against_its_upper_limit() -> None:
+    months = [dt.date(2024, m, 1) for m in range(1, 13)] + [dt.date(2025, m, 1) for m in (1, 2)]
+    exposure = pl.DataFrame(
+        {"device_family": ["F"] * 14, "month": months, "units_in_service": [1000.0] * 14}
+    )
+    complaints = pl.DataFrame(
+        {
+            "device_family": ["F"] * 5,
+            "month": [dt.date(2024, 1, 1)] * 3 + [dt.date(2025, 2, 1)] * 2,
+            "problem_code": ["A77"] * 5,
+        }
+    )
+    series = unmapped_code_series(
+        complaints, exposure, HAZARDS, recent_months=1, baseline_confidence=0.9
+    )
+    # 3 complaints over 13,000 unit-months stand for 6.681: 6.681 / 13 per 1,000 unit-months
+    assert series["expected"][0] == pytest.approx(6.681 / 13, abs=1e-3)
