@@ -46,8 +46,7 @@ from models.signal_life import established_windows, signal_life
 from models.signal_series import (
     UNMAPPED_MIN_BASELINE_COUNT,
     hazard_series,
-    unjudged_code_months,
-    unmapped_code_series,
+    unmapped_codes,
 )
 
 # Methods judged once for the as-of night: never stored in the replay state.
@@ -268,29 +267,21 @@ def trend_alarms(
     `judged` once the cumulative expected count reaches `min_cumulative_expected`) and the
     night's coverage."""
     coverage = night_coverage(complaints, exposure, night, settings)
-    baseline_rules = {
-        "min_baseline_count": int(
-            settings.get("unmapped_min_baseline_count", UNMAPPED_MIN_BASELINE_COUNT)
-        )
-    }
     confidence = settings.get("unmapped_baseline_confidence")
+    unmapped = unmapped_codes(
+        complaints,
+        exposure,
+        hazards,
+        coverage,
+        min_baseline_count=int(
+            settings.get("unmapped_min_baseline_count", UNMAPPED_MIN_BASELINE_COUNT)
+        ),
+        baseline_confidence=None if confidence is None else float(confidence),
+    )
     series = pl.concat(
-        [
-            hazard_series(complaints, exposure, hazards, coverage),
-            unmapped_code_series(
-                complaints,
-                exposure,
-                hazards,
-                coverage,
-                baseline_confidence=None if confidence is None else float(confidence),
-                **baseline_rules,
-            ),
-        ],
+        [hazard_series(complaints, exposure, hazards, coverage), unmapped.series],
         how="vertical_relaxed",
     )
-    # codes with too little data for a baseline: returned (and published) beside the series,
-    # never judged
-    unjudged = unjudged_code_months(complaints, exposure, hazards, coverage, **baseline_rules)
     # A series is judged once it has been expected to show a few complaints: right after a launch
     # one complaint against a hundredth of one is noise, not a trend.
     warm_up = float(settings.get("min_cumulative_expected", 2.0))
@@ -298,8 +289,11 @@ def trend_alarms(
         judged=pl.col("expected").cum_sum().over("series_id", order_by="month") >= warm_up
     )
     judged = series.filter(pl.col("judged"))
+    # codes with too little data for a baseline: returned (and published) beside the series,
+    # never judged
     series = pl.concat(
-        [series.with_columns(note=pl.lit(None, pl.String)), unjudged], how="vertical_relaxed"
+        [series.with_columns(note=pl.lit(None, pl.String)), unmapped.unjudged],
+        how="vertical_relaxed",
     )
     if judged.is_empty():
         return series, coverage

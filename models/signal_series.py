@@ -14,6 +14,9 @@ night's partial month expects its share of a month.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import polars as pl
 from scipy import stats
@@ -151,7 +154,20 @@ def _unmapped_baselines(
     return grid, baselines
 
 
-def unmapped_code_series(
+@dataclass(frozen=True)
+class UnmappedCodes:
+    """The problem codes no hazard of their family maps, on one night: `series` (SERIES_COLUMNS)
+    judged against the family's own past rate; `too_little_data` (device_family, code,
+    base_months, base_count, reason) the codes without enough data for that rate; `unjudged`
+    the covered months of those codes with their complaints and no expected count (SERIES_COLUMNS,
+    `judged` false, `note` the reason), published beside the series so a rare code is seen."""
+
+    series: pl.DataFrame
+    too_little_data: pl.DataFrame
+    unjudged: pl.DataFrame
+
+
+def unmapped_codes(
     complaints: pl.DataFrame,
     exposure: pl.DataFrame,
     hazards: pl.DataFrame,
@@ -161,61 +177,45 @@ def unmapped_code_series(
     min_baseline_months: int = 12,
     min_baseline_count: int = UNMAPPED_MIN_BASELINE_COUNT,
     baseline_confidence: float | None = None,
-) -> pl.DataFrame:
-    """Series for problem codes the family's risk file does not map, against the family's own
-    past rate (with `baseline_confidence`, its exact upper confidence limit: see
-    `baseline_rate_limit`). A code needs `min_baseline_months` covered months of exposure before
-    the recent window (the last `recent_months` covered months) and `min_baseline_count`
-    complaints in it to get a baseline; `too_little_data` lists the others, with the reason."""
+) -> UnmappedCodes:
+    """Judge every unmapped code against the family's own past rate (with `baseline_confidence`,
+    its exact upper confidence limit: see `baseline_rate_limit`). A code needs
+    `min_baseline_months` covered months of exposure before the recent window (the last
+    `recent_months` covered months) and `min_baseline_count` complaints in it to get a baseline;
+    the others have too little data, with the reason."""
     grid, baselines = _unmapped_baselines(complaints, exposure, hazards, coverage, recent_months)
-    enough = baselines.filter(
-        (pl.col("base_months") >= min_baseline_months)
-        & (pl.col("base_count") >= min_baseline_count)
+    grid = grid.with_columns(
+        series_id=pl.col("device_family") + pl.lit("|") + pl.col("problem_code")
     )
+    enough = (pl.col("base_months") >= min_baseline_months) & (
+        pl.col("base_count") >= min_baseline_count
+    )
+    judged = baselines.filter(enough)
     if baseline_confidence is not None:
-        enough = enough.with_columns(
+        judged = judged.with_columns(
             base_count=pl.Series(
-                baseline_rate_limit(enough["base_count"].to_numpy(), baseline_confidence),
+                baseline_rate_limit(judged["base_count"].to_numpy(), baseline_confidence),
                 dtype=pl.Float64,
             )
         )
-    return (
-        grid.join(enough, on=["device_family", "problem_code"])
+    series = (
+        grid.join(judged, on=["device_family", "problem_code"])
         .with_columns(
             expected=pl.col("base_count") / pl.col("base_units") * pl.col("units_in_service")
         )
         .select(
-            series_id=pl.col("device_family") + pl.lit("|") + pl.col("problem_code"),
-            device_family=pl.col("device_family"),
-            code=pl.col("problem_code"),
-            month=pl.col("month"),
-            observed=pl.col("observed"),
-            expected=pl.col("expected"),
+            "series_id",
+            "device_family",
+            code="problem_code",
+            month="month",
+            observed="observed",
+            expected="expected",
         )
         .cast({"observed": pl.Int64, "expected": pl.Float64})
         .sort("series_id", "month")
     )
-
-
-def too_little_data(
-    complaints: pl.DataFrame,
-    exposure: pl.DataFrame,
-    hazards: pl.DataFrame,
-    coverage: pl.DataFrame | None = None,
-    *,
-    recent_months: int = 12,
-    min_baseline_months: int = 12,
-    min_baseline_count: int = UNMAPPED_MIN_BASELINE_COUNT,
-) -> pl.DataFrame:
-    """The unmapped problem codes `unmapped_code_series` cannot judge yet, and why: a rare code or
-    a short history says "too little data", never an alarm (device_family, code, base_months,
-    base_count, reason)."""
-    _, baselines = _unmapped_baselines(complaints, exposure, hazards, coverage, recent_months)
-    return (
-        baselines.filter(
-            (pl.col("base_months") < min_baseline_months)
-            | (pl.col("base_count") < min_baseline_count)
-        )
+    short = (
+        baselines.filter(~enough)
         .select(
             "device_family",
             code="problem_code",
@@ -233,29 +233,14 @@ def too_little_data(
         )
         .sort("device_family", "code")
     )
-
-
-def unjudged_code_months(
-    complaints: pl.DataFrame,
-    exposure: pl.DataFrame,
-    hazards: pl.DataFrame,
-    coverage: pl.DataFrame | None = None,
-    **baseline_rules: int,
-) -> pl.DataFrame:
-    """The covered months of every code `too_little_data` lists, with their complaints and no
-    expected count: published beside the judged series so a rare code is seen, with the reason it
-    is not judged (SERIES_COLUMNS, `judged` false and `note`)."""
-    recent = baseline_rules.get("recent_months", 12)
-    grid, _ = _unmapped_baselines(complaints, exposure, hazards, coverage, recent)
-    short = too_little_data(complaints, exposure, hazards, coverage, **baseline_rules)
-    return (
+    unjudged = (
         grid.join(
             short.select("device_family", problem_code="code", note="reason"),
             on=["device_family", "problem_code"],
         )
         .select(
-            series_id=pl.col("device_family") + pl.lit("|") + pl.col("problem_code"),
-            device_family="device_family",
+            "series_id",
+            "device_family",
             code="problem_code",
             month="month",
             observed=pl.col("observed").cast(pl.Int64),
@@ -265,6 +250,31 @@ def unjudged_code_months(
         )
         .sort("series_id", "month")
     )
+    return UnmappedCodes(series, short, unjudged)
+
+
+def unmapped_code_series(
+    complaints: pl.DataFrame,
+    exposure: pl.DataFrame,
+    hazards: pl.DataFrame,
+    coverage: pl.DataFrame | None = None,
+    **rules: Any,
+) -> pl.DataFrame:
+    """`unmapped_codes(...).series`: the codes judged against the family's own past rate
+    (`rules`: the keyword arguments of `unmapped_codes`)."""
+    return unmapped_codes(complaints, exposure, hazards, coverage, **rules).series
+
+
+def too_little_data(
+    complaints: pl.DataFrame,
+    exposure: pl.DataFrame,
+    hazards: pl.DataFrame,
+    coverage: pl.DataFrame | None = None,
+    **rules: Any,
+) -> pl.DataFrame:
+    """`unmapped_codes(...).too_little_data`: the codes without enough data for a baseline, and
+    why ("too little data", never an alarm)."""
+    return unmapped_codes(complaints, exposure, hazards, coverage, **rules).too_little_data
 
 
 PUBLISHED_SERIES_SCHEMA = {
