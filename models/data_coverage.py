@@ -20,11 +20,13 @@ Every month a family has units in service gets a row, covered or not, with the r
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
+import statistics
 from dataclasses import dataclass
 
 import polars as pl
+
+from models.exposure import month_end
 
 COVERAGE_SCHEMA = {
     "source": pl.String,
@@ -50,10 +52,6 @@ class CoverageSettings:
     gap_min_months: int = 3
 
 
-def _month_end(month: dt.date) -> dt.date:
-    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
-
-
 def source_gaps(totals: dict[dt.date, int], settings: CoverageSettings) -> dict[dt.date, str]:
     """Months of a source whose total is a gap, with the reason. `totals`: records received per
     month, every month from the source's first to its last (zeros included)."""
@@ -61,14 +59,9 @@ def source_gaps(totals: dict[dt.date, int], settings: CoverageSettings) -> dict[
     kept: list[int] = []
     for month in sorted(totals):
         count = totals[month]
-        reference = sorted(kept[-12:])
+        reference = kept[-12:]
         if len(reference) >= settings.gap_min_months:
-            mid = len(reference) // 2
-            median = (
-                float(reference[mid])
-                if len(reference) % 2
-                else (reference[mid - 1] + reference[mid]) / 2.0
-            )
+            median = float(statistics.median(reference))
             if median >= settings.gap_min_reference and count < settings.gap_share * median:
                 gaps[month] = (
                     f"extract gap: {count} record(s) received in the month against a median of "
@@ -127,11 +120,11 @@ def complaint_coverage(
         month, every = first, {}
         while month <= last:
             every[month] = int(totals.get(month, 0))
-            month = _month_end(month) + dt.timedelta(days=1)
+            month = month_end(month) + dt.timedelta(days=1)
         # the night's own month is partial: it is not judged as a gap
         every.pop(night_month, None)
         gaps = source_gaps(every, settings)
-    partial = as_of.day / calendar.monthrange(as_of.year, as_of.month)[1]
+    partial = as_of.day / month_end(as_of).day
     rows = []
     for family, month, count in grid.iter_rows():
         first = firsts.get(family)
@@ -147,7 +140,7 @@ def complaint_coverage(
             covered, share, reason = False, 0.0, gaps[month]
         elif month == night_month and partial < 1.0:
             covered, share = True, partial
-            reason = f"partial month: {as_of.day} of {_month_end(month).day} days by the night"
+            reason = f"partial month: {as_of.day} of {month_end(month).day} days by the night"
         else:
             covered, share, reason = True, 1.0, ""
         rows.append((source, family, month, count, covered, share, reason))

@@ -8,6 +8,7 @@ at its end, which treats shipments as spread evenly over the month.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Mapping
 
@@ -104,11 +105,13 @@ def monthly_units_in_service(
             )
             / 2.0
         ),
-        month_complete=(pl.col("month") < last_month) | pl.lit(as_of == _month_end(last_month)),
+        month_complete=(pl.col("month") < last_month) | pl.lit(as_of == month_end(last_month)),
     )
     return series.select(EXPOSURE_COLUMNS).sort("device_family", "device_model", "country", "month")
 
 
-def _month_end(first_day: dt.date) -> dt.date:
-    nxt = (first_day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return nxt - dt.timedelta(days=1)
+def month_end(day: dt.date, months_later: int = 0) -> dt.date:
+    """The last day of the month `months_later` months after `day`'s month."""
+    index = day.year * 12 + day.month - 1 + months_later
+    year, month = index // 12, index % 12 + 1
+    return dt.date(year, month, calendar.monthrange(year, month)[1])

@@ -24,6 +24,8 @@ import datetime as dt
 
 import polars as pl
 
+from models.exposure import month_end
+
 OUTCOMES = ("confirmed", "refuted", "closed")
 EVALUATION_SCHEMA = {
     "determination_id": pl.String,
@@ -115,11 +117,6 @@ def signal_life(
     return pl.DataFrame(rows, schema={**alarms.schema, **LIFE_COLUMNS}, orient="row")
 
 
-def _month_end(day: dt.date, months_later: int = 0) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months_later + 1
-    return dt.date(index // 12, index % 12 + 1, 1) - dt.timedelta(days=1)
-
-
 def established_windows(
     alarms: pl.DataFrame,
     series: pl.DataFrame,
@@ -140,7 +137,7 @@ def established_windows(
             .agg(pl.col("month").min())
         )
         for family, code, month in first.iter_rows():
-            windows[("device_family", family, code)] = _month_end(month, grace_months)
+            windows[("device_family", family, code)] = month_end(month, grace_months)
     if maude_first_judged is not None:
         for scope, value, code in (
             alarms.filter(pl.col("scope") == "product_code")

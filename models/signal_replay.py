@@ -34,6 +34,7 @@ import polars as pl
 from models import trends
 from models.data_coverage import CoverageSettings, complaint_coverage
 from models.disproportionality import DisproportionalityThresholds, disproportionality
+from models.exposure import month_end
 from models.lot_signals import component_lot_signals, lot_code_signals
 from models.narrative_replay import NarrativeSettings, NarrativeState, judge_narratives
 from models.service_anomalies import (
@@ -109,10 +110,6 @@ def months_before(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + day.month - 1 - months
     year, month = index // 12, index % 12 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def _month_end(month: dt.date) -> dt.date:
-    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
 
 
 class FirstDetections:
@@ -471,7 +468,7 @@ def narrative_alarms(
         {**model.params, "documents": model.n_documents, "fit_until": fit_until},
     )
     for r in judgement.alarms.iter_rows(named=True):
-        month_end = _month_end(r["month"])
+        last_day = month_end(r["month"])
         topic = r["topic"]
         detections.add(
             {
@@ -480,8 +477,8 @@ def narrative_alarms(
                 "code": "novelty" if topic == -1 else f"topic-{topic}",
                 "method": "narrative_novelty" if topic == -1 else "narrative_topic",
                 "period_start": r["month"],
-                "period_end": month_end,
-                "detected_on": min(month_end, as_of),
+                "period_end": last_day,
+                "detected_on": min(last_day, as_of),
                 "observed": float(r["observed"]),
                 "expected": float(r["expected"]),
                 "statistic": float(r["statistic"]),

@@ -233,3 +233,12 @@ def test_a_rare_code_or_a_short_history_says_too_little_data() -> None:
     # no unmapped code at all: an empty, typed series
     none = unmapped_code_series(complaints.clear(), exposure, empty_risk_file)
     assert none.is_empty() and none.schema["expected"] == pl.Float64
+
+
+def test_month_end_by_hand() -> None:
+    from models.exposure import month_end
+
+    assert month_end(dt.date(2024, 2, 10)) == dt.date(2024, 2, 29)  # a leap year
+    assert month_end(dt.date(2023, 2, 1)) == dt.date(2023, 2, 28)
+    assert month_end(dt.date(2024, 11, 1), 2) == dt.date(2025, 1, 31)  # across the year
+    assert month_end(dt.date(2024, 3, 31), -1) == dt.date(2024, 2, 29)
