@@ -407,3 +407,8 @@ def unresolved_quarantined_records(
         )
         for file_path, row_number, reason, raw, header in rows
     ]
+
+
+def staged_or_empty(con, table: str, sql: str, params: dict | None = None) -> pl.DataFrame | None:
+    """The rows of an optional source, or None when its table does not exist yet."""
+    return query_frame(con, sql, params) if table_exists(con, table) else None

@@ -62,7 +62,7 @@ def signal_life(
     alarms: pl.DataFrame,
     as_of: dt.date,
     established_until: dict[tuple[str, str, str], dt.date],
-    evaluations: pl.DataFrame,
+    evaluations: pl.DataFrame | None,
     hazard_codes: dict[tuple[str, str], list[str]] | None = None,
 ) -> pl.DataFrame:
     """`alarms` with LIFE_COLUMNS added.
@@ -72,10 +72,13 @@ def signal_life(
     as present since judging began (the first night the series or pair could be judged, plus
     the grace the caller allows); topics absent are never `established`.
     `evaluations`: determinations of kind `signal_evaluation`: determination_id, subject, value,
-    decided_on, decided_by, rationale (all of them; those decided after `as_of` are ignored).
+    decided_on, decided_by, rationale (all of them; those decided after `as_of` are ignored;
+    None when there is no determinations source yet).
     `hazard_codes`: (device family, hazard_id) -> the problem codes the hazard maps.
     """
     hazard_codes = hazard_codes or {}
+    if evaluations is None:  # no determinations source yet
+        evaluations = pl.DataFrame(schema=EVALUATION_SCHEMA)
     known = evaluations.filter(pl.col("decided_on") <= as_of).sort("decided_on", "determination_id")
     by_subject: dict[str, list[dict]] = {}
     for row in known.iter_rows(named=True):

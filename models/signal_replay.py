@@ -541,7 +541,7 @@ def signals_as_of(
     as_of: dt.date,
     series: pl.DataFrame,
     baseline_night: dt.date | None,
-    evaluations: pl.DataFrame,
+    evaluations: pl.DataFrame | None,
     hazards: pl.DataFrame,
     settings: Mapping[str, Any],
 ) -> pl.DataFrame:

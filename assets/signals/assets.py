@@ -50,7 +50,7 @@ from assets.signals.queries import (
     TABLE_DIGEST_SQL,
     WHOLE_TABLE_ROWS_SQL,
 )
-from assets.warehouse import query_frame, replace_table, table_exists
+from assets.warehouse import query_frame, replace_table, staged_or_empty
 from models.disproportionality import DisproportionalityThresholds
 from models.narrative_replay import NarrativeSettings, NarrativeState
 from models.replay_memo import (
@@ -61,7 +61,6 @@ from models.replay_memo import (
     night_fingerprints,
     restart_point,
 )
-from models.signal_life import EVALUATION_SCHEMA
 from models.signal_replay import (
     FirstDetections,
     MaudeCalendar,
@@ -299,10 +298,8 @@ def signal_detection(
             query_frame(con, SERVICE_LOTS_SQL),
             settings,
         )
-        evaluations = (
-            query_frame(con, SIGNAL_EVALUATIONS_SQL, {"as_of": as_of})
-            if table_exists(con, "staging.determinations")
-            else pl.DataFrame(schema=EVALUATION_SCHEMA)
+        evaluations = staged_or_empty(
+            con, "staging.determinations", SIGNAL_EVALUATIONS_SQL, {"as_of": as_of}
         )
         signals = signals_as_of(
             detections,

@@ -12,7 +12,7 @@ from assets.resources import WAREHOUSE_POOL, NightSettings
 from assets.warehouse import (
     query_frame,
     replace_table,
-    table_exists,
+    staged_or_empty,
     unresolved_quarantined_records,
 )
 from models.triage import review_flags
@@ -156,11 +156,6 @@ MARKETS_SQL = """
 SELECT DISTINCT device_model, country FROM staging.distribution
 WHERE ship_date <= CAST($as_of AS DATE) AND units > 0
 """
-
-
-def staged_or_empty(con, table: str, sql: str, params: dict | None = None) -> pl.DataFrame | None:
-    """The rows of an optional source, or None when its table does not exist yet."""
-    return query_frame(con, sql, params) if table_exists(con, table) else None
 
 
 def assess_night(con, as_of, settings: VigilanceSettings) -> pl.DataFrame:
