@@ -46,7 +46,10 @@ from models.service_anomalies import (
 from models.signal_life import established_windows, signal_life
 from models.signal_series import (
     UNMAPPED_MIN_BASELINE_COUNT,
+    SeasonSettings,
     hazard_series,
+    seasonal_fits,
+    seasonally_weighted,
     unmapped_codes,
 )
 
@@ -264,6 +267,16 @@ def trend_alarms(
     `judged` once the cumulative expected count reaches `min_cumulative_expected`) and the
     night's coverage."""
     coverage = night_coverage(complaints, exposure, night, settings)
+    # a family's yearly cycle weighs its unit-months: a winter is expected, not a rise
+    fits = seasonal_fits(
+        complaints, exposure, coverage, SeasonSettings(**settings.get("season", {}))
+    )
+    for fit in fits:
+        if fit.seasonal:
+            params = {"months": fit.months, "p_value": fit.p_value, "factors": fit.factors}
+            version = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+            detections.fitted(f"season:{fit.device_family}", version[:12], night, params)
+    exposure = seasonally_weighted(exposure, fits)
     confidence = settings.get("unmapped_baseline_confidence")
     unmapped = unmapped_codes(
         complaints,
@@ -301,6 +314,7 @@ def trend_alarms(
         ewma_lam=float(settings.get("ewma_lambda", 0.2)),
         ewma_L=float(settings.get("ewma_limit", 3.0)),
         maxsprt_max_expected=float(settings.get("maxsprt_max_expected", 100.0)),
+        changepoint_min_rate_ratio=float(settings.get("changepoint_min_rate_ratio", 1.0)),
     )
     if alarms.is_empty():
         return series, coverage

@@ -10,16 +10,25 @@ Two kinds of series, both per device family:
 Only the months the data cover are judged (models/data_coverage.py): a month before the data
 begin or in an extract gap is left out of the series, not counted as zero complaints, and the
 night's partial month expects its share of a month.
+
+A family whose complaints follow the calendar (winter wards, respiratory seasons) expects more in
+its high season: `seasonal_fits` tests each family's monthly complaints for a yearly cycle and
+`seasonally_weighted` weights its unit-months by it, so the risk file's yearly rate is kept on
+average and a winter is not read as a rise.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
+import statsmodels.api as sm
 from scipy import stats
+from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
 SERIES_COLUMNS = ("series_id", "device_family", "code", "month", "observed", "expected")
 
@@ -74,6 +83,140 @@ def hazard_series(
             expected=pl.col("expected"),
         )
         .sort("series_id", "month")
+    )
+
+
+@dataclass(frozen=True)
+class SeasonSettings:
+    """Thresholds of `seasonal_fits` (config/pipeline.toml `[signals.season]`)."""
+
+    # covered months a family needs before its season is estimated: two full cycles
+    min_months: int = 24
+    # the yearly cycle is used when the test of it (quasi-Poisson likelihood ratio, 2 df) gives a
+    # p-value below this; otherwise every month weighs 1
+    alpha: float = 0.001
+
+
+@dataclass(frozen=True)
+class SeasonalFit:
+    """One family's yearly cycle: `factors[m - 1]` weighs calendar month m (mean 1 over the
+    year; all 1.0 when the cycle is not significant or the family has too few months)."""
+
+    device_family: str
+    months: int
+    p_value: float
+    factors: tuple[float, ...]
+
+    @property
+    def seasonal(self) -> bool:
+        return any(f != 1.0 for f in self.factors)
+
+
+FLAT_YEAR = (1.0,) * 12
+
+
+def _harmonics(month_of_year: np.ndarray) -> np.ndarray:
+    angle = 2.0 * math.pi * month_of_year / 12.0
+    return np.column_stack([np.sin(angle), np.cos(angle)])
+
+
+def seasonal_fit(
+    device_family: str,
+    month_of_year: np.ndarray,
+    observed: np.ndarray,
+    units: np.ndarray,
+    settings: SeasonSettings = SeasonSettings(),
+) -> SeasonalFit:
+    """Test one family's monthly complaints (all problem codes) for a yearly cycle.
+
+    Poisson regression with offset log(unit-months), a linear trend in time and one pair of
+    yearly harmonics, against the same model without them: the form R `surveillance` uses for
+    seasonal baselines (`algo.glrpois` with `estimateGLRPoisHook`; Farrington-type harmonics).
+    The deviance difference is divided by the dispersion of the full model (quasi-Poisson, at
+    least 1: a family's monthly totals vary more than Poisson) and referred to chi-squared with 2
+    degrees of freedom. Months are given in time order."""
+    y = np.asarray(observed, dtype=float)
+    units = np.asarray(units, dtype=float)
+    n = y.size
+    if n < settings.min_months or y.sum() <= 0 or not (units > 0).all():
+        return SeasonalFit(device_family, n, math.nan, FLAT_YEAR)
+    trend = np.arange(n, dtype=float) / 12.0
+    base = np.column_stack([np.ones(n), trend])
+    full = np.column_stack([base, _harmonics(np.asarray(month_of_year, dtype=float))])
+    offset = np.log(units)
+    poisson = sm.families.Poisson()
+    with warnings.catch_warnings():
+        # counts the model fits exactly (a noiseless test series) are fine, not "separation"
+        warnings.simplefilter("ignore", PerfectSeparationWarning)
+        null_fit = sm.GLM(y, base, family=poisson, offset=offset).fit()
+        full_fit = sm.GLM(y, full, family=poisson, offset=offset).fit()
+    dispersion = max(1.0, float(full_fit.pearson_chi2) / max(1, n - full.shape[1]))
+    statistic = max(0.0, float(null_fit.deviance - full_fit.deviance)) / dispersion
+    p_value = float(stats.chi2.sf(statistic, 2))
+    if not p_value < settings.alpha:
+        return SeasonalFit(device_family, n, p_value, FLAT_YEAR)
+    year = _harmonics(np.arange(1, 13, dtype=float)) @ np.asarray(full_fit.params[2:4])
+    weights = np.exp(year)
+    factors = tuple(float(round(w, 6)) for w in weights / weights.mean())
+    return SeasonalFit(device_family, n, p_value, factors)
+
+
+def seasonal_fits(
+    complaints: pl.DataFrame,
+    exposure: pl.DataFrame,
+    coverage: pl.DataFrame | None = None,
+    settings: SeasonSettings = SeasonSettings(),
+) -> list[SeasonalFit]:
+    """`seasonal_fit` for every family over its covered months, by family name.
+
+    `complaints`: device_family, month (every complaint known on the night, coded or not);
+    `exposure`, `coverage` as for `hazard_series`."""
+    months = covered_exposure(exposure, coverage)
+    counts = complaints.group_by("device_family", "month").agg(observed=pl.len())
+    grid = (
+        months.join(counts, on=["device_family", "month"], how="left")
+        .with_columns(pl.col("observed").fill_null(0))
+        .sort("device_family", "month")
+    )
+    fits = []
+    for (family,), g in grid.group_by("device_family", maintain_order=True):
+        fits.append(
+            seasonal_fit(
+                str(family),
+                g["month"].dt.month().to_numpy(),
+                g["observed"].to_numpy(),
+                g["units_in_service"].to_numpy(),
+                settings,
+            )
+        )
+    return fits
+
+
+def seasonally_weighted(exposure: pl.DataFrame, fits: list[SeasonalFit]) -> pl.DataFrame:
+    """`exposure` with each family's unit-months weighed by its calendar month's factor (families
+    without a seasonal fit unchanged): what a month of use is expected to produce."""
+    seasonal = [f for f in fits if f.seasonal]
+    if not seasonal:
+        return exposure
+    factors = pl.DataFrame(
+        {
+            "device_family": [f.device_family for f in seasonal for _ in range(12)],
+            "month_of_year": [m for _ in seasonal for m in range(1, 13)],
+            "season_factor": [x for f in seasonal for x in f.factors],
+        },
+        schema={
+            "device_family": pl.String,
+            "month_of_year": pl.Int8,
+            "season_factor": pl.Float64,
+        },
+    )
+    return (
+        exposure.with_columns(month_of_year=pl.col("month").dt.month())
+        .join(factors, on=["device_family", "month_of_year"], how="left")
+        .with_columns(
+            units_in_service=pl.col("units_in_service") * pl.col("season_factor").fill_null(1.0)
+        )
+        .drop("month_of_year", "season_factor")
     )
 
 

@@ -369,18 +369,26 @@ def changepoint_month(
     alpha: float = 0.001,
     min_before: int = 6,
     max_after: int = 6,
+    min_rate_ratio: float = 1.0,
 ) -> ChangepointResult:
     """Upward changepoint in the rate ratio theta_t = E[x_t] / mu_t (Worsley 1986 for Poisson).
 
     Model: x_t ~ Poisson(theta_1 mu_t) for t < tau and Poisson(theta_2 mu_t) for t >= tau,
-    H0: theta_1 = theta_2 (any common value). Conditional on the total N the nuisance theta
-    vanishes: the count after tau is Binomial(N, M_after / M_total), so each split has an exact
+    H0: theta_2 <= r theta_1 with r = ``min_rate_ratio`` (r = 1: no rise at all). Conditional on
+    the total N the nuisance theta vanishes: at the boundary theta_2 = r theta_1 the count after tau
+    is Binomial(N, r M_after / (M_before + r M_after)), so each split has an exact
     one-sided p-value ``scipy.stats.binom.sf``; the split with the smallest p is the candidate
     (for a fixed N this is the likelihood-ratio maximiser up to discreteness), and a Bonferroni
     bound over the candidate splits controls the scan. Splits need ``min_before`` baseline
     months and at most ``max_after`` months after tau (recent changes; keeps the bound tight).
-    The change is significant when p_adjusted < alpha (`falls_below`) and theta_2 > theta_1.
+    The change is significant when p_adjusted < alpha (`falls_below`) and theta_2 > r theta_1.
+
+    ``min_rate_ratio`` above 1 asks for a relevant rise, not any rise: on a large series a steady
+    seasonal swing of 20-35% is "significant" against a flat expected rate, though it is no signal
+    of a device problem (see config/pipeline.toml, ``changepoint_min_rate_ratio``).
     """
+    if not min_rate_ratio >= 1.0:
+        raise ValueError(f"min_rate_ratio must be at least 1, got {min_rate_ratio}")
     x, mu = _as_arrays(observed, expected)
     n = x.size
     taus = np.arange(max(min_before, n - max_after), n)
@@ -393,7 +401,8 @@ def changepoint_month(
     cm = np.concatenate([[0.0], np.cumsum(mu)])
     after_x = total_x - cx[taus]
     after_mu = total_mu - cm[taus]
-    share = np.clip(after_mu / total_mu, 0.0, 1.0)
+    before_mu = total_mu - after_mu
+    share = np.clip(min_rate_ratio * after_mu / (before_mu + min_rate_ratio * after_mu), 0.0, 1.0)
     p = np.where(after_x > 0, stats.binom.sf(after_x - 1, total_x, share), 1.0)
     best = int(np.argmin(p))
     tau = int(taus[best])
@@ -402,7 +411,7 @@ def changepoint_month(
         after_ratio = after_x[best] / after_mu[best] if after_mu[best] > 0 else math.inf
     p_min = float(p[best])
     p_adj = min(1.0, p_min * taus.size)
-    upward = not (after_ratio <= before_ratio)
+    upward = not (after_ratio <= min_rate_ratio * before_ratio)
     return ChangepointResult(
         index=tau if (falls_below(p_adj, alpha) and upward) else None,
         candidate=tau,
@@ -419,6 +428,7 @@ def first_alarm_scanning(
     alpha: float = 0.001,
     min_before: int = 6,
     max_after: int = 6,
+    min_rate_ratio: float = 1.0,
 ) -> tuple[int | None, ChangepointResult | None]:
     """Apply ``changepoint_month`` to the growing prefixes months[0..t], t = 0, 1, ...
 
@@ -427,7 +437,9 @@ def first_alarm_scanning(
     """
     x, mu = _as_arrays(observed, expected)
     for t in range(x.size):
-        res = changepoint_month(x[: t + 1], mu[: t + 1], alpha, min_before, max_after)
+        res = changepoint_month(
+            x[: t + 1], mu[: t + 1], alpha, min_before, max_after, min_rate_ratio
+        )
         if res.index is not None:
             return t, res
     return None, None
@@ -478,6 +490,7 @@ def series_alarms(
     changepoint_alpha: float = 0.001,
     changepoint_min_before: int = 6,
     changepoint_max_after: int = 6,
+    changepoint_min_rate_ratio: float = 1.0,
 ) -> pl.DataFrame:
     """First alarm per (series_id, method) for a long frame of monthly series.
 
@@ -495,7 +508,7 @@ def series_alarms(
       ``maxsprt_max_expected`` gives T (a number, or per series_id); None = each series' total
       expected in ``frame`` (see ``maxsprt_poisson`` about look-ahead in that default).
     * changepoint: window = changepoint month to alarm month; statistic = Bonferroni p,
-      threshold = alpha.
+      threshold = alpha; a rise must exceed ``changepoint_min_rate_ratio`` x the rate before.
     """
     methods = tuple(methods)
     unknown = set(methods) - set(METHODS)
@@ -579,7 +592,12 @@ def series_alarms(
                 )
         if "changepoint" in methods:
             t, res = first_alarm_scanning(
-                x, mu, changepoint_alpha, changepoint_min_before, changepoint_max_after
+                x,
+                mu,
+                changepoint_alpha,
+                changepoint_min_before,
+                changepoint_max_after,
+                changepoint_min_rate_ratio,
             )
             if t is not None and res is not None:
                 rows.append(

@@ -5,12 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import numpy as np
 import polars as pl
 import pytest
 
 from models.signal_evaluation import score, target_onset
 from models.signal_replay import months_before, review_nights
-from models.signal_series import hazard_series, unmapped_code_series
+from models.signal_series import (
+    hazard_series,
+    seasonal_fit,
+    seasonal_fits,
+    seasonally_weighted,
+    unmapped_code_series,
+)
 
 JAN, FEB = dt.date(2025, 1, 1), dt.date(2025, 2, 1)
 EXPOSURE = pl.DataFrame(
@@ -136,3 +143,77 @@ def test_an_unmapped_codes_rate_from_few_complaints_is_judged_against_its_upper_
     )
     # 3 complaints over 13,000 unit-months stand for 6.681: 6.681 / 13 per 1,000 unit-months
     assert series["expected"][0] == pytest.approx(6.681 / 13, abs=1e-3)
+
+
+# ---------------------------------------------------------------- seasonal expected counts
+
+
+def _months(first: dt.date, n: int) -> list[dt.date]:
+    return [
+        dt.date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1)
+        for i in range(n)
+    ]
+
+
+def test_seasonal_fit_recovers_an_exact_yearly_cycle():
+    # No noise: counts are exactly 50 x exp(0.3 cos(2 pi m / 12)) per 1,000 unit-months, so the
+    # Poisson regression of seasonal_fit (log link, harmonics of calendar month m) fits them
+    # exactly and its factors are that curve divided by its yearly mean.
+    month_of_year = np.array([(i % 12) + 1 for i in range(36)])
+    curve = np.exp(0.3 * np.cos(2 * np.pi * month_of_year / 12))
+    units = np.full(36, 1000.0)
+    fit = seasonal_fit("A", month_of_year, 50.0 * curve, units)
+    year = np.exp(0.3 * np.cos(2 * np.pi * np.arange(1, 13) / 12))
+    assert fit.seasonal and fit.p_value < 1e-6
+    assert fit.factors == pytest.approx(tuple(year / year.mean()), abs=1e-5)
+    assert max(fit.factors) == pytest.approx(fit.factors[11])  # December: cos(2 pi 12/12) = 1
+
+
+def test_seasonal_fit_keeps_a_flat_year_when_there_is_no_cycle_or_too_little_data():
+    month_of_year = np.array([(i % 12) + 1 for i in range(36)])
+    flat = seasonal_fit("A", month_of_year, np.full(36, 40.0), np.full(36, 1000.0))
+    assert not flat.seasonal and flat.p_value == pytest.approx(1.0)
+    # 23 months (fewer than two cycles) are never judged, whatever they show
+    curve = 50.0 * np.exp(0.5 * np.cos(2 * np.pi * month_of_year / 12))
+    short = seasonal_fit("A", month_of_year[:23], curve[:23], np.full(23, 1000.0))
+    assert not short.seasonal and math.isnan(short.p_value)
+
+
+def test_seasonal_fit_is_not_fooled_by_growth_of_the_installed_base():
+    # Twice the units by the end, complaints following the units exactly: exposure, not season.
+    month_of_year = np.array([(i % 12) + 1 for i in range(36)])
+    units = np.linspace(1000.0, 2000.0, 36)
+    fit = seasonal_fit("A", month_of_year, 0.05 * units, units)
+    assert not fit.seasonal
+
+
+def test_seasonally_weighted_scales_only_seasonal_families():
+    months = _months(dt.date(2024, 1, 1), 36)
+    month_of_year = np.array([m.month for m in months])
+    counts = np.round(200.0 * (1 + 0.35 * np.cos(2 * np.pi * (month_of_year - 1) / 12)))
+    complaints = pl.DataFrame(
+        {
+            "device_family": ["Winter"] * int(counts.sum()) + ["Steady"] * 36 * 50,
+            "month": [m for m, c in zip(months, counts, strict=True) for _ in range(int(c))]
+            + [m for m in months for _ in range(50)],
+        }
+    )
+    exposure = pl.DataFrame(
+        {
+            "device_family": ["Winter"] * 36 + ["Steady"] * 36,
+            "month": months + months,
+            "units_in_service": [1000.0] * 72,
+        }
+    )
+    fits = {f.device_family: f for f in seasonal_fits(complaints, exposure)}
+    assert fits["Winter"].seasonal and not fits["Steady"].seasonal
+    weighted = seasonally_weighted(exposure, list(fits.values())).sort("device_family", "month")
+    steady = weighted.filter(pl.col("device_family") == "Steady")["units_in_service"]
+    assert steady.to_list() == [1000.0] * 36
+    winter = weighted.filter(pl.col("device_family") == "Winter")
+    january = winter.filter(pl.col("month") == dt.date(2025, 1, 1))["units_in_service"].item()
+    july = winter.filter(pl.col("month") == dt.date(2025, 7, 1))["units_in_service"].item()
+    assert january == pytest.approx(1000.0 * fits["Winter"].factors[0])
+    assert january > 1250.0 and july < 750.0
+    # the year's unit-months are kept: the risk file's yearly rate holds on average
+    assert winter["units_in_service"].sum() == pytest.approx(36_000.0, rel=1e-6)

@@ -187,6 +187,60 @@ def test_changepoint_detects_step_and_ignores_flat():
     assert t is not None and 14 <= t <= 16 and first.index is not None
 
 
+def _binomial_upper_tail(n: int, share: float, k: int) -> float:
+    """P(Binomial(n, share) >= k) from the probability mass function, term by term."""
+    return sum(math.comb(n, j) * share**j * (1 - share) ** (n - j) for j in range(k, n + 1))
+
+
+def test_changepoint_relevant_rise_by_hand():
+    # Worsley (1986) conditional test, worked by hand: 6 months of 1 complaint against 1 expected,
+    # then one month of 6 against 1 (total N = 12). The only split is tau = 6 (6 months before).
+    # H0 "no rise": after ~ Binomial(12, 1 / 7)          -> p = P(>= 6) = 0.00361
+    # H0 "rise of at most 1.5x": Binomial(12, 1.5 / 7.5) -> p = P(>= 6) = 0.01941
+    x = np.array([1, 1, 1, 1, 1, 1, 6])
+    mu = np.ones(7)
+    any_rise = changepoint_month(x, mu, alpha=0.01)
+    assert any_rise.p_min == pytest.approx(_binomial_upper_tail(12, 1 / 7, 6))
+    assert any_rise.p_min == pytest.approx(0.0036095, rel=1e-4)
+    assert any_rise.index == 6
+    relevant = changepoint_month(x, mu, alpha=0.01, min_rate_ratio=1.5)
+    assert relevant.p_min == pytest.approx(_binomial_upper_tail(12, 0.2, 6))
+    assert relevant.p_min == pytest.approx(0.0194053, rel=1e-4)
+    assert relevant.index is None  # 6x on one month is not yet beyond 1.5x at alpha 0.01
+    # a month of 12 (N = 18): P(Binomial(18, 0.2) >= 12) = 2.2e-5, a relevant rise
+    x[-1] = 12
+    strong = changepoint_month(x, mu, alpha=0.01, min_rate_ratio=1.5)
+    assert strong.p_min == pytest.approx(_binomial_upper_tail(18, 0.2, 12))
+    assert strong.index == 6
+
+
+def test_changepoint_relevant_rise_ignores_a_seasonal_swing():
+    # Three years of a +-35% swing peaking in January on a large family (about 100 complaints a
+    # month) against a flat expected rate: any-rise scanning alarms on a winter, the 1.5x test
+    # does not; a doubling from January of the fourth year is found in its first month.
+    months = np.arange(48)
+    season = 1 + 0.35 * np.cos(2 * np.pi * months / 12)
+    flat = np.full(48, 100.0)
+    x = np.round(100.0 * season)
+    assert first_alarm_scanning(x[:36], flat[:36])[0] is not None
+    assert first_alarm_scanning(x[:36], flat[:36], min_rate_ratio=1.5)[0] is None
+    winter = x.copy()
+    winter[36:] = np.round(200.0 * season[36:])
+    assert first_alarm_scanning(winter, flat, min_rate_ratio=1.5)[0] == 36
+    # A doubling from May (month 40), as the season falls, looks like +30% against a flat rate
+    # and is found only in October (month 46); against the seasonal expected count (what
+    # models/signal_series.py gives a seasonal family) it is found in June, its second month.
+    spring = x.copy()
+    spring[40:] = np.round(200.0 * season[40:])
+    assert first_alarm_scanning(spring, flat, min_rate_ratio=1.5)[0] == 46
+    assert first_alarm_scanning(spring, 100.0 * season, min_rate_ratio=1.5)[0] == 41
+
+
+def test_changepoint_ratio_below_one_is_refused():
+    with pytest.raises(ValueError, match="at least 1"):
+        changepoint_month(np.ones(8), np.ones(8), min_rate_ratio=0.9)
+
+
 # ---------------------------------------------------------------- no look-ahead
 
 
