@@ -62,7 +62,13 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
+from sklearn.metrics import (
+    brier_score_loss,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+)
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
@@ -86,7 +92,11 @@ REVIEW_FLAG = "triage_suggests_reportable"
 MAUDE_CLASSES: tuple[str, ...] = ("death", "injury", "malfunction")
 MAUDE_REPORTABLE: tuple[str, ...] = ("death", "injury")
 # Bump when the recipe changes in a way the parameters do not show (features, solver, labels).
-RECIPE = "tfidf-word12+onehot/logreg-balanced/calibrated-cv/rule-label/v1"
+RECIPE = "tfidf-word12+onehot/logreg-balanced/calibrated-cv/rule-label/stacked-base/v2"
+# What a suggestion rests on (`suggestion_basis`).
+BASIS_BASE = "base"  # the MAUDE base model alone: the firm has too few decided complaints
+BASIS_FIRM = "firm"  # the firm's own model: the base model did not improve it
+BASIS_STACKED = "firm+base"  # the firm's model and the base model, stacked
 
 
 SUGGESTION_SCHEMA: dict[str, pl.DataType] = {
@@ -100,6 +110,10 @@ SUGGESTION_SCHEMA: dict[str, pl.DataType] = {
     **{f"p_{name}": pl.Float64() for name in OUTCOMES},
     "scored_out_of_fold": pl.Boolean(),
     "operating_threshold": pl.Float64(),
+    # the MAUDE base model's p(death or serious injury) and the narrative's words that raised it
+    "p_serious_base": pl.Float64(),
+    "drivers": pl.Utf8(),
+    "suggestion_basis": pl.Utf8(),
 }
 
 
@@ -125,6 +139,10 @@ class TriageParams:
     # the complaints as they were known on that day (`training_cutoff`); in between, nights reuse
     # it and score only new or changed complaints. 1 = refit every night.
     retrain_every_days: int = 7
+    # the stack of the firm's and the base model is used only when its out-of-fold Brier score
+    # is at least this share lower than the firm model's: a near tie keeps the simpler model and
+    # cannot flip with the last digit of a floating-point sum
+    stack_min_brier_gain: float = 0.02
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> TriageParams:
@@ -143,6 +161,24 @@ class TriageModel:
     training: dict[str, Any] = field(default_factory=dict)
     # out-of-fold p(reportable) of every training complaint: complaint_id -> probability
     oof_p_reportable: dict[str, float] = field(default_factory=dict)
+    # the label of every training complaint: complaint_id -> 1 reportable / 0 not
+    oof_label: dict[str, int] = field(default_factory=dict)
+    # how the base model is combined with this one (`adapt_to_base`); None: not yet decided
+    adaptation: Adaptation | None = None
+
+
+@dataclass
+class Adaptation:
+    """The firm's model combined with the MAUDE base model (`adapt_to_base`): `basis` says which
+    suggestion is used; `stack` maps (logit p_firm, logit p_base) to p(reportable) when stacked."""
+
+    basis: str
+    stack: LogisticRegression | None
+    threshold: float
+    reason: str
+    brier_firm: float
+    brier_stacked: float
+    oof_p: dict[str, float] = field(default_factory=dict)
 
 
 TRAINING_EPOCH = dt.date(2000, 1, 3)  # a Monday: with a 7-day cadence every cutoff is a Monday
@@ -432,16 +468,94 @@ def fit_triage(
         params=params,
         training=training,
         oof_p_reportable=dict(zip(decided["complaint_id"].to_list(), oof.tolist(), strict=True)),
+        oof_label=dict(
+            zip(decided["complaint_id"].to_list(), [int(v) for v in y_rep], strict=True)
+        ),
+    )
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _stack_features(p_firm: np.ndarray, p_base: np.ndarray) -> np.ndarray:
+    return np.column_stack([_logit(p_firm), _logit(p_base)])
+
+
+@_single_threaded
+def adapt_to_base(model: TriageModel, base_scores: dict[str, float]) -> Adaptation:
+    """Decide how the base model's p(death or serious injury) joins the firm's model.
+
+    On the firm's decided training complaints, a logistic regression stacks the firm model's
+    out-of-fold p(reportable) and the base model's score (the base model never saw these
+    complaints); its own out-of-fold probabilities (stratified k-fold, fixed seed) are compared
+    with the firm model's by Brier score. The stack is used when it scores at least
+    `stack_min_brier_gain` lower (relative), else the firm model alone; the operating threshold is set on the out-of-fold probabilities of the one used
+    (recall of reportable >= target_recall)."""
+    ids = sorted(model.oof_p_reportable)
+    y = np.array([model.oof_label[i] for i in ids])
+    p_firm = np.array([model.oof_p_reportable[i] for i in ids])
+    p_base = np.array([base_scores.get(i, 0.5) for i in ids])
+    params = model.params
+    folds = _folds(y.tolist(), params.cv_folds)
+    stack = LogisticRegression(random_state=params.seed, max_iter=params.max_iter)
+    features = _stack_features(p_firm, p_base)
+    stacked_oof = cross_val_predict(
+        stack,
+        features,
+        y,
+        cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=params.seed),
+        method="predict_proba",
+    )[:, 1]
+    brier_firm = float(brier_score_loss(y, p_firm))
+    brier_stacked = float(brier_score_loss(y, stacked_oof))
+    if brier_stacked <= (1.0 - params.stack_min_brier_gain) * brier_firm:
+        stack.fit(features, y)
+        threshold = choose_threshold(stacked_oof.tolist(), y.tolist(), params.target_recall)
+        return Adaptation(
+            BASIS_STACKED,
+            stack,
+            threshold,
+            f"stacked: out-of-fold Brier score {brier_stacked:.4f} against {brier_firm:.4f} for "
+            f"the firm's model alone (at least {params.stack_min_brier_gain:.0%} lower), on "
+            f"{len(ids)} decided complaints",
+            brier_firm,
+            brier_stacked,
+            dict(zip(ids, stacked_oof.tolist(), strict=True)),
+        )
+    return Adaptation(
+        BASIS_FIRM,
+        None,
+        model.threshold,
+        f"firm's model alone: the stack's out-of-fold Brier score {brier_stacked:.4f} is not "
+        f"{params.stack_min_brier_gain:.0%} lower than its {brier_firm:.4f}, on {len(ids)} "
+        "decided complaints",
+        brier_firm,
+        brier_stacked,
+        {},
     )
 
 
 @_single_threaded
-def predict_triage(model: TriageModel, frame: pl.DataFrame) -> pl.DataFrame:
+def predict_triage(
+    model: TriageModel,
+    frame: pl.DataFrame,
+    base: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """One row per complaint of `frame`: predicted outcome and its probabilities, p_reportable,
     likely_reportable (p_reportable >= the operating threshold), the suggested problem code and
     its probability, and the model version. A complaint the model was trained on gets its
-    out-of-fold p_reportable (`scored_out_of_fold`), so a flag never echoes its own label."""
+    out-of-fold p_reportable (`scored_out_of_fold`), so a flag never echoes its own label.
+
+    `base`: complaint_id, p_serious_base, drivers from the MAUDE base model; with the model's
+    `adaptation` stacked, p_reportable is the stack of the firm's and the base model's scores."""
     frame = frame.sort("complaint_id")
+    if base is None:
+        base = pl.DataFrame(
+            {"complaint_id": frame["complaint_id"]},
+        ).with_columns(p_serious_base=pl.lit(None, pl.Float64), drivers=pl.lit(None, pl.Utf8))
+    base = frame.select("complaint_id").join(base, on="complaint_id", how="left")
     categorical = [c for c in CATEGORICAL_COLUMNS if c in frame.columns]
     x = _as_pandas(frame, categorical)
     ids = frame["complaint_id"].to_list()
@@ -455,12 +569,21 @@ def predict_triage(model: TriageModel, frame: pl.DataFrame) -> pl.DataFrame:
     stacked = np.column_stack([probs[name] for name in OUTCOMES])
     columns["predicted_outcome"] = order[stacked.argmax(axis=1)].tolist()
     in_sample = model.reportable.predict_proba(x)[:, 1]
-    oof = [model.oof_p_reportable.get(i) for i in ids]
+    adaptation = model.adaptation
+    stacked = adaptation is not None and adaptation.stack is not None
+    threshold = adaptation.threshold if adaptation is not None else model.threshold
+    if stacked:
+        assert adaptation is not None and adaptation.stack is not None
+        p_base = base["p_serious_base"].fill_null(0.5).to_numpy()
+        in_sample = adaptation.stack.predict_proba(_stack_features(in_sample, p_base))[:, 1]
+        oof = [adaptation.oof_p.get(i) for i in ids]
+    else:
+        oof = [model.oof_p_reportable.get(i) for i in ids]
     columns["p_reportable"] = [
         float(o) if o is not None else float(p) for o, p in zip(oof, in_sample, strict=True)
     ]
     columns["scored_out_of_fold"] = [o is not None for o in oof]
-    columns["likely_reportable"] = [p >= model.threshold for p in columns["p_reportable"]]
+    columns["likely_reportable"] = [p >= threshold for p in columns["p_reportable"]]
     for name in OUTCOMES:
         columns[f"p_{name}"] = probs[name].tolist()
     if model.problem_code is not None:
@@ -473,27 +596,59 @@ def predict_triage(model: TriageModel, frame: pl.DataFrame) -> pl.DataFrame:
     else:
         columns["suggested_problem_code"] = [None] * frame.height
         columns["problem_code_probability"] = [None] * frame.height
-    columns["operating_threshold"] = [model.threshold] * frame.height
+    columns["operating_threshold"] = [threshold] * frame.height
     columns["model_version"] = [model.version] * frame.height
+    columns["p_serious_base"] = base["p_serious_base"].to_list()
+    columns["drivers"] = base["drivers"].to_list()
+    columns["suggestion_basis"] = [BASIS_STACKED if stacked else BASIS_FIRM] * frame.height
     return pl.DataFrame(columns).select(list(SUGGESTION_SCHEMA)).cast(SUGGESTION_SCHEMA)
 
 
-def unscored(frame: pl.DataFrame, reason: str) -> pl.DataFrame:
-    """The suggestion table for complaints that could not be scored (e.g. no model could be
-    trained yet): one row per complaint, no prediction, `model_version` says why."""
-    ids = sorted(frame["complaint_id"].to_list())
+def base_suggestions(
+    frame: pl.DataFrame, base: pl.DataFrame, threshold: float, version: str
+) -> pl.DataFrame:
+    """Suggestions from the MAUDE base model alone, for a firm whose own model cannot be trained
+    yet: p_reportable is the base model's p(death or serious injury); likely_reportable at the
+    base model's threshold, predicted_outcome 'serious_injury' (death or serious injury) there,
+    else 'none'. The base model does not tell death from serious injury, nor learn which
+    malfunctions are reportable (marts.vigilance_flags judges those by the rules)."""
+    rows = frame.select("complaint_id").join(base, on="complaint_id", how="left")
+    p = pl.col("p_serious_base")
     return (
-        pl.DataFrame({"complaint_id": ids, "model_version": [f"untrained: {reason}"] * len(ids)})
+        rows.with_columns(
+            p_reportable=p,
+            likely_reportable=p >= threshold,
+            predicted_outcome=pl.when(p >= threshold)
+            .then(pl.lit("serious_injury"))
+            .when(p.is_not_null())
+            .then(pl.lit("none")),
+            operating_threshold=pl.lit(threshold, pl.Float64),
+            model_version=pl.lit(version),
+            suggestion_basis=pl.lit(BASIS_BASE),
+            scored_out_of_fold=pl.lit(False),
+        )
         .select(
             [
                 pl.col(name)
-                if name in ("complaint_id", "model_version")
+                if name in rows.columns or name in _BASE_FILLED
                 else pl.lit(None, dtype).alias(name)
                 for name, dtype in SUGGESTION_SCHEMA.items()
             ]
         )
         .cast(SUGGESTION_SCHEMA)
+        .sort("complaint_id")
     )
+
+
+_BASE_FILLED = {
+    "p_reportable",
+    "likely_reportable",
+    "predicted_outcome",
+    "operating_threshold",
+    "model_version",
+    "suggestion_basis",
+    "scored_out_of_fold",
+}
 
 
 def review_flags(suggestions: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:

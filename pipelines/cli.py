@@ -107,7 +107,28 @@ def build_parser() -> argparse.ArgumentParser:
         default="glrpois",
         help="the R surveillance chart run beside ours (default: glrpois)",
     )
+    triage_eval = commands.add_parser(
+        "triage-eval",
+        help="how the triage base model generalises: held out by product code and by source, "
+        "on the shipped real MAUDE reports and a landing folder's complaints",
+    )
+    triage_eval.add_argument(
+        "--landing", type=Path, default=None, help="landing folder (default: generate demo)"
+    )
+    triage_eval.add_argument("--seed", type=int, default=1, help="generator seed (no --landing)")
+    triage_eval.add_argument("--out", type=Path, default=Path("data/evaluation"))
     return parser
+
+
+def command_triage_eval(args: argparse.Namespace) -> int:
+    from pipelines.triage_eval import run_triage_evaluation
+
+    if args.landing is not None and not (args.landing / "complaints").is_dir():
+        print(f"pms triage-eval: {args.landing} has no complaints/ folder", file=sys.stderr)
+        return 2
+    print(run_triage_evaluation(args.out, args.landing, args.seed))
+    print(f"Written to {args.out / 'triage_evaluation.md'} and .json")
+    return 0
 
 
 def command_evaluate(args: argparse.Namespace) -> int:
@@ -608,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
         return command_generate(args)
     if args.command == "evaluate":
         return command_evaluate(args)
+    if args.command == "triage-eval":
+        return command_triage_eval(args)
     if args.command == "verify-audit":
         return command_verify_audit(args)
     return command_run(args)

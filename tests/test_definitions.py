@@ -68,6 +68,9 @@ EXPECTED_GRAPH = {
             "staging/complaint_versions",
             "staging/determinations",
             "staging/distribution",
+            "staging/maude_devices",  # the MAUDE base model's training reports
+            "staging/maude_master",
+            "staging/maude_texts",
             "staging/products",
             "staging/risk_register",
             "staging/submissions",

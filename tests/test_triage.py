@@ -12,6 +12,7 @@ from models.triage import (
     OUTCOMES,
     REVIEW_FLAG,
     TriageParams,
+    base_suggestions,
     choose_threshold,
     data_fingerprint,
     evaluate_on_maude,
@@ -20,7 +21,6 @@ from models.triage import (
     model_version,
     predict_triage,
     review_flags,
-    unscored,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,13 +191,17 @@ def test_maude_hold_out_meets_the_recall_target():
 
 
 def test_too_few_decided_complaints_is_an_error_the_asset_can_report():
+    # the asset then suggests from the MAUDE base model alone (tests/test_triage_base.py)
     frame = complaints(copies=1, undecided=1)
     with pytest.raises(ValueError):
         fit_triage(frame, SMALL)
-    rows = unscored(frame.filter(pl.col("reportability_decision").is_null()), "too few")
+    undecided = frame.filter(pl.col("reportability_decision").is_null())
+    base = undecided.select("complaint_id").with_columns(
+        p_serious_base=pl.lit(0.7), drivers=pl.lit("word")
+    )
+    rows = base_suggestions(undecided, base, 0.5, "base-test")
     assert rows.height == len(TEMPLATES)
-    assert rows["predicted_outcome"].is_null().all()
-    assert rows["model_version"].unique().to_list() == ["untrained: too few"]
+    assert rows["likely_reportable"].all() and rows["p_reportable"].is_not_null().all()
     assert rows.columns == predict_triage(fit_triage(complaints(), SMALL), complaints()).columns
 
 

@@ -16,21 +16,29 @@ be raised for review (models.triage.review_flags).
 """
 
 import hashlib
+import json
+import pickle
 
 import dagster as dg
 import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from assets.ingestion.reference import REFERENCE_DIR
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from assets.metadata import markdown_table, table_metadata
 from assets.resources import WAREHOUSE_POOL, NightSettings
 from assets.vigilance.assets import assess_night
 from assets.warehouse import query_frame
+from models.pickling import stable_pickle
 from models.triage import (
+    BASIS_BASE,
+    BASIS_FIRM,
     SUGGESTION_SCHEMA,
     TriageModel,
     TriageParams,
+    adapt_to_base,
+    base_suggestions,
     data_fingerprint,
     dump_model,
     fit_triage,
@@ -38,7 +46,20 @@ from models.triage import (
     model_version,
     predict_triage,
     training_cutoff,
-    unscored,
+)
+from models.triage_base import (
+    BaseModel,
+    BaseParams,
+    base_version,
+    drivers,
+    fit_base,
+    landing_reports,
+    model_card,
+    model_card_markdown,
+    predict_serious,
+    reference_reports,
+    split_metrics,
+    training_sample,
 )
 from models.vigilance import CONFIG_DIR, VigilanceSettings
 from pipelines.settings import load_config
@@ -114,10 +135,44 @@ ORDER BY complaint_id
 
 SCORE_COLUMNS = ", ".join(c for c in SUGGESTION_SCHEMA if c != "complaint_id")
 
+# Real MAUDE reports shipped with the pipeline: the base model always learns from them.
+REFERENCE_REPORTS = REFERENCE_DIR / "maude-reports" / "maude_web_reports_1995.csv"
+
+# The landing folder's MAUDE reports received by the cutoff night that have an event description
+# (text type D): one row per report, its latest event type and its first device's product code.
+MAUDE_TRAINING_KEYS_SQL = """
+SELECT CAST(m.mdr_report_key AS VARCHAR) AS report_id, d.product_code, m.date_received,
+       m.event_type
+FROM (SELECT mdr_report_key, arg_max(event_type, date_received) AS event_type,
+             max(date_received) AS date_received
+      FROM staging.maude_master
+      WHERE date_received <= $cutoff
+      GROUP BY mdr_report_key) m
+LEFT JOIN (SELECT mdr_report_key,
+                  arg_min(device_report_product_code, device_sequence_number) AS product_code
+           FROM staging.maude_devices GROUP BY mdr_report_key) d USING (mdr_report_key)
+WHERE m.mdr_report_key IN (SELECT mdr_report_key FROM staging.maude_texts
+                           WHERE text_type_code = 'D')
+ORDER BY report_id
+"""
+
+# The event descriptions of the sampled reports (registered as `base_sample`).
+MAUDE_TRAINING_TEXTS_SQL = """
+SELECT CAST(mdr_report_key AS VARCHAR) AS report_id,
+       string_agg(text, ' ' ORDER BY mdr_text_key, text) AS text
+FROM staging.maude_texts
+WHERE text_type_code = 'D'
+  AND CAST(mdr_report_key AS VARCHAR) IN (SELECT report_id FROM base_sample)
+GROUP BY ALL
+ORDER BY report_id
+"""
+
 STATE_DDL = (
     "CREATE SCHEMA IF NOT EXISTS triage_state",
     "CREATE TABLE IF NOT EXISTS triage_state.models (model_version VARCHAR, "
     "training_cutoff DATE, training_rows BIGINT, model BLOB)",
+    "CREATE TABLE IF NOT EXISTS triage_state.base_models (model_version VARCHAR, "
+    "training_cutoff DATE, training_reports BIGINT, model BLOB)",
     "CREATE TABLE IF NOT EXISTS triage_state.scores (complaint_id VARCHAR, "
     "feature_hash VARCHAR, "
     + ", ".join(
@@ -150,8 +205,118 @@ def _label_inputs_fingerprint(labels: pl.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def base_training_reports(con: duckdb.DuckDBPyConnection, cutoff, params: BaseParams):
+    """The base model's training reports: the shipped real MAUDE reports, and a stratified
+    sample (models.triage_base.training_sample) of the landing folder's MAUDE reports known on the
+    cutoff night."""
+    reference = reference_reports(pl.read_csv(REFERENCE_REPORTS, infer_schema_length=0))
+    keys = landing_reports(query_frame(con, MAUDE_TRAINING_KEYS_SQL, {"cutoff": cutoff}))
+    if keys.is_empty():
+        return reference
+    sample = training_sample(keys, params.max_reports, params.seed)
+    con.register("base_sample", sample.select("report_id").to_arrow())
+    try:
+        texts = query_frame(con, MAUDE_TRAINING_TEXTS_SQL)
+    finally:
+        con.unregister("base_sample")
+    landing = (
+        sample.drop("text")
+        .join(texts, on="report_id")
+        .filter(pl.col("text").str.strip_chars() != "")
+        .select(reference.columns)
+    )
+    return pl.concat([reference, landing])
+
+
+def base_model(
+    con: duckdb.DuckDBPyConnection, cutoff, params: BaseParams
+) -> tuple[BaseModel, bool]:
+    """The MAUDE base model of the cutoff night: the stored one when its version (a hash of its
+    training reports and parameters) matches, else fitted and stored. Returns it and whether it
+    was reused."""
+    reports = base_training_reports(con, cutoff, params)
+    version = base_version(reports, params)
+    stored = con.execute(
+        "SELECT model FROM triage_state.base_models WHERE model_version = ?", [version]
+    ).fetchall()
+    if stored:
+        model = pickle.loads(stored[0][0])  # only bytes this asset wrote
+        if isinstance(model, BaseModel):
+            return model, True
+    model = fit_base(reports, params)
+    con.execute("DELETE FROM triage_state.base_models")
+    con.execute(
+        "INSERT INTO triage_state.base_models VALUES (?, ?, ?, ?)",
+        [
+            model.version,
+            cutoff,
+            reports.height,
+            stable_pickle(model, [model.pipeline.named_steps["text"]]),
+        ],
+    )
+    return model, False
+
+
+def base_scores(model: BaseModel, frame: pl.DataFrame) -> pl.DataFrame:
+    """complaint_id, p_serious_base and drivers of the base model for each complaint."""
+    texts = frame["description"].to_list()
+    return pl.DataFrame(
+        {
+            "complaint_id": frame["complaint_id"],
+            "p_serious_base": predict_serious(model, texts),
+            "drivers": drivers(model, texts),
+        },
+        schema={"complaint_id": pl.Utf8, "p_serious_base": pl.Float64, "drivers": pl.Utf8},
+    )
+
+
+# The night's complaints whose patient outcome is known: the base model's transfer test.
+KNOWN_OUTCOME_SQL = f"""
+SELECT complaint_id, description, patient_outcome FROM ({TRIAGE_FIELDS_SQL})
+WHERE patient_outcome IN ('death', 'serious_injury', 'injury', 'none')
+ORDER BY complaint_id
+"""
+
+
+def night_model_card(
+    con: duckdb.DuckDBPyConnection,
+    as_of,
+    base: BaseModel,
+    model: TriageModel | None,
+    reason: str,
+) -> dict:
+    """The night's model card (models.triage_base.model_card), with the base model scored on
+    every complaint whose outcome is known (death or serious injury against the rest)."""
+    known = query_frame(con, KNOWN_OUTCOME_SQL, {"as_of": as_of})
+    on_firm = None
+    if not known.is_empty():
+        labels = known["patient_outcome"].is_in(["death", "serious_injury"]).to_numpy().astype(int)
+        scores = predict_serious(base, known["description"].to_list())
+        on_firm = split_metrics(labels, scores, scores >= base.threshold)
+    if model is None:
+        basis = BASIS_BASE
+        basis_reason = (
+            f"The firm's own model cannot be trained yet ({reason}); the MAUDE base model "
+            "suggests for every complaint without a decision."
+        )
+        firm = None
+    else:
+        adaptation = model.adaptation
+        basis = adaptation.basis if adaptation else BASIS_FIRM
+        basis_reason = adaptation.reason if adaptation else "no base model to combine"
+        firm = {
+            "version": model.version,
+            "n_train": int(model.training["n_train_reportable"]),
+            "n_reportable": int(model.training["n_reportable"]),
+            "oof_recall": float(model.training["oof_recall_at_threshold"]),
+            "threshold": float(adaptation.threshold if adaptation else model.threshold),
+            "adaptation": basis_reason,
+        }
+    return model_card(as_of.isoformat(), base, basis, basis_reason, firm, on_firm)
+
+
 def triage_model(
-    con: duckdb.DuckDBPyConnection, cutoff, params: TriageParams
+    con: duckdb.DuckDBPyConnection, cutoff, params: TriageParams, base: BaseModel
 ) -> tuple[TriageModel | None, bool, str]:
     """The model of the training cutoff night: the stored one when its version (the training
     rows and label inputs of that night) matches, else fitted and stored. Returns the model (None
@@ -163,9 +328,11 @@ def triage_model(
     columns = [c for c in training.columns if c != "received_date"]
     version = model_version(
         hashlib.sha256(
-            (data_fingerprint(training, columns) + _label_inputs_fingerprint(all_labels)).encode(
-                "utf-8"
-            )
+            (
+                data_fingerprint(training, columns)
+                + _label_inputs_fingerprint(all_labels)
+                + base.version
+            ).encode("utf-8")
         ).hexdigest(),
         params,
     )
@@ -184,6 +351,11 @@ def triage_model(
     except ValueError as error:  # too few decided complaints of a class to train on
         con.execute("DELETE FROM triage_state.models")
         return None, False, str(error)
+    trained = training.filter(pl.col("complaint_id").is_in(list(model.oof_p_reportable)))
+    scores = base_scores(base, trained)
+    model.adaptation = adapt_to_base(
+        model, dict(zip(scores["complaint_id"], scores["p_serious_base"], strict=True))
+    )
     con.execute("DELETE FROM triage_state.models")
     con.execute(
         "INSERT INTO triage_state.models VALUES (?, ?, ?, ?)",
@@ -207,6 +379,10 @@ def triage_model(
         dg.AssetKey(["staging", "submissions"]),
         dg.AssetKey(["staging", "determinations"]),
         dg.AssetKey(["reference", "code_tables"]),
+        # the base model's training reports
+        dg.AssetKey(["staging", "maude_master"]),
+        dg.AssetKey(["staging", "maude_devices"]),
+        dg.AssetKey(["staging", "maude_texts"]),
     ],
     description=(
         "Model suggestions for every current complaint without a reportability decision (none "
@@ -217,36 +393,47 @@ def triage_model(
         "problem code and the model version. Trained every `retrain_every_days` (a fixed "
         "calendar) on the decided complaints as known on that cutoff night, labelled by the "
         "rules (TF-IDF narrative + intake fields, calibrated logistic regression); in between, "
-        "only new or changed complaints are scored. A suggestion never overrides a human "
-        "decision."
+        "only new or changed complaints are scored. A base model learnt from public MAUDE "
+        "reports (the shipped real reports and a stratified sample of the landing folder's "
+        "MAUDE files) gives every complaint p_serious_base (death or serious injury) and the "
+        "words that drove it; it suggests alone while the firm has too few decided complaints, "
+        "and is stacked with the firm's model when that lowers the out-of-fold Brier score "
+        "(suggestion_basis; the model card in the metadata says which and why). A suggestion "
+        "never overrides a human decision."
     ),
 )
 def triage_suggestions_asset(
     warehouse: DuckDBResource, night: NightSettings
 ) -> dg.MaterializeResult:
     as_of = night.as_of_date()
-    params = TriageParams.from_config(load_config().section("triage"))
+    section = load_config().section("triage")
+    params = TriageParams.from_config(section)
+    base_params = BaseParams(**section.get("base", {}))
     cutoff = training_cutoff(as_of, params.retrain_every_days)
     with warehouse.get_connection() as con:
         for statement in STATE_DDL:
             con.execute(statement)
-        model, reused, reason = triage_model(con, cutoff, params)
+        base, base_reused = base_model(con, cutoff, base_params)
+        model, reused, reason = triage_model(con, cutoff, params, base)
         con.execute(TONIGHT_SQL, {"as_of": as_of})
-        version = model.version if model else f"untrained: {reason}"
+        version = model.version if model else base.version
         to_score = query_frame(con, UNSCORED_SQL, {"version": version})
-        if to_score.is_empty():
-            scored = pl.DataFrame(schema=SUGGESTION_SCHEMA)
-        elif model is None:
-            scored = unscored(to_score, reason)
-        else:
-            # in slices: a complaint's scores do not depend on its batch, and memory stays
-            # bounded on the night everything is scored (a new model, a rebuild)
-            scored = pl.concat(
-                [
-                    predict_triage(model, to_score.slice(start, SCORING_SLICE_ROWS))
-                    for start in range(0, to_score.height, SCORING_SLICE_ROWS)
-                ]
-            )
+
+        def suggest(batch: pl.DataFrame) -> pl.DataFrame:
+            scores = base_scores(base, batch)
+            if model is None:  # no firm model yet: the base model suggests on day one
+                return base_suggestions(batch, scores, base.threshold, base.version)
+            return predict_triage(model, batch, scores)
+
+        # in slices: a complaint's scores do not depend on its batch, and memory stays bounded
+        # on the night everything is scored (a new model, a rebuild)
+        scored = pl.concat(
+            [pl.DataFrame(schema=SUGGESTION_SCHEMA)]
+            + [
+                suggest(to_score.slice(start, SCORING_SLICE_ROWS))
+                for start in range(0, to_score.height, SCORING_SLICE_ROWS)
+            ]
+        )
         con.register("new_scores", scored.to_arrow())
         try:
             # the scores tonight needs: kept ones of this model version for unchanged inputs,
@@ -301,6 +488,22 @@ def triage_suggestions_asset(
             """
         ).fetchall()[0]
         con.execute("DROP TABLE triage_tonight")
+        card = night_model_card(con, as_of, base, model, reason)
+        con.execute(
+            "CREATE OR REPLACE TABLE marts.triage_model_card (as_of DATE, model_version VARCHAR, "
+            "suggestion_basis VARCHAR, card_json VARCHAR, card_markdown VARCHAR)"
+        )
+        card_markdown = model_card_markdown(card)
+        con.execute(
+            "INSERT INTO marts.triage_model_card VALUES (?, ?, ?, ?, ?)",
+            [
+                as_of,
+                version,
+                card["suggestion_basis"],
+                json.dumps(card, sort_keys=True),
+                card_markdown,
+            ],
+        )
     if model is None:
         model_metadata: dict[str, object] = {"model_version": None, "untrained_reason": reason}
     else:
@@ -330,5 +533,9 @@ def triage_suggestions_asset(
             "undecided_by_suggestion": dg.MetadataValue.md(
                 markdown_table(counts, ["predicted outcome", "likely reportable", "complaints"])
             ),
+            "base_model_version": base.version,
+            "base_model_reused": base_reused,
+            "suggestion_basis": card["suggestion_basis"],
+            "model_card": dg.MetadataValue.md(card_markdown),
         }
     )
