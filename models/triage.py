@@ -491,8 +491,9 @@ def adapt_to_base(model: TriageModel, base_scores: dict[str, float]) -> Adaptati
     out-of-fold p(reportable) and the base model's score (the base model never saw these
     complaints); its own out-of-fold probabilities (stratified k-fold, fixed seed) are compared
     with the firm model's by Brier score. The stack is used when it scores at least
-    `stack_min_brier_gain` lower (relative), else the firm model alone; the operating threshold is set on the out-of-fold probabilities of the one used
-    (recall of reportable >= target_recall)."""
+    `stack_min_brier_gain` lower (relative), else the firm model alone; the operating
+    threshold is set on the out-of-fold probabilities of the one used (recall of reportable >=
+    target_recall)."""
     ids = sorted(model.oof_p_reportable)
     y = np.array([model.oof_label[i] for i in ids])
     p_firm = np.array([model.oof_p_reportable[i] for i in ids])

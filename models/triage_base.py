@@ -8,7 +8,7 @@ difference between a serious outcome and a malfunction without patient harm from
 account of the event. It does not learn whether a malfunction is reportable: MAUDE holds only
 reported events, and the malfunction rules of marts.vigilance_flags judge that.
 
-Recipe (chosen for device types the model never saw, `generalisation` below; README, Triage):
+Recipe (chosen for device types the model never saw, `generalisation` below; README):
 * text: the event description only, never the manufacturer's narrative, which is written after
   the event type is known ("no adverse patient sequela", "no clinically significant delay");
   in the shipped web reports the two are swapped in about a third of the rows

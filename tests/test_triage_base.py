@@ -154,7 +154,8 @@ def test_landing_reports_keep_labelled_reports_only():
 def test_base_model_out_of_domain_on_the_real_reports(reference: pl.DataFrame):
     # Issue 16's measure: device types the model never saw (each held out in turn), on the
     # shipped real reports, the threshold set on the training device types only. Target
-    # recall 0.95 at specificity 0.70; measured 0.943 and 0.740 (README, Triage).
+    # recall 0.95 at specificity 0.70; measured 0.943 and 0.740 (README, "Day one: a base
+    # model from public MAUDE").
     rows = {r["split"]: r for r in generalisation(reference, BaseParams())}
     held_out = rows["each product group held out in turn"]
     assert held_out["reports"] == 1994 and held_out["serious"] == 1528

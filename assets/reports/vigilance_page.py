@@ -9,6 +9,7 @@ as redacted excerpts (`models.redaction.redact`), redacted before they are cut.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import duckdb
@@ -225,7 +226,7 @@ def _likely_reportable(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         con,
         """
         SELECT t.complaint_id, t.predicted_outcome, t.p_reportable, t.suggested_problem_code,
-               min(f.received_date) AS received_date
+               t.suggestion_basis, t.drivers, min(f.received_date) AS received_date
         FROM marts.triage_suggestions t
         JOIN marts.vigilance_flags f USING (complaint_id)
         WHERE t.likely_reportable AND coalesce(t.human_decision, '') IN ('', 'pending')
@@ -450,13 +451,21 @@ def _review(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             con,
             """
             SELECT complaint_id, human_decision, predicted_outcome, p_reportable,
-                   suggested_problem_code, model_version
+                   suggested_problem_code, model_version, suggestion_basis, drivers
             FROM marts.triage_suggestions
             WHERE likely_reportable AND lower(coalesce(human_decision, '')) = 'no'
             ORDER BY p_reportable DESC, complaint_id
             """,
         ).to_dicts()
-    return {"findings": findings.to_dicts(), "triage_review": triage}
+    return {"findings": findings.to_dicts(), "triage_review": triage, "triage_card": _card(con)}
+
+
+def _card(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The night's triage model card (marts.triage_model_card, models/triage_base.py)."""
+    if not table_exists(con, "marts.triage_model_card"):
+        return None
+    rows = con.execute("SELECT card_json FROM marts.triage_model_card").fetchall()
+    return json.loads(rows[0][0]) if rows else None
 
 
 def _fsca(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
