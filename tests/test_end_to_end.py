@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -468,6 +469,17 @@ def test_each_report_has_a_reproducible_pdf(night: dict) -> None:
         )
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
         assert data == night["first_reports"][entry["path"]]  # byte-identical on the rerun
+        # every chart of the page was drawn into the PDF: pdftotext finds each chart's title
+        # (issue 17: a link filter once broke plotly.js and left every chart blank)
+        page = (night["reports"] / entry["path"].replace(".pdf", ".html")).read_text("utf-8")
+        titles = set(re.findall(r'"title":\{"text":"([^"]+)"\}', page))
+        printed = subprocess.run(
+            ["pdftotext", "-raw", str(night["reports"] / entry["path"]), "-"],
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
+        assert titles and not {t for t in titles if t not in printed}, entry["path"]
 
 
 def test_no_planted_personal_data_reaches_a_report(night: dict) -> None:

@@ -5,7 +5,9 @@ WeasyPrint runs no JavaScript and would print empty chart boxes. The page's prin
 Chromium stamps the wall clock into /CreationDate and /ModDate; those 14 digits are replaced by
 the night's as-of date (same length, so the cross-reference offsets stay valid). Links to other
 files would be printed as absolute file:// addresses of wherever the reports folder happens to
-be, so the printed copy keeps only in-page links (a PDF sent on cannot follow them anyway). The
+be, so the printed copy keeps only in-page links (a PDF sent on cannot follow them anyway): the
+links are taken out of the markup only, never out of a script (plotly.js holds the same text
+inside its code, and editing it there broke every chart of every PDF). The
 PDF is then byte-identical for the same report, wherever it is written. Without Chromium no PDF
 is written and the caller says so.
 """
@@ -37,6 +39,15 @@ CHROMIUM_FLAGS = (
 )
 _PDF_DATE = re.compile(rb"(/(?:CreationDate|ModDate) \(D:)(\d{14})")
 _FILE_LINK = re.compile(r'<a href="(?!#)[^"]*"')
+_SCRIPT = re.compile(r"(<script\b[^>]*>.*?</script\s*>)", re.IGNORECASE | re.DOTALL)
+
+
+def without_file_links(html: str) -> str:
+    """`html` with links to other files turned into plain anchors (`<a href="x.html">` becomes
+    `<a>`), in the markup only: script elements are left exactly as they are."""
+    parts = _SCRIPT.split(html)
+    # split with one capturing group: even indices are markup, odd ones whole script elements
+    return "".join(p if i % 2 else _FILE_LINK.sub("<a", p) for i, p in enumerate(parts))
 
 
 def find_chromium() -> str | None:
@@ -59,9 +70,7 @@ def print_to_pdf(
     with tempfile.TemporaryDirectory(prefix="pms-chromium-") as profile:
         out = Path(profile) / "out.pdf"
         page = Path(profile) / html_path.name
-        page.write_text(
-            _FILE_LINK.sub("<a", html_path.read_text(encoding="utf-8")), encoding="utf-8"
-        )
+        page.write_text(without_file_links(html_path.read_text(encoding="utf-8")), encoding="utf-8")
         result = subprocess.run(
             [
                 chromium,
