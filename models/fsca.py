@@ -70,6 +70,9 @@ FSCA_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
     "candidate_lots": pl.Int64(),
     "candidate_countries": pl.String(),
     "candidate_units_net": pl.Int64(),
+    # the component lots the candidate lots share with the signalled lot (';'-joined, sorted):
+    # how a signal reaches a family none of whose lots was signalled
+    "shared_component_lots": pl.String(),
 }
 
 
@@ -286,6 +289,14 @@ def fsca_summary(scope: pl.DataFrame) -> pl.DataFrame:
             .str.join(";")
         ),
         candidate_units_net=pl.col("units_net").filter(~firm).sum().cast(pl.Int64),
+        shared_component_lots=pl.col("component_lot")
+        .filter(~firm)
+        .drop_nulls()
+        .str.split(";")
+        .explode()
+        .unique()
+        .sort()
+        .str.join(";"),
     )
     return summary.select([pl.col(k).cast(v) for k, v in FSCA_SUMMARY_SCHEMA.items()]).sort(
         "detected_on", "signal_id"

@@ -156,3 +156,73 @@ def test_other_methods_statuses_and_empty_signals() -> None:
 def test_signal_detected_after_the_night_is_ignored() -> None:
     late = signals([("S5", "lot_poisson", "L2")]).with_columns(detected_on=pl.lit(D("2026-07-01")))
     assert scope_of(late).is_empty()
+
+
+def test_another_familys_lot_reaches_a_family_only_through_a_shared_component() -> None:
+    # Issue 17: a lot signal of one family was listed in three other families' PSURs with 0 lots
+    # and no link. Pump B now belongs to another family (Syringes); a Monitors family has lot L5's
+    # component C7 only, which the signalled lot L1 does not contain.
+    products = PRODUCTS.with_columns(
+        device_family=pl.when(pl.col("device_model") == "Pump B")
+        .then(pl.lit("Syringes"))
+        .otherwise(pl.col("device_family"))
+    )
+    lots = pl.concat(
+        [
+            LOTS,
+            pl.DataFrame(
+                {
+                    "lot_number": ["M1"],
+                    "device_model": ["Monitor M"],
+                    "manufacture_date": [D("2026-01-01")],
+                    "expiry_date": [None],
+                    "component_lots": ["C7"],
+                }
+            ),
+        ],
+        how="vertical_relaxed",
+    )
+    products = pl.concat(
+        [
+            products,
+            pl.DataFrame(
+                {
+                    "device_model": ["Monitor M"],
+                    "device_family": ["Monitors"],
+                    "product_code": ["DXN"],
+                    "eu_class": ["IIa"],
+                    "description": ["Monitor"],
+                }
+            ),
+        ]
+    )
+    scope = fsca_scope(
+        signals([("S2", "lot_poisson", "L1")]), lots, DISTRIBUTION, products, AS_OF, terms=TERMS
+    )
+    by_family = {
+        f: fsca_summary(scope.filter(pl.col("device_family") == f))
+        for f in ("Pumps", "Syringes", "Monitors")
+    }
+    pumps = by_family["Pumps"].row(0, named=True)
+    assert pumps["affected_lots"] == 1 and pumps["candidate_lots"] == 1  # L2 shares C1
+    syringes = by_family["Syringes"].row(0, named=True)
+    # L3 shares C1 with L1, L4 shares C2: the link the report shows
+    assert (syringes["affected_lots"], syringes["units_net"]) == (0, 0)
+    assert syringes["candidate_lots"] == 2
+    assert syringes["shared_component_lots"] == "C1;C2"
+    assert by_family["Monitors"].is_empty()  # no shared component: not in its report
+
+    from assets.reports.sections import conclusion_points, summary_statements
+
+    points = conclusion_points([], [], [syringes], [])
+    assert points == [
+        "Lot signal S2 (L1, another family's lot): 2 lot(s) of this family share its component "
+        "lot C1;C2, 3 units net in the field: candidates for the same action."
+    ]
+    serious = {"total": 0, "by_region": []}
+    statements = summary_statements(serious, [], [], [syringes], [], [])
+    assert any(
+        "reach this one through a shared component lot: L1 (component lot C1;C2" in s
+        for s in statements
+    )
+    assert not any("units net in the field in the signalled lots" in s for s in statements)

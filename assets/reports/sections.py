@@ -698,13 +698,26 @@ def summary_statements(
         )
     else:
         out.append("No trend signal on the device family in the period.")
-    if fscas:
-        units = sum(int(f["units_net"] or 0) for f in fscas)
+    own = [f for f in fscas if f["affected_lots"]]
+    linked = [f for f in fscas if not f["affected_lots"]]
+    if own:
+        units = sum(int(f["units_net"] or 0) for f in own)
         out.append(
-            f"{len(fscas)} lot signal(s) with a possible FSCA scope in the period, "
+            f"{len(own)} lot signal(s) with a possible FSCA scope in the period, "
             f"{units:,} units net in the field in the signalled lots."
         )
-    else:
+    if linked:
+        out.append(
+            f"{len(linked)} lot signal(s) of other device families reach this one through a "
+            "shared component lot: "
+            + "; ".join(
+                f"{f['scope_value']} (component lot {f['shared_component_lots']}, "
+                f"{f['candidate_lots']} lot(s) of this family)"
+                for f in linked
+            )
+            + "."
+        )
+    if not fscas:
         out.append("No lot signal (possible FSCA) in the period.")
     update = sorted({r["hazard_id"] for r in risks if r["update_required"]})
     exceeded = sorted({r["hazard_id"] for r in risks if r["severity_exceeded"]})
@@ -757,6 +770,14 @@ def conclusion_points(
     for code in sorted(by_code):
         out.append(f"Trend signal on {code}: " + ", ".join(by_code[code]) + ".")
     for f in fscas:
+        if not f["affected_lots"]:
+            out.append(
+                f"Lot signal {f['signal_id']} ({f['scope_value']}, another family's lot): "
+                f"{f['candidate_lots']} lot(s) of this family share its component lot "
+                f"{f['shared_component_lots']}, {int(f['candidate_units_net'] or 0):,} units "
+                "net in the field: candidates for the same action."
+            )
+            continue
         out.append(
             f"Lot signal {f['signal_id']} ({f['scope_value']}, {f['code']} {f['code_term'] or ''})"
             f": {int(f['units_net'] or 0):,} units net in the field in "
