@@ -414,9 +414,7 @@ def fit_base(reports: pl.DataFrame, params: BaseParams | None = None) -> BaseMod
         # and calibration are what a new device type may expect
         "grouped_out_of_fold": split_metrics(labels, oof, oof >= threshold),
     }
-    return BaseModel(
-        pipeline, threshold, base_version(reports, params), params, card, calibration
-    )
+    return BaseModel(pipeline, threshold, base_version(reports, params), params, card, calibration)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

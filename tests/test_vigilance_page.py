@@ -136,6 +136,8 @@ def _build(path, *, quarantined=True, signals=True, extra_flags=None):
             "likely_reportable": pl.Boolean,
             "suggested_problem_code": pl.String,
             "model_version": pl.String,
+            "suggestion_basis": pl.String,
+            "drivers": pl.String,
         },
     )
     signal_schema = {

@@ -359,6 +359,7 @@ def family_sections(
         "serious": serious,
         "timeliness": timeliness,
         "trends": trends,
+        "trend_legend": sections.statistic_legend([t["method"] for t in trends]),
         "fscas": fscas,
         "pareto": pareto[:20],
         "pareto_codes": len(pareto),

@@ -17,6 +17,7 @@ import duckdb
 
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from assets.warehouse import table_columns
+from models.signal_statistics import statistic_legend, statistic_reading
 
 REGIONS = ("EEA", "TR", "XI", "rest of world")
 # Serious incidents: an EU_MDR flag routed to an individual report (MDR Art. 87) or an FDA MDR
@@ -355,7 +356,10 @@ def trend_signals(
         """,
         {"family": family, "start": start, "end": end},
     ).fetchall()
-    return [dict(zip(cols, r, strict=True)) for r in rows]
+    out = [dict(zip(cols, r, strict=True)) for r in rows]
+    for r in out:
+        r["reading"] = statistic_reading(r["method"], r["statistic"], r["threshold"])
+    return out
 
 
 def signal_months(

@@ -18,6 +18,7 @@ import polars as pl
 from assets.marts.queries import complaints_as_of_sql
 from assets.reports.render import environment
 from assets.warehouse import query_frame, table_columns, table_exists
+from models.signal_statistics import statistic_legend, statistic_reading
 from models.redaction import REDACTION_VERSION, redact
 from models.report_forms import form_readiness, load_form_fields
 from models.vigilance import load_rules
@@ -403,7 +404,12 @@ def _trend_candidates(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[di
 
 def _signals(con: duckdb.DuckDBPyConnection, as_of: dt.date, recent_days: int) -> dict[str, Any]:
     if not table_exists(con, "marts.signals"):
-        return {"new_signals": [], "signals_by_method": [], "new_signals_tonight": 0}
+        return {
+            "new_signals": [],
+            "signal_legend": [],
+            "signals_by_method": [],
+            "new_signals_tonight": 0,
+        }
     since = as_of - dt.timedelta(days=recent_days)
     new = _frame(
         con,
@@ -430,8 +436,12 @@ def _signals(con: duckdb.DuckDBPyConnection, as_of: dt.date, recent_days: int) -
         GROUP BY method ORDER BY method
         """,
     )
+    rows = new.to_dicts()
+    for r in rows:
+        r["reading"] = statistic_reading(r["method"], r["statistic"], r["threshold"])
     return {
-        "new_signals": new.to_dicts(),
+        "new_signals": rows,
+        "signal_legend": statistic_legend([r["method"] for r in rows]),
         "signals_by_method": by_method.to_dicts(),
         "new_signals_tonight": new.filter(pl.col("status") == "new").height,
     }
