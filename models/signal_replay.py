@@ -37,6 +37,7 @@ from models.disproportionality import DisproportionalityThresholds, disproportio
 from models.exposure import month_end
 from models.lot_signals import component_lot_signals, lot_code_signals
 from models.narrative_replay import NarrativeSettings, NarrativeState, judge_narratives
+from models.narrative_topics import NOVEL
 from models.service_anomalies import (
     cohort_anomalies,
     fit_isolation_forest,
@@ -481,15 +482,27 @@ def narrative_alarms(
         fit_until,
         {**model.params, "documents": model.n_documents, "fit_until": fit_until},
     )
+    labels = judgement.state.labels.join(
+        complaints.select("complaint_id", "device_family").unique("complaint_id"),
+        on="complaint_id",
+    )
     for r in judgement.alarms.iter_rows(named=True):
         last_day = month_end(r["month"])
         topic = r["topic"]
+        # the month's narratives of the family the alarm counted: the topic's, or the novel ones
+        counted = labels.filter(
+            (pl.col("device_family") == r["device_family"]) & (pl.col("month") == r["month"])
+        ).filter(
+            pl.col("oov_share") > model.oov_threshold
+            if topic == NOVEL
+            else pl.col("topic") == topic
+        )
         detections.add(
             {
                 "scope": "device_family",
                 "scope_value": r["device_family"],
-                "code": "novelty" if topic == -1 else f"topic-{topic}",
-                "method": "narrative_novelty" if topic == -1 else "narrative_topic",
+                "code": "novelty" if topic == NOVEL else f"topic-{topic}",
+                "method": "narrative_novelty" if topic == NOVEL else "narrative_topic",
                 "period_start": r["month"],
                 "period_end": last_day,
                 "detected_on": min(last_day, as_of),
@@ -497,7 +510,8 @@ def narrative_alarms(
                 "expected": float(r["expected"]),
                 "statistic": float(r["statistic"]),
                 "threshold": float(r["threshold"]),
-            }
+            },
+            (("complaint", c) for c in sorted(counted["complaint_id"].to_list())),
         )
     return judgement.state
 

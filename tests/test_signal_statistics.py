@@ -47,3 +47,19 @@ def test_readings_name_the_statistic():
     legend = statistic_legend(["ewma", "cusum", "cusum"])
     assert len(legend) == 2 and legend[0].startswith("cusum: S is the Poisson CUSUM")
     assert "above the threshold" in legend[0]
+
+
+def test_distinctive_terms_by_hand():
+    from models.narrative_topics import distinctive_terms
+
+    evidence = [
+        "Battery swelling noticed, casing cracked",
+        "The battery was swelling after charging",
+        "Swelling battery; pump alarm",
+    ]
+    background = ["Pump alarm during infusion", "Occlusion alarm", "Pump alarm, no harm"] * 5
+    # battery and swelling: 3 of 3 evidence narratives, none of the 15 others:
+    # log(((3 + 1) / 1) / (1 / 16)) = log 64; 'alarm' and 'pump' (1 of 3) need 2 narratives;
+    # 'casing', 'charging' ... appear once only
+    assert distinctive_terms(evidence, background) == ["battery", "swelling"]
+    assert distinctive_terms([], background) == []

@@ -18,6 +18,7 @@ import polars as pl
 from assets.marts.queries import complaints_as_of_sql
 from assets.reports.render import environment
 from assets.warehouse import query_frame, table_columns, table_exists
+from models.narrative_topics import distinctive_terms
 from models.signal_statistics import statistic_legend, statistic_reading
 from models.redaction import REDACTION_VERSION, redact
 from models.report_forms import form_readiness, load_form_fields
@@ -439,12 +440,57 @@ def _signals(con: duckdb.DuckDBPyConnection, as_of: dt.date, recent_days: int) -
     rows = new.to_dicts()
     for r in rows:
         r["reading"] = statistic_reading(r["method"], r["statistic"], r["threshold"])
+    _narrative_words(con, as_of, rows)
     return {
         "new_signals": rows,
         "signal_legend": statistic_legend([r["method"] for r in rows]),
         "signals_by_method": by_method.to_dicts(),
         "new_signals_tonight": new.filter(pl.col("status") == "new").height,
     }
+
+
+NARRATIVE_EXAMPLES = 2  # redacted excerpts shown under a narrative signal
+
+
+def _narrative_words(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, rows: list[dict[str, Any]]
+) -> None:
+    """Give each narrative signal of `rows` the words that set its narratives apart from the
+    family's others (`words`) and two redacted excerpts (`examples`): "topic-5" alone says
+    nothing to a reader. Sources: marts.signal_evidence, the complaints as of the night."""
+    narrative = [r for r in rows if r["method"] in ("narrative_topic", "narrative_novelty")]
+    if not narrative or not table_exists(con, "marts.signal_evidence"):
+        return
+    backgrounds: dict[str, list[str]] = {}
+    for r in narrative:
+        ids = [
+            i
+            for (i,) in con.execute(
+                "SELECT evidence_id FROM marts.signal_evidence WHERE signal_id = ? "
+                "AND evidence_type = 'complaint' ORDER BY evidence_id",
+                [r["signal_id"]],
+            ).fetchall()
+        ]
+        texts = _complaints(con, as_of, ids)["description"].to_list()
+        family = r["scope_value"]
+        if family not in backgrounds:
+            backgrounds[family] = (
+                _frame(
+                    con,
+                    f"""
+                    SELECT c.description
+                    FROM ({complaints_as_of_sql()}) c
+                    JOIN staging.products p USING (device_model)
+                    WHERE p.device_family = $family
+                    ORDER BY c.complaint_id
+                    """,
+                    {"as_of": as_of, "family": family},
+                )["description"].to_list()
+                if table_exists(con, "staging.products")
+                else []
+            )
+        r["words"] = ", ".join(distinctive_terms(texts, backgrounds[family]))
+        r["examples"] = [excerpt(t, 160) for t in texts[:NARRATIVE_EXAMPLES]]
 
 
 def _review(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
