@@ -11,7 +11,6 @@ CI runs this on a small generated folder; the note of issue 13 gives the same at
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import shutil
 from pathlib import Path
@@ -22,11 +21,8 @@ import pytest
 from assets.ingestion.inventory import contract_files
 from assets.ingestion.sources import COMPLAINTS, SUBMISSIONS
 from pipelines.cli import main
-from synthetic.generate import generate_landing
-from synthetic.scales import AS_OF, SCALES, Scale
-
-# A small landing folder: the demo calendar, a fraction of its rows.
-SMALL = Scale("small", dt.date(2023, 1, 1), 1_500, 3_000, 50, 400, 0.5, 400_000, 100_000)
+from synthetic.scales import AS_OF
+from tests.small_landing import generate_small_landing
 
 
 def corrupt_files(landing: Path) -> dict[str, bytes]:
@@ -78,9 +74,7 @@ def corrupt_files(landing: Path) -> dict[str, bytes]:
 def corrupt_night(tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("corrupt")
     landing = base / "landing"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(SCALES, SMALL.name, SMALL)
-        generate_landing(landing, 5, SMALL.name)
+    generate_small_landing(landing, 5)
     shutil.rmtree(landing / "_truth", ignore_errors=True)
     added = corrupt_files(landing)
     for name, data in added.items():

@@ -14,11 +14,8 @@ import polars as pl
 import pytest
 
 from pipelines.cli import main
-from synthetic.generate import generate_landing
-from synthetic.scales import SCALES, Scale
+from tests.small_landing import generate_small_landing
 
-# A small landing folder: the demo calendar, a fraction of its rows.
-SMALL = Scale("small", dt.date(2023, 1, 1), 1_500, 3_000, 50, 400, 0.5, 400_000, 100_000)
 AS_OF = "2026-10-31"
 
 
@@ -36,9 +33,7 @@ def forget_every_decision(landing: Path) -> None:
 def day_one(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("day_one")
     landing = base / "landing"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(SCALES, SMALL.name, SMALL)
-        generate_landing(landing, 11, SMALL.name)
+    generate_small_landing(landing, 11)
     forget_every_decision(landing)
     argv = ["run", "--landing", str(landing), "--warehouse", str(base / "pms.duckdb")]
     argv += ["--reports", str(base / "reports"), "--as-of", AS_OF]
