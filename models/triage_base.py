@@ -579,7 +579,8 @@ KNOWN_LIMITS = (
     "(about three in four serious): on a firm's complaints, far fewer of which are serious, it "
     "overstates the chance until the firm's own decisions recalibrate it.",
     "Held out by device type, recall and specificity vary widely between device types (README, "
-    "Triage): a new device type's threshold should be re-checked once it has decided complaints.",
+    "'Day one'; peripheral stents 0.62-0.67 recall): a new device type's threshold should be "
+    "re-checked once it has decided complaints.",
     "A suggestion never overrides a human decision; a human 'no' against a likely-reportable "
     "suggestion goes to second review.",
 )
