@@ -250,3 +250,12 @@ def test_landing_sensor_fires_once_per_change(tmp_path: Path) -> None:
         cursor = context.cursor
     with dg.build_sensor_context(resources=resources, cursor=cursor) as context:
         assert isinstance(sensor(context), dg.SkipReason)
+
+
+def test_the_safety_marts_carry_their_checks(tmp_path: Path) -> None:
+    # issue 17: marts.vigilance_flags and marts.signals had no check in the UI
+    graph = definitions(tmp_path).resolve_asset_graph()
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert ("marts/vigilance_flags", "every_current_complaint_has_a_vigilance_row") in checks
+    assert ("marts/vigilance_flags", "every_open_initial_report_has_a_due_date") in checks
+    assert ("marts/signals", "signals_have_one_row_a_status_and_a_date") in checks

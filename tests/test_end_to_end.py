@@ -619,3 +619,18 @@ def test_dagster_webserver_shows_every_asset_documented_owned_and_materialised(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_safety_mart_checks_ran_and_passed(night: dict) -> None:
+    """The asset checks on marts.vigilance_flags and marts.signals run with the night's job and
+    pass on the generated folder (assets/quality/mart_checks.py)."""
+    with connect(night) as con:
+        results = con.execute(
+            "SELECT check_name, bool_and(success), count(*) FROM audit.check_results "
+            "WHERE suite = 'mart_rules' GROUP BY check_name ORDER BY check_name"
+        ).fetchall()
+    assert [(name, ok) for name, ok, _ in results] == [
+        ("every_current_complaint_has_a_vigilance_row", True),
+        ("every_open_initial_report_has_a_due_date", True),
+        ("signals_have_one_row_a_status_and_a_date", True),
+    ]

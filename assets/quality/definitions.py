@@ -10,6 +10,7 @@ from assets.quality.checks import (
     suite_checks,
     volume_check,
 )
+from assets.quality.mart_checks import MART_CHECKS
 
 # (asset key, suite) for every staged landing table with a suite in expectations/
 SUITED_TABLES = (
@@ -45,4 +46,5 @@ QUALITY_CHECKS: list[dg.AssetChecksDefinition] = [
     complaint_extract_freshness,
     models_with_complaints_have_shipments,
     no_serious_complaint_waits_in_quarantine,
+    *MART_CHECKS,
 ]

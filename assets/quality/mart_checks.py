@@ -1,0 +1,174 @@
+"""Asset checks on the safety-critical marts (issue 17): what the morning page and the reports
+promise, checked on the table every night and shown on the asset in the Dagster UI.
+
+- `marts.vigilance_flags`: every current complaint has at least one row (data contract: "never
+  no row"), and no initial obligation under an encoded regime that is open, overdue or
+  undetermined lacks a due date (a clock without a date is a clock nobody sees).
+- `marts.signals`: one row per signal, each with a status of its life and a detection date on
+  or before the night.
+Both fail with ERROR severity, not blocking: the reports must still be published, and say so.
+"""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets.marts.queries import COMPLAINTS_AS_OF_SQL
+from assets.quality.checks import _record
+from assets.resources import WAREHOUSE_POOL, NightSettings
+from assets.warehouse import ensure_warehouse, table_exists
+
+# Regimes with an encoded clock (the others say "assess locally" or are outside post-market).
+CLOCKLESS_REGIMES = ("NONE_ENCODED", "CLINICAL_STUDY")
+SIGNAL_STATUSES = ("new", "ongoing", "established", "confirmed", "refuted", "closed")
+EXAMPLES = 20  # complaint or signal ids shown in a failed check's metadata
+
+
+def _ids(rows: list[tuple]) -> str:
+    return "\n".join(f"- {r[0]}" for r in rows[:EXAMPLES]) or "None."
+
+
+@dg.asset_check(
+    pool=WAREHOUSE_POOL,
+    asset=dg.AssetKey(["marts", "vigilance_flags"]),
+    name="every_current_complaint_has_a_vigilance_row",
+    description=(
+        "Every complaint known on the night has at least one row in marts.vigilance_flags: an "
+        "event with no encoded regime gets NONE_ENCODED (assess locally), never no row."
+    ),
+)
+def every_current_complaint_has_a_vigilance_row(
+    context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource, night: NightSettings
+):
+    as_of = night.as_of_date()
+    with warehouse.get_connection() as con:
+        ensure_warehouse(con)
+        missing = con.execute(
+            f"""
+            SELECT c.complaint_id FROM ({COMPLAINTS_AS_OF_SQL}) c
+            WHERE NOT EXISTS (SELECT 1 FROM marts.vigilance_flags f
+                              WHERE f.complaint_id = c.complaint_id)
+            ORDER BY c.complaint_id
+            """,
+            {"as_of": as_of},
+        ).fetchall()
+        _record(
+            con,
+            suite="mart_rules",
+            table="marts.vigilance_flags",
+            run_id=context.run.run_id,
+            name="every_current_complaint_has_a_vigilance_row",
+            severity="critical",
+            passed=not missing,
+            reason="every current complaint has a vigilance row",
+            details={"complaints_without_row": [r[0] for r in missing[:EXAMPLES]]},
+        )
+    return dg.AssetCheckResult(
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "complaints_without_row": len(missing),
+            "examples": dg.MetadataValue.md(_ids(missing)),
+        },
+    )
+
+
+@dg.asset_check(
+    pool=WAREHOUSE_POOL,
+    asset=dg.AssetKey(["marts", "vigilance_flags"]),
+    name="every_open_initial_report_has_a_due_date",
+    description=(
+        "No initial report under an encoded regime that is open, overdue or undetermined lacks "
+        "a due date (follow-up and final reports are due 'without delay' and have none)."
+    ),
+)
+def every_open_initial_report_has_a_due_date(
+    context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource
+):
+    with warehouse.get_connection() as con:
+        ensure_warehouse(con)
+        undated = con.execute(
+            """
+            SELECT complaint_id || ' ' || regime || ' ' || status FROM marts.vigilance_flags
+            WHERE report_kind = 'initial' AND status IN ('open', 'overdue', 'undetermined')
+              AND reportable AND due_date IS NULL AND regime NOT IN (SELECT unnest($clockless))
+            ORDER BY 1
+            """,
+            {"clockless": list(CLOCKLESS_REGIMES)},
+        ).fetchall()
+        _record(
+            con,
+            suite="mart_rules",
+            table="marts.vigilance_flags",
+            run_id=context.run.run_id,
+            name="every_open_initial_report_has_a_due_date",
+            severity="critical",
+            passed=not undated,
+            reason="every open initial report under an encoded regime has a due date",
+            details={"rows": [r[0] for r in undated[:EXAMPLES]]},
+        )
+    return dg.AssetCheckResult(
+        passed=not undated,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "rows_without_due_date": len(undated),
+            "examples": dg.MetadataValue.md(_ids(undated)),
+        },
+    )
+
+
+@dg.asset_check(
+    pool=WAREHOUSE_POOL,
+    asset=dg.AssetKey(["marts", "signals"]),
+    name="signals_have_one_row_a_status_and_a_date",
+    description=(
+        "marts.signals holds one row per signal id, each with a status of the signal's life "
+        "(new, ongoing, established, confirmed, refuted, closed) and detected on or before the "
+        "night."
+    ),
+)
+def signals_have_one_row_a_status_and_a_date(
+    context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource, night: NightSettings
+):
+    as_of = night.as_of_date()
+    with warehouse.get_connection() as con:
+        ensure_warehouse(con)
+        bad = []
+        if table_exists(con, "marts.signals"):
+            bad = con.execute(
+                """
+                SELECT signal_id || ': ' || string_agg(DISTINCT problem, ', ') FROM (
+                    SELECT signal_id, 'duplicate' AS problem FROM marts.signals
+                    GROUP BY signal_id HAVING count(*) > 1
+                    UNION ALL
+                    SELECT signal_id, 'status ' || coalesce(status, 'missing') FROM marts.signals
+                    WHERE status IS NULL OR status NOT IN (SELECT unnest($statuses))
+                    UNION ALL
+                    SELECT signal_id, 'detected after the night' FROM marts.signals
+                    WHERE detected_on IS NULL OR detected_on > $as_of
+                ) GROUP BY signal_id ORDER BY 1
+                """,
+                {"statuses": list(SIGNAL_STATUSES), "as_of": as_of},
+            ).fetchall()
+        _record(
+            con,
+            suite="mart_rules",
+            table="marts.signals",
+            run_id=context.run.run_id,
+            name="signals_have_one_row_a_status_and_a_date",
+            severity="critical",
+            passed=not bad,
+            reason="one row per signal, a status of its life, detected by the night",
+            details={"signals": [r[0] for r in bad[:EXAMPLES]]},
+        )
+    return dg.AssetCheckResult(
+        passed=not bad,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"signals_failing": len(bad), "examples": dg.MetadataValue.md(_ids(bad))},
+    )
+
+
+MART_CHECKS = [
+    every_current_complaint_has_a_vigilance_row,
+    every_open_initial_report_has_a_due_date,
+    signals_have_one_row_a_status_and_a_date,
+]
