@@ -523,31 +523,43 @@ def transfer(
     return scores, scores >= model.threshold
 
 
+SPLITS = (
+    "in-domain (stratified 5-fold)",
+    "product group held out (grouped 5-fold)",
+    "each product group held out in turn",
+)
+
+
 def generalisation(
-    reports: pl.DataFrame, params: BaseParams | None = None, seed: int = 0
+    reports: pl.DataFrame,
+    params: BaseParams | None = None,
+    seed: int = 0,
+    splits: tuple[str, ...] = SPLITS,
 ) -> list[dict[str, Any]]:
     """The recipe on `reports` (REPORT_COLUMNS), three ways: random stratified 5-fold
     (in-domain), grouped 5-fold by product group, and leave one product group out. Each fold
     trains a model (its threshold set on its own training groups) and scores the held-out part;
-    the metrics pool the held-out scores. One dict per split: `split` and `split_metrics`."""
+    the metrics pool the held-out scores. One dict per split of `splits` (all three by default):
+    `split` and `split_metrics`."""
     params = params or BaseParams()
     reports = reports.sort("source", "report_id")
     labels = serious_labels(reports["event_type"].to_list())
     groups = np.asarray(reports["product_group"].to_list(), dtype=object)
     zero = np.zeros(labels.size)
-    splits = {
-        "in-domain (stratified 5-fold)": list(
+    folds_of = {
+        SPLITS[0]: lambda: list(
             StratifiedKFold(5, shuffle=True, random_state=seed).split(zero, labels)
         ),
-        "product group held out (grouped 5-fold)": list(
+        SPLITS[1]: lambda: list(
             GroupKFold(n_splits=min(5, len(set(groups)))).split(zero, labels, groups)
         ),
-        "each product group held out in turn": [
+        SPLITS[2]: lambda: [
             (np.flatnonzero(groups != g), np.flatnonzero(groups == g)) for g in sorted(set(groups))
         ],
     }
     rows = []
-    for name, folds in splits.items():
+    for name in splits:
+        folds = folds_of[name]()
         scores = np.zeros(labels.size)
         flagged = np.zeros(labels.size, dtype=bool)
         tested = []
