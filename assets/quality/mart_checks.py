@@ -23,8 +23,30 @@ SIGNAL_STATUSES = ("new", "ongoing", "established", "confirmed", "refuted", "clo
 EXAMPLES = 20  # complaint or signal ids shown in a failed check's metadata
 
 
-def _ids(rows: list[tuple]) -> str:
-    return "\n".join(f"- {r[0]}" for r in rows[:EXAMPLES]) or "None."
+def _outcome(
+    con, context: dg.AssetCheckExecutionContext, table: str, reason: str, failing: list[tuple]
+) -> dg.AssetCheckResult:
+    """Record the check in audit.check_results (suite `mart_rules`) and return its result: it
+    passes when nothing fails; the first EXAMPLES failing rows are kept and shown."""
+    name = context.check_specs[0].name
+    passed = not failing
+    _record(
+        con,
+        suite="mart_rules",
+        table=table,
+        run_id=context.run.run_id,
+        name=name,
+        severity="critical",
+        passed=passed,
+        reason=reason,
+        details={"failing": [r[0] for r in failing[:EXAMPLES]]},
+    )
+    examples = "\n".join(f"- {r[0]}" for r in failing[:EXAMPLES]) or "None."
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"failing": len(failing), "examples": dg.MetadataValue.md(examples)},
+    )
 
 
 @dg.asset_check(
@@ -51,25 +73,13 @@ def every_current_complaint_has_a_vigilance_row(
             """,
             {"as_of": as_of},
         ).fetchall()
-        _record(
+        return _outcome(
             con,
-            suite="mart_rules",
-            table="marts.vigilance_flags",
-            run_id=context.run.run_id,
-            name="every_current_complaint_has_a_vigilance_row",
-            severity="critical",
-            passed=not missing,
-            reason="every current complaint has a vigilance row",
-            details={"complaints_without_row": [r[0] for r in missing[:EXAMPLES]]},
+            context,
+            "marts.vigilance_flags",
+            "every current complaint has a vigilance row",
+            missing,
         )
-    return dg.AssetCheckResult(
-        passed=not missing,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "complaints_without_row": len(missing),
-            "examples": dg.MetadataValue.md(_ids(missing)),
-        },
-    )
 
 
 @dg.asset_check(
@@ -95,25 +105,13 @@ def every_open_initial_report_has_a_due_date(
             """,
             {"clockless": list(CLOCKLESS_REGIMES)},
         ).fetchall()
-        _record(
+        return _outcome(
             con,
-            suite="mart_rules",
-            table="marts.vigilance_flags",
-            run_id=context.run.run_id,
-            name="every_open_initial_report_has_a_due_date",
-            severity="critical",
-            passed=not undated,
-            reason="every open initial report under an encoded regime has a due date",
-            details={"rows": [r[0] for r in undated[:EXAMPLES]]},
+            context,
+            "marts.vigilance_flags",
+            "every open initial report under an encoded regime has a due date",
+            undated,
         )
-    return dg.AssetCheckResult(
-        passed=not undated,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "rows_without_due_date": len(undated),
-            "examples": dg.MetadataValue.md(_ids(undated)),
-        },
-    )
 
 
 @dg.asset_check(
@@ -149,22 +147,13 @@ def signals_have_one_row_a_status_and_a_date(
                 """,
                 {"statuses": list(SIGNAL_STATUSES), "as_of": as_of},
             ).fetchall()
-        _record(
+        return _outcome(
             con,
-            suite="mart_rules",
-            table="marts.signals",
-            run_id=context.run.run_id,
-            name="signals_have_one_row_a_status_and_a_date",
-            severity="critical",
-            passed=not bad,
-            reason="one row per signal, a status of its life, detected by the night",
-            details={"signals": [r[0] for r in bad[:EXAMPLES]]},
+            context,
+            "marts.signals",
+            "one row per signal, a status of its life, detected by the night",
+            bad,
         )
-    return dg.AssetCheckResult(
-        passed=not bad,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"signals_failing": len(bad), "examples": dg.MetadataValue.md(_ids(bad))},
-    )
 
 
 MART_CHECKS = [
