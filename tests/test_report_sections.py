@@ -48,15 +48,40 @@ def con() -> duckdb.DuckDBPyConnection:
             ('C4', '2025-01-15', '2025-01-15', 'M1', 'L2', 'DE', 'A01', 'f', 5),
             ('C5', '2025-01-20', '2025-01-20', 'X', 'L9', 'DE', 'A01', 'f', 6);
         CREATE TABLE marts.vigilance_flags (complaint_id VARCHAR, regime VARCHAR,
-            report_kind VARCHAR, route VARCHAR, reportable BOOLEAN, status VARCHAR);
+            authority VARCHAR, report_kind VARCHAR, rule VARCHAR, route VARCHAR,
+            reportable BOOLEAN, status VARCHAR, due_date DATE, decided_on DATE,
+            decided_by VARCHAR, decision_rationale VARCHAR);
         INSERT INTO marts.vigilance_flags VALUES
-            ('C1', 'EU_MDR', 'initial', 'individual', true, 'submitted_on_time'),
-            ('C1', 'FDA_MDR', 'initial', 'individual', true, 'submitted_late'),
-            ('C2', 'EU_MDR', 'initial', 'trend', false, 'not_reportable'),
-            ('C3', 'FDA_MDR', 'initial', 'individual', true, 'overdue'),
-            ('C3', 'FDA_MDR', 'supplemental', 'individual', true, 'open'),
-            ('C4', 'EU_MDR', 'initial', 'none', false, 'not_reportable'),
-            ('C5', 'EU_MDR', 'initial', 'individual', true, 'submitted_on_time');
+            ('C1', 'EU_MDR', 'EU:DE', 'initial', 'r', 'individual', true, 'submitted_on_time',
+             '2024-06-16', NULL, NULL, NULL),
+            ('C1', 'FDA_MDR', 'FDA', 'initial', 'r', 'individual', true, 'submitted_late',
+             '2024-06-30', NULL, NULL, NULL),
+            ('C2', 'EU_MDR', 'EU:TR', 'initial', 'r', 'trend', false, 'not_reportable',
+             NULL, NULL, NULL, NULL),
+            ('C3', 'FDA_MDR', 'FDA', 'initial', 'r', 'individual', true, 'overdue',
+             '2025-02-09', NULL, NULL, NULL),
+            ('C3', 'FDA_MDR', 'FDA', 'supplemental', 'r', 'individual', true, 'open',
+             '2026-01-30', NULL, NULL, NULL),
+            ('C4', 'EU_MDR', 'EU:DE', 'initial', 'r', 'none', false, 'not_reportable',
+             NULL, NULL, NULL, NULL),
+            ('C4', 'FDA_MDR', 'FDA', 'initial', '803.50 malfunction', 'individual', true,
+             'decided_not_reportable', '2025-02-14', '2025-01-20', 'A. Reviewer',
+             'Cosmetic scratch, no function affected; called the nurse on +49 170 1234567'),
+            ('C5', 'EU_MDR', 'EU:DE', 'initial', 'r', 'individual', true, 'submitted_on_time',
+             '2025-02-04', NULL, NULL, NULL);
+        -- The firm's submissions (data contract submissions/): C1 to two authorities (counted
+        -- once), C2 reported then withdrawn by a final non-reportable report (not a serious
+        -- incident), C3 to another regulator after 2025-01-15, C4 never, C5 another family.
+        CREATE TABLE staging.submissions (complaint_id VARCHAR, authority VARCHAR,
+            report_kind VARCHAR, submitted_date DATE);
+        INSERT INTO staging.submissions VALUES
+            ('C1', 'EU:DE', 'initial', '2024-06-10'),
+            ('C1', 'FDA', 'initial', '2024-07-20'),
+            ('C1', 'FDA', 'supplemental', '2024-09-01'),
+            ('C2', 'EU:DE', 'initial', '2024-07-05'),
+            ('C2', 'EU:DE', 'final_non_reportable', '2024-08-01'),
+            ('C3', 'MHRA', 'initial', '2025-02-01'),
+            ('C5', 'EU:DE', 'initial', '2025-01-25');
         CREATE TABLE reference.imdrf_terms (annex VARCHAR, code VARCHAR, term VARCHAR);
         INSERT INTO reference.imdrf_terms VALUES ('A', 'A01', 'First'), ('A', 'A02', 'Second');
         """
@@ -98,12 +123,14 @@ def test_sales_by_region_and_year(con: duckdb.DuckDBPyConnection) -> None:
     ]
 
 
-def test_serious_incidents_count_each_complaint_once(con: duckdb.DuckDBPyConnection) -> None:
+def test_serious_incidents_count_what_was_reported(con: duckdb.DuckDBPyConnection) -> None:
+    # MDCG 2022-21 counts the serious incidents the manufacturer reported; the data contract's
+    # submissions/ are that record (each authority's obligation met only by a submission to it).
     out = sections.serious_incidents(
         con, D(2025, 12, 31), "Fam", D(2024, 1, 1), D(2025, 12, 31), EEA
     )
-    # C1: EU individual and FDA initial -> once; C2 trend, C4 none -> not serious;
-    # C3 FDA initial reportable (code A02 in its latest version); C5 other family.
+    # C1 (EU and FDA) once; C2 withdrawn by a final non-reportable report; C3 to MHRA with its
+    # latest code A02; C4 a rule hit never reported is not a serious incident; C5 another family.
     assert out["total"] == 2
     assert out["years"] == [2024, 2025]
     assert out["by_code"] == [
@@ -112,12 +139,44 @@ def test_serious_incidents_count_each_complaint_once(con: duckdb.DuckDBPyConnect
     ]
     regions = {r["region"]: r["counts"] for r in out["by_region"]}
     assert regions == {"EEA": [1, 0], "TR": [0, 0], "XI": [0, 0], "rest of world": [0, 1]}
-    # As of 2025-01-15 the re-coding of C3 is not known yet.
+    groups = {r["group"]: r["total"] for r in out["by_authority"]}
+    assert groups == {
+        "EU competent authorities (MIR)": 1,
+        "FDA (MDR)": 1,
+        "Health Canada": 0,
+        "other authorities": 1,
+    }
+    assert out["other_authorities"] == ["MHRA"]
+    sentence = sections.serious_statement(out)
+    assert sentence.startswith("2 serious incident(s) reported")
+    assert "FDA (MDR) 1" in sentence and "Health Canada" not in sentence
+    # As of 2025-01-15 C3 was not reported yet, and C2 was already withdrawn.
     early = sections.serious_incidents(
         con, D(2025, 1, 15), "Fam", D(2024, 1, 1), D(2025, 12, 31), EEA
     )
+    assert early["total"] == 1
     assert [r["code"] for r in early["by_code"]] == ["A01"]
-    assert early["by_code"][0]["total"] == 2
+
+
+def test_serious_incidents_without_a_submissions_record(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP TABLE staging.submissions")
+    out = sections.serious_incidents(
+        con, D(2025, 12, 31), "Fam", D(2024, 1, 1), D(2025, 12, 31), EEA
+    )
+    assert out["total"] == 0 and not out["submissions_known"]
+    assert "unknown, no submissions/ folder" in sections.serious_statement(out)
+
+
+def test_decided_otherwise_lists_each_decision_for_second_review(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    rows = sections.decided_otherwise(con, D(2025, 12, 31), "Fam", D(2024, 1, 1), D(2025, 12, 31))
+    assert [(r["complaint_id"], r["regime"], r["decided_by"]) for r in rows] == [
+        ("C4", "FDA_MDR", "A. Reviewer")
+    ]
+    assert rows[0]["decided_on"] == D(2025, 1, 20)
+    assert "1234567" not in rows[0]["rationale"]  # redacted like every narrative shown
+    assert rows[0]["rationale"].startswith("Cosmetic scratch")
 
 
 def test_reporting_timeliness(con: duckdb.DuckDBPyConnection) -> None:
@@ -130,7 +189,30 @@ def test_reporting_timeliness(con: duckdb.DuckDBPyConnection) -> None:
     assert got[("FDA_MDR", "initial")]["submitted_late"] == 1
     assert got[("FDA_MDR", "initial")]["overdue"] == 1
     assert got[("FDA_MDR", "supplemental")]["open"] == 1
-    assert got[("FDA_MDR", "initial")]["total"] == 2
+    assert got[("FDA_MDR", "initial")]["decided_not_reportable"] == 1
+    assert got[("FDA_MDR", "initial")]["total"] == 3
+    # reports submitted and rule hits without a report are told apart
+    assert got[("FDA_MDR", "initial")]["submitted"] == 1
+    assert got[("FDA_MDR", "initial")]["without_report"] == 2
+    statements = sections.summary_statements(
+        sections.serious_incidents(
+            con, D(2025, 12, 31), "Fam", D(2024, 1, 1), D(2025, 12, 31), EEA
+        ),
+        rows,
+        [],
+        [],
+        [],
+        [],
+    )
+    assert (
+        "2 report(s) submitted for complaints of the period on a rule's clock, 1 of them late."
+        in (statements)
+    )
+    assert (
+        "Rule hits without a report, for review (not late reports): 1 past their due date with "
+        "neither a report nor a decision, 0 in doubt, 1 decided not reportable by a person "
+        "(section 4, for second review)."
+    ) in statements
 
 
 def test_pareto_cumulative_share() -> None:
@@ -267,7 +349,7 @@ def test_period_comparison(con: duckdb.DuckDBPyConnection) -> None:
         "M1: complaint rate higher than in the preceding period "
         "(1.000 to 10.000 per 1,000 unit-months)."
     ]
-    assert sections.conclusion_points([], [], [], [])[0].startswith("No overdue report")
+    assert sections.conclusion_points([], [], [], [])[0].startswith("No rule hit past due")
 
 
 def test_reporting_period_per_eu_class_is_configurable() -> None:

@@ -28,6 +28,7 @@ from assets.reports.vigilance_page import (
 )
 from assets.resources import WAREHOUSE_POOL, LandingFolder, NightSettings, ReportFolder
 from assets.warehouse import query_frame
+from models.signal_statistics import statistic_legend
 from pipelines.settings import code_version, load_config
 
 REPORT_OWNERS = ["team:regulatory-affairs"]
@@ -357,9 +358,11 @@ def family_sections(
         "in_service_end": sections.in_service_at_end(con, family, end, eea),
         "sales_chart": charts.units_by_region_chart(sales, div_id=f"sales-chart-{slug}"),
         "serious": serious,
+        "serious_sentence": sections.serious_statement(serious),
         "timeliness": timeliness,
+        "decided": sections.decided_otherwise(con, as_of, family, start, end),
         "trends": trends,
-        "trend_legend": sections.statistic_legend([t["method"] for t in trends]),
+        "trend_legend": statistic_legend([t["method"] for t in trends]),
         "fscas": fscas,
         "pareto": pareto[:20],
         "pareto_codes": len(pareto),

@@ -16,26 +16,22 @@ from typing import Any
 import duckdb
 
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
-from assets.warehouse import table_columns
-from models.signal_statistics import statistic_legend, statistic_reading
+from assets.warehouse import table_columns, table_exists
+from models.redaction import redact
+from models.signal_statistics import statistic_reading
 
 REGIONS = ("EEA", "TR", "XI", "rest of world")
-# Serious incidents: an EU_MDR flag routed to an individual report (MDR Art. 87) or an FDA MDR
-# initial report that is reportable (21 CFR 803); a complaint counts once.
-# A serious incident: an initial EU or FDA obligation on known facts (not in doubt, not decided
-# against by a person).
-SERIOUS_FLAG_SQL = """
-    f.regime IN ('EU_MDR', 'FDA_MDR') AND f.report_kind = 'initial' AND f.reportable
-    AND f.status NOT IN ('undetermined', 'decided_not_reportable')
-"""
+# The timeliness of the reports a rule asked for (marts.vigilance_flags): what was submitted, on
+# time or late, and the rule hits without a report, which are for review and never late reports.
 TIMELINESS = (
     ("submitted_on_time", "on time"),
     ("submitted_late", "late"),
-    ("overdue", "overdue"),
+    ("overdue", "past due: no report and no decision"),
     ("open", "open (not yet due)"),
     ("undetermined", "undetermined (in doubt)"),
     ("decided_not_reportable", "decided not reportable"),
 )
+WITHOUT_REPORT = ("open", "overdue", "undetermined", "decided_not_reportable")
 
 
 def eea_countries() -> frozenset[str]:
@@ -86,7 +82,8 @@ def complaints_as_of_snapshot(con: duckdb.DuckDBPyConnection, as_of: dt.date) ->
         {"as_of": as_of},
     )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {SNAPSHOT_NIGHT_TABLE} AS SELECT CAST($as_of AS DATE) AS night",
+        f"CREATE OR REPLACE TEMP TABLE {SNAPSHOT_NIGHT_TABLE} AS "
+        "SELECT CAST($as_of AS DATE) AS night",
         {"as_of": as_of},
     )
     try:
@@ -210,24 +207,62 @@ def in_service_at_end(
 # --- 4. Serious incidents ---------------------------------------------------------------------
 
 
-def _serious_rows(
+# A serious incident in the PSUR is one the firm reported (MDR Art. 87, MDCG 2022-21 "serious
+# incidents reported"): a complaint with an initial report to an authority in submissions/, not
+# withdrawn by a final non-reportable report to that authority. A rule hit without a report is
+# not counted here; it is in the review table below.
+REPORTED_SQL = """
+    sub AS (
+        SELECT complaint_id, trim(authority) AS authority, report_kind
+        FROM staging.submissions WHERE submitted_date <= CAST($as_of AS DATE)
+    ),
+    reported AS (
+        SELECT DISTINCT s.complaint_id, s.authority FROM sub s
+        WHERE s.report_kind = 'initial' AND NOT EXISTS (
+            SELECT 1 FROM sub w WHERE w.complaint_id = s.complaint_id
+              AND w.authority = s.authority AND w.report_kind = 'final_non_reportable')
+    )
+"""
+AUTHORITY_GROUPS = (
+    "EU competent authorities (MIR)",
+    "FDA (MDR)",
+    "Health Canada",
+    "other authorities",
+)
+
+
+def authority_group(authority: str) -> str:
+    """The group of an authority of submissions/ (data contract: `FDA`, `EU:<country>`, `HC`, or
+    another regulator's short name)."""
+    if authority.startswith("EU:"):
+        return AUTHORITY_GROUPS[0]
+    return {"FDA": AUTHORITY_GROUPS[1], "HC": AUTHORITY_GROUPS[2]}.get(
+        authority, AUTHORITY_GROUPS[3]
+    )
+
+
+def _reported_rows(
     con: duckdb.DuckDBPyConnection,
     as_of: dt.date,
     family: str,
     start: dt.date,
     end: dt.date,
-) -> list[tuple[str, int, str | None, str | None]]:
-    """(complaint_id, year received, problem_code, country) of each serious incident once."""
+) -> list[tuple[str, int, str | None, str | None, list[str]]]:
+    """(complaint_id, year received, problem_code, country, authorities) of each complaint of
+    the family received in the period that the firm reported, once."""
+    if not table_exists(con, "staging.submissions"):
+        return []
     return con.execute(
         f"""
-        {_complaints_cte(con, as_of)}
-        SELECT DISTINCT c.complaint_id, year(c.received_date), c.problem_code, c.country
-        FROM marts.vigilance_flags f
+        {_complaints_cte(con, as_of)}, {REPORTED_SQL}
+        SELECT c.complaint_id, year(c.received_date), c.problem_code, c.country,
+               list_sort(list(r.authority))
+        FROM reported r
         JOIN c USING (complaint_id)
         JOIN fam ON fam.device_model = c.device_model
         WHERE fam.device_family = $family
           AND c.received_date BETWEEN $start AND $end
-          AND ({SERIOUS_FLAG_SQL})
+        GROUP BY ALL
         ORDER BY c.complaint_id
         """,
         {"as_of": as_of, "family": family, "start": start, "end": end},
@@ -242,19 +277,25 @@ def serious_incidents(
     end: dt.date,
     eea: frozenset[str],
 ) -> dict[str, Any]:
-    """Serious incidents received in the period (EU_MDR individual route or FDA MDR reportable
-    initial report; each complaint once) by IMDRF problem code × year and region × year.
-    Sources: marts.vigilance_flags, staging.complaint_versions (as of), reference.imdrf_terms."""
-    rows = _serious_rows(con, as_of, family, start, end)
+    """Serious incidents reported, received in the period (each complaint once), by IMDRF problem
+    code × year, region × year and authority. Sources: staging.submissions (initial reports, as
+    of the night), staging.complaint_versions (as of), reference.imdrf_terms."""
+    rows = _reported_rows(con, as_of, family, start, end)
     years = sorted({int(r[1]) for r in rows}) or list(range(start.year, end.year + 1))
     terms = dict(
         con.execute("SELECT code, term FROM reference.imdrf_terms WHERE annex = 'A'").fetchall()
     )
     by_code: dict[str, dict[int, int]] = defaultdict(lambda: dict.fromkeys(years, 0))
     by_region: dict[str, dict[int, int]] = {r: dict.fromkeys(years, 0) for r in REGIONS}
-    for _, year, code, country in rows:
+    by_group: dict[str, int] = dict.fromkeys(AUTHORITY_GROUPS, 0)
+    others: set[str] = set()
+    for _, year, code, country, authorities in rows:
         by_code[code or "(none)"][int(year)] += 1
         by_region[region_of(country, eea)][int(year)] += 1
+        groups = {authority_group(a) for a in authorities}
+        for group in groups:
+            by_group[group] += 1
+        others |= {a for a in authorities if authority_group(a) == AUTHORITY_GROUPS[3]}
     code_rows = [
         {
             "code": code,
@@ -273,7 +314,55 @@ def serious_incidents(
         }
         for region in REGIONS
     ]
-    return {"years": years, "total": len(rows), "by_code": code_rows, "by_region": region_rows}
+    return {
+        "years": years,
+        "total": len(rows),
+        "by_code": code_rows,
+        "by_region": region_rows,
+        "by_authority": [{"group": g, "total": by_group[g]} for g in AUTHORITY_GROUPS],
+        "other_authorities": sorted(others),
+        "submissions_known": table_exists(con, "staging.submissions"),
+    }
+
+
+def decided_otherwise(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    family: str,
+    start: dt.date,
+    end: dt.date,
+) -> list[dict[str, Any]]:
+    """Rule hits on complaints of the period that a person decided not reportable: one row per
+    complaint and authority, with the decision, for second review (the human decision stands;
+    they are not late reports). Source: marts.vigilance_flags."""
+    rows = con.execute(
+        f"""
+        {_complaints_cte(con, as_of)}
+        SELECT f.complaint_id, f.regime, f.authority, f.rule, f.due_date, f.decided_on,
+               f.decided_by, f.decision_rationale
+        FROM marts.vigilance_flags f
+        JOIN c USING (complaint_id)
+        JOIN fam ON fam.device_model = c.device_model
+        WHERE fam.device_family = $family AND f.status = 'decided_not_reportable'
+          AND c.received_date BETWEEN $start AND $end
+        ORDER BY f.complaint_id, f.regime, f.authority, f.rule
+        """,
+        {"as_of": as_of, "family": family, "start": start, "end": end},
+    ).fetchall()
+    keys = (
+        "complaint_id",
+        "regime",
+        "authority",
+        "rule",
+        "due_date",
+        "decided_on",
+        "decided_by",
+        "rationale",
+    )
+    out = [dict(zip(keys, r, strict=True)) for r in rows]
+    for row in out:
+        row["rationale"] = redact(row["rationale"])
+    return out
 
 
 def reporting_timeliness(
@@ -283,8 +372,9 @@ def reporting_timeliness(
     start: dt.date,
     end: dt.date,
 ) -> list[dict[str, Any]]:
-    """Reportable flags of complaints received in the period per regime and report kind: on time,
-    late, overdue, open. Source: marts.vigilance_flags."""
+    """Reportable flags of complaints received in the period per regime and report kind: the
+    reports submitted (on time, late) and the rule hits without a report (open, past due with no
+    report and no decision, in doubt, decided not reportable). Source: marts.vigilance_flags."""
     rows = con.execute(
         f"""
         {_complaints_cte(con, as_of)}
@@ -310,6 +400,9 @@ def reporting_timeliness(
             "report_kind": kind,
             **table[(regime, kind)],
             "total": sum(table[(regime, kind)].values()),
+            "submitted": table[(regime, kind)]["submitted_on_time"]
+            + table[(regime, kind)]["submitted_late"],
+            "without_report": sum(table[(regime, kind)][s] for s in WITHOUT_REPORT),
         }
         for regime, kind in sorted(table)
     ]
@@ -673,6 +766,22 @@ def group_checks(checks: Sequence[dict[str, Any]]) -> dict[str, Any]:
 # --- 1 and 11. Executive summary and conclusions -------------------------------------------
 
 
+def serious_statement(serious: dict[str, Any]) -> str:
+    """The one sentence on serious incidents reported, by authority and region."""
+    if not serious.get("submissions_known", True):
+        return (
+            "Serious incidents reported: unknown, no submissions/ folder was delivered (the "
+            "regulatory-affairs team supplies it, data contract); rule hits are in section 4."
+        )
+    groups = ", ".join(f"{r['group']} {r['total']}" for r in serious["by_authority"] if r["total"])
+    regions = ", ".join(f"{r['region']}: {r['total']}" for r in serious["by_region"])
+    return (
+        f"{serious['total']} serious incident(s) reported for complaints received in the period"
+        + (f" ({groups})" if groups else "")
+        + f"; by region of the event {regions}."
+    )
+
+
 def summary_statements(
     serious: dict[str, Any],
     timeliness: Sequence[dict[str, Any]],
@@ -683,16 +792,20 @@ def summary_statements(
     comparison: Sequence[dict[str, Any]] = (),
 ) -> list[str]:
     """Factual sentences from the section data, no judgement of benefit-risk."""
-    out = [
-        f"{serious['total']} serious incident(s) received in the period "
-        "(" + ", ".join(f"{r['region']}: {r['total']}" for r in serious["by_region"]) + ")."
-    ]
-    overdue = sum(r["overdue"] for r in timeliness)
+    out = [serious_statement(serious)]
+    submitted = sum(r["submitted"] for r in timeliness)
     late = sum(r["submitted_late"] for r in timeliness)
-    total = sum(r["total"] for r in timeliness)
     out.append(
-        f"{total} regulatory report(s) due for complaints of the period: {late} submitted late, "
-        f"{overdue} overdue at the data cut-off."
+        f"{submitted} report(s) submitted for complaints of the period on a rule's clock, "
+        f"{late} of them late."
+    )
+    past_due = sum(r["overdue"] for r in timeliness)
+    doubt = sum(r["undetermined"] for r in timeliness)
+    decided = sum(r["decided_not_reportable"] for r in timeliness)
+    out.append(
+        f"Rule hits without a report, for review (not late reports): {past_due} past their due "
+        f"date with neither a report nor a decision, {doubt} in doubt, {decided} decided not "
+        "reportable by a person (section 4, for second review)."
     )
     if trends:
         codes = sorted({f"{t['code']}" for t in trends})
@@ -758,7 +871,7 @@ def conclusion_points(
     overdue = [r for r in timeliness if r["overdue"]]
     if overdue:
         out.append(
-            "Regulatory reports overdue at the data cut-off: "
+            "Rule hits past their due date with neither a report nor a decision (to decide): "
             + ", ".join(f"{r['regime']} {r['report_kind']} {r['overdue']}" for r in overdue)
             + "."
         )
@@ -794,5 +907,8 @@ def conclusion_points(
                 f"({r['previous_rate']:.3f} to {r['rate']:.3f} per 1,000 unit-months)."
             )
     if not out:
-        out.append("No overdue report, risk-file update, trend or lot signal in the data.")
+        out.append(
+            "No rule hit past due without a report or decision, risk-file update, trend or lot "
+            "signal in the data."
+        )
     return out

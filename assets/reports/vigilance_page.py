@@ -19,9 +19,9 @@ from assets.marts.queries import complaints_as_of_sql
 from assets.reports.render import environment
 from assets.warehouse import query_frame, table_columns, table_exists
 from models.narrative_topics import distinctive_terms
-from models.signal_statistics import statistic_legend, statistic_reading
 from models.redaction import REDACTION_VERSION, redact
 from models.report_forms import form_readiness, load_form_fields
+from models.signal_statistics import statistic_legend, statistic_reading
 from models.vigilance import load_rules
 
 OPEN_STATUSES = ("overdue", "open")
