@@ -672,7 +672,9 @@ def test_report_counts_reconcile_with_submissions_and_decisions(night: dict) -> 
     reportable and those past due apart, never as late reports. Counted here from the landing
     files and the generator's truth with the csv module, sharing nothing with the report code."""
     landing = night["landing"]
-    family_of = {r["device_model"]: r["device_family"] for r in _landing_rows(landing, "products.csv")}
+    family_of = {
+        r["device_model"]: r["device_family"] for r in _landing_rows(landing, "products.csv")
+    }
     complaints = _complaints_on_the_night(landing)
     submissions = [r for r in _landing_rows(landing, "submissions/*.csv") if r["submitted_date"]]
     on_record = [r for r in submissions if r["submitted_date"] <= AS_OF]

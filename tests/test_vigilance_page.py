@@ -219,7 +219,16 @@ def test_initial_reports_overdue_first_then_due_within_7_days(page):
     # supplemental CMP-4 has its own section; the quarantined CMP-Q too
     assert ids == ["CMP-2", "CMP-1", "CMP-3", "CMP-7"]
     assert [r["complaint_id"] for r in ctx["follow_ups_rows"]] == ["CMP-4"]
-    positions = [html.index(f">{cid}<") for cid in ["CMP-2", "CMP-1", "CMP-3"]]
+    # the page reads as the issue asks (issue 17 #7): due today, due within 7 days, overdue,
+    # then the rest
+    groups = {g["key"]: [r["complaint_id"] for r in g["rows"]] for g in ctx["initial_groups"]}
+    assert groups == {
+        "due_today": [],
+        "due_week": ["CMP-3"],
+        "overdue": ["CMP-2", "CMP-1"],
+        "later": ["CMP-7"],
+    }
+    positions = [html.index(f">{cid}<") for cid in ["CMP-3", "CMP-2", "CMP-1", "CMP-7"]]
     assert positions == sorted(positions)
     assert ctx["counts"]["overdue"] == 2
     assert ctx["counts"]["supplemental_due"] == 1
@@ -262,12 +271,16 @@ def test_no_cap_hides_an_initial_report(tmp_path, monkeypatch):
     """The morning page lists the first rows; every other initial report is on the full list it
     links, in the same order."""
     monkeypatch.setattr(vigilance_page, "MAX_ROWS", 2)
+    monkeypatch.setattr(vigilance_page, "GROUP_ROWS", 1)
     con = _build(tmp_path / "w.duckdb")
     ctx = vigilance_page_context(con, AS_OF)
     assert [r["complaint_id"] for r in ctx["initial_rows"]] == ["CMP-2", "CMP-1"]
     assert ctx["initial_more"] == 2
+    overdue = next(g for g in ctx["initial_groups"] if g["key"] == "overdue")
+    assert [r["complaint_id"] for r in overdue["rows"]] == ["CMP-2"] and overdue["more"] == 1
     html = render_vigilance_page(ctx)
     assert vigilance_page.INITIAL_LIST_PAGE in html
+    assert "1 more not shown here: all 4 initial reports" in html
     full = render_initial_list(ctx)
     assert full is not None
     assert [r["complaint_id"] for r in ctx["full_initial_rows"]] == [
@@ -333,3 +346,35 @@ def test_deterministic_and_offline(tmp_path, page):
     assert not re.search(r"(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", html, re.I)
     assert "<script" not in html.lower() and "@import" not in html
     assert html.count("<table") == html.count("<thead>") > 0
+
+
+def test_every_list_is_exported_whole_as_csv(tmp_path, monkeypatch):
+    """Issue 17 #7: no cap hides a row silently. Each list of the page is written in full as a
+    CSV beside it (the page links it), in the page's order; a decision's rationale is redacted
+    and no narrative leaves the page."""
+    monkeypatch.setattr(vigilance_page, "MAX_ROWS", 1)
+    decided = _flag("CMP-N", "decided_not_reportable", dt.date(2026, 10, 10), criteria="death")
+    decided["decision_rationale"] = "No harm; spoke to Dr. Jane Smith on +49 170 1234567"
+    con = _build(tmp_path / "w.duckdb", extra_flags=[decided])
+    ctx = vigilance_page_context(con, AS_OF)
+    files = vigilance_page.csv_exports(ctx)
+    initial = pl.read_csv(files["vigilance-initial.csv"])
+    assert initial["complaint_id"].to_list() == ["CMP-2", "CMP-1", "CMP-3", "CMP-7"]
+    assert "description" not in initial.columns and "device_model" in initial.columns
+    second = pl.read_csv(files["vigilance-second-review.csv"])
+    assert second["complaint_id"].to_list() == ["CMP-N"]
+    assert "1234567" not in second["decision_rationale"][0]
+    html = render_vigilance_page(ctx)
+    for name in ("vigilance-initial.csv", "vigilance-second-review.csv"):
+        assert f'href="{name}"' in html
+    assert set(files) == {vigilance_page.export_file(n) for n in ctx["csv_files"]}
+    # the same night gives the same bytes
+    assert vigilance_page.csv_exports(vigilance_page_context(con, AS_OF)) == files
+
+
+def test_due_today_is_counted_apart(tmp_path):
+    extra = [_flag("CMP-T", "open", AS_OF)]
+    con = _build(tmp_path / "w.duckdb", extra_flags=extra)
+    ctx = vigilance_page_context(con, AS_OF)
+    assert ctx["counts"]["due_today"] == 1
+    assert "initial reports due today" in render_vigilance_page(ctx)

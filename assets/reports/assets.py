@@ -22,6 +22,7 @@ from assets.reports.files import write_atomically
 from assets.reports.pdf import find_chromium, print_to_pdf
 from assets.reports.vigilance_page import (
     INITIAL_LIST_PAGE,
+    csv_exports,
     render_initial_list,
     render_vigilance_page,
     vigilance_page_context,
@@ -483,7 +484,10 @@ def vigilance_page_asset(
         root / VIGILANCE_PAGE, render_vigilance_page({**vigilance, **evidence, **banner})
     )
     full_list = render_initial_list({**vigilance, **evidence})
-    list_files = []
+    list_files = [
+        {"path": name, "sha256": render.sha256_bytes(write_atomically(root / name, data))}
+        for name, data in csv_exports(vigilance).items()
+    ]
     if full_list is not None:
         list_data = write_atomically(root / INITIAL_LIST_PAGE, full_list)
         list_files.append({"path": INITIAL_LIST_PAGE, "sha256": render.sha256_bytes(list_data)})

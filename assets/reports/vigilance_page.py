@@ -26,7 +26,7 @@ from models.vigilance import load_rules
 
 OPEN_STATUSES = ("overdue", "open")
 TREND_METHODS = ("changepoint", "cusum", "ewma", "maxsprt", "poisson_exact_fdr")
-MAX_ROWS = 200
+MAX_ROWS = 50  # rows of a list on the page; every list is whole in its CSV
 EXCERPT_CHARS = 200
 
 
@@ -296,6 +296,7 @@ def _open_flags(con: duckdb.DuckDBPyConnection, as_of: dt.date, rules: dict) -> 
     complaints = _complaints(con, as_of, ids)
     week = as_of + dt.timedelta(days=7)
     due_soon = (pl.col("due_date") <= week) & (pl.col("status") == "open")
+    due_today = (pl.col("due_date") == as_of) & (pl.col("status") == "open")
     totals = {
         "initial": initial,
         "undetermined": undetermined,
@@ -309,6 +310,17 @@ def _open_flags(con: duckdb.DuckDBPyConnection, as_of: dt.date, rules: dict) -> 
     forms = _readiness(con, as_of, pl.concat([shown["initial"], shown["clocks"]]))
     out: dict[str, Any] = {
         f"{name}_rows": _flag_rows(frame, complaints, rules, forms) for name, frame in shown.items()
+    }
+    listed = {**totals, "clocks": clocks}
+    details = _complaints(
+        con, as_of, sorted({i for f in listed.values() for i in f["complaint_id"].to_list()})
+    ).select("complaint_id", "device_family", "device_model", "country")
+    out["exports"] = {
+        name: frame.with_row_index("_order")
+        .join(details, on="complaint_id", how="left")
+        .sort("_order")
+        .drop("_order")
+        for name, frame in listed.items()
     }
     out.update({f"{name}_total": frame.height for name, frame in totals.items()})
     out.update(
@@ -326,8 +338,12 @@ def _open_flags(con: duckdb.DuckDBPyConnection, as_of: dt.date, rules: dict) -> 
         if rest.height
         else []
     )
+    out["initial_groups"] = initial_groups(
+        out["full_initial_rows"] or out["initial_rows"], as_of, week
+    )
     out["counts"] = {
         "overdue": initial.filter(pl.col("status") == "overdue").height,
+        "due_today": initial.filter(due_today).height,
         "due_7_days": initial.filter(due_soon).height,
         "open": initial.filter(pl.col("status") == "open").height,
         "undetermined": undetermined.height,
@@ -342,6 +358,50 @@ def _open_flags(con: duckdb.DuckDBPyConnection, as_of: dt.date, rules: dict) -> 
         "clinical_study": clinical.height,
         "quarantined_reportables": quarantined.height,
     }
+    return out
+
+
+# The initial reports as a busy person reads them: what is due today and this week in full, then
+# the overdue ones and the rest, each cut at GROUP_ROWS on the page (all are in the CSV and on the
+# full list page).
+GROUP_ROWS = 50
+
+
+def initial_groups(
+    rows: list[dict[str, Any]], as_of: dt.date, week: dt.date
+) -> list[dict[str, Any]]:
+    """The initial-report rows (already in the page's order) split into due today, due within 7
+    days, overdue and due later; the first two are never cut."""
+
+    def group(row: dict[str, Any]) -> str:
+        due = row.get("due_date")
+        if row["status"] == "overdue":
+            return "overdue"
+        if due == as_of:
+            return "due_today"
+        if due is not None and as_of < due <= week:
+            return "due_week"
+        return "later"
+
+    titles = (
+        ("due_today", "Due today", None),
+        ("due_week", "Due within 7 days", None),
+        ("overdue", "Overdue: past the due date, no report to that authority yet", GROUP_ROWS),
+        ("later", "Due later", GROUP_ROWS),
+    )
+    out = []
+    for key, title, cap in titles:
+        members = [r for r in rows if group(r) == key]
+        shown = members if cap is None else members[:cap]
+        out.append(
+            {
+                "key": key,
+                "title": title,
+                "rows": shown,
+                "total": len(members),
+                "more": len(members) - len(shown),
+            }
+        )
     return out
 
 
@@ -493,7 +553,26 @@ def _narrative_words(
         r["examples"] = [excerpt(t, 160) for t in texts[:NARRATIVE_EXAMPLES]]
 
 
-def _review(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+def _with_details(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Rows of a triage list with the complaint's device, date received and a redacted excerpt:
+    a reviewer decides from the narrative, not from an id."""
+    info = {
+        r["complaint_id"]: r
+        for r in _complaints(con, as_of, sorted({r["complaint_id"] for r in rows})).to_dicts()
+    }
+    return [
+        {
+            **r,
+            "device_model": info.get(r["complaint_id"], {}).get("device_model") or "",
+            "excerpt": excerpt(info.get(r["complaint_id"], {}).get("description")),
+        }
+        for r in rows
+    ]
+
+
+def _review(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, Any]:
     findings = pl.DataFrame(schema={"flag": pl.String, "complaints": pl.Int64})
     if table_exists(con, "marts.compliance_flags"):
         findings = _frame(
@@ -506,13 +585,17 @@ def _review(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         triage = _frame(
             con,
             """
-            SELECT complaint_id, human_decision, predicted_outcome, p_reportable,
-                   suggested_problem_code, model_version, suggestion_basis, drivers
-            FROM marts.triage_suggestions
-            WHERE likely_reportable AND lower(coalesce(human_decision, '')) = 'no'
-            ORDER BY p_reportable DESC, complaint_id
+            SELECT t.complaint_id, t.human_decision, t.predicted_outcome, t.p_reportable,
+                   t.suggested_problem_code, t.model_version, t.suggestion_basis, t.drivers,
+                   min(f.received_date) AS received_date
+            FROM marts.triage_suggestions t
+            LEFT JOIN marts.vigilance_flags f USING (complaint_id)
+            WHERE t.likely_reportable AND lower(coalesce(t.human_decision, '')) = 'no'
+            GROUP BY ALL
+            ORDER BY t.p_reportable DESC, t.complaint_id
             """,
         ).to_dicts()
+        triage = _with_details(con, as_of, triage)
     return {"findings": findings.to_dicts(), "triage_review": triage, "triage_card": _card(con)}
 
 
@@ -549,6 +632,13 @@ def vigilance_page_context(
 ) -> dict[str, Any]:
     """Everything the vigilance page shows for the as-of night, in fixed orders."""
     flags = _open_flags(con, as_of, _rules())
+    likely = _with_details(con, as_of, _likely_reportable(con))
+    review = _review(con, as_of)
+    exports = {
+        **flags.pop("exports"),
+        "likely_reportable": _listed(likely),
+        "triage_review": _listed(review["triage_review"]),
+    }
     signals = _signals(con, as_of, recent_days)
     needed = _decisions_needed(con, as_of)
     counts = {
@@ -568,13 +658,44 @@ def vigilance_page_context(
         **signals,
         "signal_decisions_needed": needed[:MAX_ROWS],
         "signal_decisions_total": len(needed),
-        "likely_reportable": _likely_reportable(con)[:MAX_ROWS],
-        **_review(con),
+        "likely_reportable": likely[:MAX_ROWS],
+        "likely_reportable_total": len(likely),
+        **review,
+        "triage_review": review["triage_review"][:MAX_ROWS],
+        "triage_review_total": len(review["triage_review"]),
         "fsca": _fsca(con),
+        "csv_files": {name: export_file(name) for name in exports},
+        "exports": exports,
     }
 
 
 INITIAL_LIST_PAGE = "vigilance-initial-reports.html"
+# Free text that stays out of the CSV lists: narratives are shown redacted on the page only.
+NOT_EXPORTED = ("excerpt", "description")
+
+
+def export_file(name: str) -> str:
+    """The CSV file beside the morning page holding every row of one of its lists."""
+    return f"vigilance-{name.replace('_', '-')}.csv"
+
+
+def _listed(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+
+
+def csv_exports(context: dict[str, Any]) -> dict[str, bytes]:
+    """Every list of the morning page in full, one CSV each (file name -> bytes): a list the page
+    shows only the first rows of is never cut here. Decision rationales are redacted like the
+    narratives; narratives themselves are left out."""
+    out = {}
+    for name, frame in context["exports"].items():
+        frame = frame.drop([c for c in NOT_EXPORTED if c in frame.columns])
+        if "decision_rationale" in frame.columns:
+            frame = frame.with_columns(
+                pl.col("decision_rationale").map_elements(redact, return_dtype=pl.String)
+            )
+        out[export_file(name)] = frame.write_csv().encode("utf-8")
+    return out
 
 
 def render_vigilance_page(context: dict[str, Any]) -> str:
