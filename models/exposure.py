@@ -115,3 +115,36 @@ def month_end(day: dt.date, months_later: int = 0) -> dt.date:
     index = day.year * 12 + day.month - 1 + months_later
     year, month = index // 12, index % 12 + 1
     return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def population_exposed(
+    *,
+    implantable: bool,
+    units_shipped_in_period: float,
+    unit_months_in_period: float,
+    uses_per_unit_year: float | None,
+) -> tuple[float | None, str]:
+    """An estimate of the patients (or patient uses) exposed to a device model in a period, as
+    MDCG 2022-21 asks of a PSUR ("an estimate of the size ... of the population using the
+    device"), with the basis in words; (None, why) when the data do not allow one.
+
+    - An implant is used by one patient each: the units shipped (net of returns) in the period.
+    - Any other device: unit-months in service in the period x uses per unit per year / 12, with
+      `uses_per_unit_year` given by the manufacturer (products.csv). A single-use device that is
+      not an implant has no such rate; its estimate is left to the manufacturer.
+    """
+    if implantable:
+        return (
+            max(units_shipped_in_period, 0.0),
+            "implant: one patient per unit shipped in the period (net of returns)",
+        )
+    if uses_per_unit_year is None or uses_per_unit_year < 0:
+        return (
+            None,
+            "not estimated: products.csv gives no uses_per_unit_year for this model "
+            "(supplied by product management or marketing)",
+        )
+    return (
+        unit_months_in_period * uses_per_unit_year / 12.0,
+        f"unit-months in service x {uses_per_unit_year:g} uses per unit per year / 12",
+    )

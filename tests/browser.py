@@ -10,17 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from assets.reports.pdf import find_chromium
+from assets.reports.pdf import LAUNCH_ARGS, find_chromium
 
 LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def chromium_or_skip() -> str:
@@ -52,7 +44,7 @@ def visit(pages: list[Path], screenshots: dict[Path, Path] | None = None) -> lis
     chromium = chromium_or_skip()
     visits = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=list(LAUNCH_ARGS))
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         for path in pages:
             found = PageVisit(path)

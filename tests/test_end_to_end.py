@@ -603,7 +603,7 @@ def test_dagster_webserver_shows_every_asset_documented_owned_and_materialised(
         from tests.browser import LAUNCH_ARGS
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
+            browser = p.chromium.launch(executable_path=chromium, args=list(LAUNCH_ARGS))
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             base_url = f"http://127.0.0.1:{port}"
             page.goto(f"{base_url}/locations/pms/asset-groups/vigilance", wait_until="load")

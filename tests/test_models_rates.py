@@ -115,3 +115,35 @@ def test_monthly_rates_count_zero_months_and_keep_unexposed_complaints() -> None
     assert by_key[("M", 2)]["rate_per_1000"] == 0.0
     assert by_key[("X", 1)]["complaints"] == 1  # not lost for want of shipments
     assert by_key[("X", 1)]["rate_per_1000"] is None
+
+
+def test_population_exposed_by_hand() -> None:
+    """MDCG 2022-21 asks for an estimate of the population using the device. Worked by hand:
+    an implant, 120 units shipped less 5 returned in the period -> 115 patients; a reusable pump,
+    1,200 unit-months in service x 250 uses a year / 12 -> 25,000 uses; without the
+    manufacturer's figure no estimate is invented."""
+    from models.exposure import population_exposed
+
+    assert population_exposed(
+        implantable=True,
+        units_shipped_in_period=115,
+        unit_months_in_period=9_999,
+        uses_per_unit_year=None,
+    ) == (115.0, "implant: one patient per unit shipped in the period (net of returns)")
+    estimate, basis = population_exposed(
+        implantable=False,
+        units_shipped_in_period=0,
+        unit_months_in_period=1_200,
+        uses_per_unit_year=250,
+    )
+    assert estimate == pytest.approx(25_000.0)
+    assert "250 uses per unit per year" in basis
+    assert (
+        population_exposed(
+            implantable=False,
+            units_shipped_in_period=10,
+            unit_months_in_period=100,
+            uses_per_unit_year=None,
+        )[0]
+        is None
+    )

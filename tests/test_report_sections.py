@@ -362,3 +362,23 @@ def test_reporting_period_per_eu_class_is_configurable() -> None:
     assert reporting_period("IIa", night) == (dt.date(2024, 10, 1), dt.date(2026, 9, 30))
     assert reporting_period("IIa", night, {"IIa": 6}) == (dt.date(2026, 4, 1), dt.date(2026, 9, 30))
     assert reporting_period("I", dt.date(2024, 3, 1)) == (dt.date(2023, 3, 1), dt.date(2024, 2, 29))
+
+
+def test_annex_tables_count_the_reported_serious_incidents(con: duckdb.DuckDBPyConnection) -> None:
+    """IMDRF Annex E of the serious incidents reported (C1 and C3 of the fixture, as of their
+    latest version); a rule hit never reported (C4) and another family (C5) are not counted."""
+    from assets.reports import mdcg
+
+    con.execute("ALTER TABLE staging.complaint_versions ADD COLUMN health_effect_code VARCHAR")
+    con.execute(
+        "UPDATE staging.complaint_versions SET health_effect_code = CASE "
+        "WHEN complaint_id = 'C1' THEN 'E0101' WHEN source_row = 4 THEN 'E0202' "
+        "WHEN complaint_id = 'C3' THEN 'E0101' ELSE 'E0101' END"
+    )
+    con.execute("INSERT INTO reference.imdrf_terms VALUES ('E', 'E0101', 'Pain')")
+    tables = mdcg.annex_tables(con, D(2025, 12, 31), "Fam", D(2024, 1, 1), D(2025, 12, 31))
+    assert [t["annex"] for t in tables] == ["E"]  # the fixture has no Annex D or G column
+    assert tables[0]["rows"] == [
+        {"code": "E0101", "term": "Pain", "count": 1},
+        {"code": "E0202", "term": "", "count": 1},  # C3 re-coded in its later version
+    ]

@@ -17,7 +17,7 @@ from assets.night_outcome import (
     night_problems,
     rescued_run_id,
 )
-from assets.reports import charts, render, sections
+from assets.reports import charts, mdcg, render, sections
 from assets.reports.files import write_atomically
 from assets.reports.pdf import find_chromium, print_to_pdf
 from assets.reports.vigilance_page import (
@@ -185,7 +185,7 @@ def pms_reports(
                     "period_end": end.isoformat(),
                 }
             )
-    pdfs = print_pdfs(root, index_rows, as_of, config.section("reports"))
+    pdfs = print_pdfs(root, index_rows, as_of, config.section("reports"), version)
     for row in index_rows:
         row["pdf"] = pdfs.get(row["path"], {}).get("path")
     listing = {  # no run id: a rerun of the night publishes the same bytes
@@ -304,8 +304,21 @@ def night_evidence(
 VIGILANCE_PAGE = "vigilance.html"
 
 
+def running_header(row: dict[str, Any], as_of: Any, version: str) -> str:
+    """The line at the top of every printed page: which report, its period, the data's night and
+    the code that computed it."""
+    return (
+        f"{row['report_type']} {row['device_family']} · period {row['period_start']} to "
+        f"{row['period_end']} · data as of {as_of} · code {version}"
+    )
+
+
 def print_pdfs(
-    root: Path, index_rows: list[dict[str, Any]], as_of: Any, settings: dict[str, Any]
+    root: Path,
+    index_rows: list[dict[str, Any]],
+    as_of: Any,
+    settings: dict[str, Any],
+    version: str = "",
 ) -> dict[str, dict[str, str]]:
     """A PDF beside each family report (`[reports] pdf`, on by default). Keyed by the HTML
     file; the key "" carries a note when no PDF could be printed."""
@@ -317,7 +330,13 @@ def print_pdfs(
     printed = {}
     for row in index_rows:
         pdf_name = Path(row["path"]).with_suffix(".pdf").name
-        data = print_to_pdf(root / row["path"], root / pdf_name, as_of, chromium)
+        data = print_to_pdf(
+            root / row["path"],
+            root / pdf_name,
+            as_of,
+            chromium,
+            header=running_header(row, as_of, version),
+        )
         printed[row["path"]] = {"path": pdf_name, "sha256": render.sha256_bytes(data)}
     return printed
 
@@ -349,6 +368,7 @@ def family_sections(
         con, sorted({d["product_code"] for d in devices if d["product_code"]}), thresholds
     )
     risks = sections.risk_feedback(con, family)
+    facts = mdcg.product_facts(con, family)
     comparison = sections.period_comparison(con, family, start, end)
     marks = sections.signal_months(con, family, end)
     shown_start = shown_rates["month"].min() if not shown_rates.is_empty() else None
@@ -358,6 +378,17 @@ def family_sections(
         "sales": sales,
         "in_service_end": sections.in_service_at_end(con, family, end, eea),
         "sales_chart": charts.units_by_region_chart(sales, div_id=f"sales-chart-{slug}"),
+        "facts": facts,
+        "cover": mdcg.cover(facts),
+        "missing_purpose": mdcg.missing(
+            mdcg.PRODUCT_FACTS["intended_purpose"], "products.csv column intended_purpose"
+        ),
+        "population": mdcg.population(con, family, start, end, facts),
+        "annex_tables": mdcg.annex_tables(con, as_of, family, start, end),
+        "annex_not_in_data": mdcg.ANNEX_NOT_IN_DATA,
+        "fsca_register": mdcg.fsca_register(con, family, start, end),
+        "capa_register": mdcg.capa_register(con, family, start, end),
+        "texts": mdcg.text_inputs(con, family, end),
         "serious": serious,
         "serious_sentence": sections.serious_statement(serious),
         "timeliness": timeliness,
