@@ -233,6 +233,20 @@ def _failed_steps(result: dg.ExecuteInProcessResult | None) -> list[str]:
     )
 
 
+# A run made in this process carries no code location, and the Dagster UI lists a job's runs (the
+# job page, the overview timeline) by the repository label the webserver gives its own runs:
+# "<repository>@<location>" under the hidden tag REPOSITORY_LABEL_TAG. The workspace's one
+# location is "pms" (workspace.yaml) and a Definitions object's repository is Dagster's singleton
+# name; with the label, `pms run`'s nights show on the pms_nightly job page as the scheduled ones
+# do (Dagster issue 17707: runs made outside the webserver lack it).
+CODE_LOCATION = "pms"
+def _ui_repository_tag() -> dict[str, str]:
+    from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
+    from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
+
+    return {REPOSITORY_LABEL_TAG: f"{SINGLETON_REPOSITORY_NAME}@{CODE_LOCATION}"}
+
+
 def command_run(args: argparse.Namespace) -> int:
     from assets.night_outcome import RESCUES_RUN_TAG
     from pipelines.definitions import build_definitions
@@ -258,7 +272,7 @@ def command_run(args: argparse.Namespace) -> int:
         return EXIT_NOT_STARTED
     defs = build_definitions(locations, as_of=as_of)
     job = defs.resolve_job_def(NIGHTLY_JOB_NAME)
-    tags = {"pms/as_of": as_of, "pms/trigger": "cli"}
+    tags = {"pms/as_of": as_of, "pms/trigger": "cli", **_ui_repository_tag()}
     started = time.perf_counter()
     rescue: dg.ExecuteInProcessResult | None = None
     try:

@@ -259,3 +259,16 @@ def test_the_safety_marts_carry_their_checks(tmp_path: Path) -> None:
     assert ("marts/vigilance_flags", "every_current_complaint_has_a_vigilance_row") in checks
     assert ("marts/vigilance_flags", "every_open_initial_report_has_a_due_date") in checks
     assert ("marts/signals", "signals_have_one_row_a_status_and_a_date") in checks
+
+
+def test_cli_runs_carry_the_label_the_ui_lists_a_jobs_runs_by() -> None:
+    """Issue 17 #9: runs started by `pms run` show on the job page and the timeline only with the
+    repository label of the workspace's code location (Dagster issue 17707)."""
+    import yaml
+
+    from pipelines.cli import CODE_LOCATION, _ui_repository_tag
+
+    workspace = yaml.safe_load((Path(__file__).parents[1] / "workspace.yaml").read_text())
+    locations = [entry["python_module"]["location_name"] for entry in workspace["load_from"]]
+    assert locations == [CODE_LOCATION]
+    assert _ui_repository_tag() == {".dagster/repository": f"__repository__@{CODE_LOCATION}"}

@@ -529,6 +529,15 @@ ASSET_GRAPH_QUERY = """
 """
 
 
+# The runs the job page lists: the job's, under the repository label of the code location
+# (issue 17 #9; the UI filters a job's runs by it, Dagster issue 17707).
+JOB_RUNS_QUERY = """
+{ runsOrError(filter: {pipelineName: "pms_nightly",
+                       tags: [{key: ".dagster/repository", value: "__repository__@pms"}]}) {
+    ... on Runs { results { runId status } } } }
+"""
+
+
 def graphql(port: int, query: str) -> dict:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
@@ -593,6 +602,8 @@ def test_dagster_webserver_shows_every_asset_documented_owned_and_materialised(
         checks = [c for n in nodes for c in n["assetChecksOrError"].get("checks", [])]
         assert len(checks) >= 20
         assert all(c["executionForLatestMaterialization"] for c in checks)
+        job_runs = graphql(port, JOB_RUNS_QUERY)["runsOrError"]["results"]
+        assert len(job_runs) >= 3  # the night's three `pms run`s
 
         from tests.browser import chromium_or_skip
 
@@ -614,6 +625,10 @@ def test_dagster_webserver_shows_every_asset_documented_owned_and_materialised(
             page.goto(f"{base_url}/assets/reports/vigilance_page", wait_until="load")
             page.get_by_text("Vigilance as of").first.wait_for(timeout=60_000)
             page.screenshot(path=str(night["reports"].parent / "reports_asset.png"))
+            # the job page lists the runs `pms run` made
+            page.goto(f"{base_url}/locations/pms/jobs/pms_nightly/runs", wait_until="load")
+            page.get_by_text(job_runs[0]["runId"][:8]).first.wait_for(timeout=60_000)
+            page.screenshot(path=str(night["reports"].parent / "job_runs.png"))
             browser.close()
         assert (night["reports"].parent / "asset_graph.png").stat().st_size > 20_000
     finally:

@@ -60,7 +60,9 @@ def test_a_printed_chart_is_in_the_pdf(tmp_path: Path):
         encoding="utf-8",
     )
     pdf = tmp_path / "report.pdf"
-    data = print_to_pdf(html, pdf, dt.date(2026, 10, 31), chromium)
+    printed = print_to_pdf(html, pdf, dt.date(2026, 10, 31), chromium)
+    data = printed.data
+    assert (printed.charts, printed.charts_drawn) == (1, 1)
     text = subprocess.run(
         [pdftotext, "-layout", str(pdf), "-"], capture_output=True, check=True, text=True
     ).stdout
@@ -78,3 +80,36 @@ def test_a_printed_chart_is_in_the_pdf(tmp_path: Path):
     pixels = image[header_end:]
     dark = sum(1 for b in pixels if b < 200)
     assert dark > 0.01 * len(pixels)
+
+
+def test_running_header_page_numbers_bookmarks_and_the_same_bytes_twice(tmp_path: Path):
+    """Issue 17 #8: each printed page says which report it belongs to and its number; the
+    headings are PDF bookmarks; two prints of the same page are byte-identical (the tagged-PDF
+    node numbers Chromium draws from a counter are renumbered)."""
+    chromium = chromium_or_skip()
+    pdftotext = _poppler("pdftotext")
+    html = tmp_path / "report.html"
+    html.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<style>@page { size: A4; margin: 15mm; } h2 { break-before: page; }</style></head>"
+        "<body><h1>Report</h1><h2 id='s1'>1. First section</h2><p>One.</p>"
+        "<h2 id='s2'>2. Second section</h2><table><tr><th>a</th></tr><tr><td>1</td></tr>"
+        "</table></body></html>",
+        encoding="utf-8",
+    )
+    header = "PSUR Example · period 2025-10-01 to 2026-09-30 · data as of 2026-10-31"
+    first = print_to_pdf(html, tmp_path / "a.pdf", dt.date(2026, 10, 31), chromium, header=header)
+    again = print_to_pdf(html, tmp_path / "b.pdf", dt.date(2026, 10, 31), chromium, header=header)
+    assert first.data == again.data
+    pages = subprocess.run(
+        [pdftotext, "-layout", str(tmp_path / "a.pdf"), "-"],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout.split("\f")
+    pages = [p for p in pages if p.strip()]
+    assert len(pages) == 3
+    for number, page in enumerate(pages, start=1):
+        assert header in page
+        assert f"page {number} of 3" in page
+    assert b"/Outlines" in first.data and b"First section" in first.data

@@ -89,6 +89,13 @@ def con() -> duckdb.DuckDBPyConnection:
     return c
 
 
+def test_window_labels_follow_the_period_not_the_calendar() -> None:
+    # a period ending in September 2026: its window, the one before, a December-to-November one
+    assert sections.window_label(0, D(2026, 9, 30)) == "2025-10 to 2026-09"
+    assert sections.window_label(1, D(2026, 9, 30)) == "2024-10 to 2025-09"
+    assert sections.window_label(0, D(2026, 11, 30)) == "2025-12 to 2026-11"
+
+
 def test_region_of() -> None:
     assert sections.region_of("DE", EEA) == "EEA"
     assert sections.region_of("TR", EEA) == "TR"
@@ -104,11 +111,27 @@ def test_eea_countries_from_the_regime_file() -> None:
 
 
 def test_sales_by_region_and_year(con: duckdb.DuckDBPyConnection) -> None:
-    # Period ends 2025-03-31: the FR shipment of June 2025 and the other family are out.
+    # Period ends 2025-03-31: the FR shipment of June 2025 and the other family are out. The
+    # columns are the report's twelve-month windows ending in March, not calendar years: the
+    # DE shipment of March 2024 belongs to the window before, the TR one of May 2024 to this.
     rows = sections.sales_by_region_year(con, "Fam", D(2025, 3, 31), EEA)
     assert rows == [
-        {"year": 2024, "EEA": 100, "TR": 20, "XI": 0, "rest of world": 50, "worldwide": 170},
-        {"year": 2025, "EEA": 30, "TR": 0, "XI": 0, "rest of world": 10, "worldwide": 40},
+        {
+            "year": "2023-04 to 2024-03",
+            "EEA": 100,
+            "TR": 0,
+            "XI": 0,
+            "rest of world": 0,
+            "worldwide": 100,
+        },
+        {
+            "year": "2024-04 to 2025-03",
+            "EEA": 30,
+            "TR": 20,
+            "XI": 0,
+            "rest of world": 60,
+            "worldwide": 110,
+        },
     ]
     end = sections.in_service_at_end(con, "Fam", D(2025, 2, 28), EEA)
     assert end == [
@@ -132,7 +155,8 @@ def test_serious_incidents_count_what_was_reported(con: duckdb.DuckDBPyConnectio
     # C1 (EU and FDA) once; C2 withdrawn by a final non-reportable report; C3 to MHRA with its
     # latest code A02; C4 a rule hit never reported is not a serious incident; C5 another family.
     assert out["total"] == 2
-    assert out["years"] == [2024, 2025]
+    # the period's twelve-month windows, not calendar years (here they coincide)
+    assert out["years"] == ["2024-01 to 2024-12", "2025-01 to 2025-12"]
     assert out["by_code"] == [
         {"code": "A01", "term": "First", "counts": [1, 0], "total": 1},
         {"code": "A02", "term": "Second", "counts": [0, 1], "total": 1},
@@ -382,3 +406,25 @@ def test_annex_tables_count_the_reported_serious_incidents(con: duckdb.DuckDBPyC
         {"code": "E0101", "term": "Pain", "count": 1},
         {"code": "E0202", "term": "", "count": 1},  # C3 re-coded in its later version
     ]
+
+
+def test_the_period_follows_the_data_collection_period_not_the_night() -> None:
+    """Issue 17 #5: a certificate's data collection periods follow each other from its first
+    day (MDR Art. 86(1): PSUR at least annually for IIb and III, every two years for IIa); the
+    report covers the latest one complete by the night, and it stays put from night to night."""
+    from assets.reports.render import reporting_period
+
+    first = dt.date(2024, 10, 1)
+    for night in (dt.date(2026, 10, 31), dt.date(2026, 11, 30), dt.date(2027, 9, 29)):
+        assert reporting_period("III", night, None, first) == (
+            dt.date(2025, 10, 1),
+            dt.date(2026, 9, 30),
+        )
+    # the night of the period's last day completes it; the day before does not
+    assert reporting_period("III", dt.date(2027, 9, 30), None, first)[1] == dt.date(2027, 9, 30)
+    assert reporting_period("III", dt.date(2026, 9, 29), None, first)[1] == dt.date(2025, 9, 30)
+    # class IIa: two years
+    assert reporting_period("IIa", dt.date(2027, 3, 31), None, first) == (
+        dt.date(2024, 10, 1),
+        dt.date(2026, 9, 30),
+    )

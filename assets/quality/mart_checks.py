@@ -6,15 +6,20 @@ promise, checked on the table every night and shown on the asset in the Dagster 
   undetermined lacks a due date (a clock without a date is a clock nobody sees).
 - `marts.signals`: one row per signal, each with a status of its life and a detection date on
   or before the night.
-Both fail with ERROR severity, not blocking: the reports must still be published, and say so.
+- `reports/pms_reports`: every family report's PDF carries every chart of its page (a blank chart
+  box printed under a caption is how the reports failed before, issue 17).
+All fail with ERROR severity, not blocking: the reports must still be published, and say so.
 """
+
+import json
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from assets.quality.checks import _record
-from assets.resources import WAREHOUSE_POOL, NightSettings
+from assets.reports.assets import FAMILY_REPORTS_LISTING
+from assets.resources import WAREHOUSE_POOL, NightSettings, ReportFolder
 from assets.warehouse import ensure_warehouse, table_exists
 
 # Regimes with an encoded clock (the others say "assess locally" or are outside post-market).
@@ -156,8 +161,46 @@ def signals_have_one_row_a_status_and_a_date(
         )
 
 
+@dg.asset_check(
+    pool=WAREHOUSE_POOL,
+    asset=dg.AssetKey(["reports", "pms_reports"]),
+    name="every_pdf_carries_its_charts",
+    description=(
+        "Every family report printed to PDF had each of its charts drawn when it was printed "
+        "(counted in the page by the printer, kept in family_reports.json and the manifest); a "
+        "night whose PDFs could not be printed at all fails too, with the reason."
+    ),
+)
+def every_pdf_carries_its_charts(
+    context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource, reports: ReportFolder
+):
+    try:
+        listing = json.loads((reports.root / FAMILY_REPORTS_LISTING).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        listing = {"pdf_note": f"{FAMILY_REPORTS_LISTING} unreadable: {exc}", "reports": []}
+    printed = [r for r in listing.get("reports", []) if r.get("pdf_of")]
+    failing = [
+        (f"{r['path']}: {r.get('charts_drawn', 0)} of {r.get('charts', '?')} charts drawn",)
+        for r in printed
+        if not r.get("charts") or r.get("charts_drawn") != r.get("charts")
+    ]
+    note = listing.get("pdf_note") or ""
+    if not printed and "[reports] pdf = false" not in note:  # switched off: nothing promised
+        failing = [(f"no PDF printed: {note or 'no family report'}",)]
+    with warehouse.get_connection() as con:
+        ensure_warehouse(con)
+        return _outcome(
+            con,
+            context,
+            "reports.pms_reports",
+            "every family report's PDF carries every chart of its page",
+            failing,
+        )
+
+
 MART_CHECKS = [
     every_current_complaint_has_a_vigilance_row,
     every_open_initial_report_has_a_due_date,
     signals_have_one_row_a_status_and_a_date,
+    every_pdf_carries_its_charts,
 ]

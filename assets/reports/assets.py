@@ -108,7 +108,10 @@ def pms_reports(
             eu_class = render.family_eu_class(family_devices["eu_class"].to_list())
             report_type = render.report_type_for(eu_class)
             start, end = render.reporting_period(
-                eu_class, as_of, config.section("reports").get("period_months")
+                eu_class,
+                as_of,
+                config.section("reports").get("period_months"),
+                data_collection_start(config.section("reports"), family),
             )
             family_rates = rates.filter(pl.col("device_family") == family)
             in_period = family_rates.filter(pl.col("month").is_between(start, end))
@@ -159,9 +162,8 @@ def pms_reports(
             )
             data = write_atomically(root / file_name, html)
             complaints_in_period = sum(r["complaints"] for r in summary)
-            end_units = family_rates.filter(pl.col("month") == pl.lit(end).dt.truncate("1mo"))[
-                "units_in_service"
-            ].sum()
+            # the same figure as the report's section 3: units in service at the period's end
+            end_units = sum(r["worldwide"] for r in section_data["in_service_end"])
             index_rows.append(
                 {
                     "device_family": family,
@@ -197,7 +199,13 @@ def pms_reports(
         "reports": [
             *manifest_reports,
             *[
-                {"path": pdf["path"], "sha256": pdf["sha256"], "pdf_of": html_path}
+                {
+                    "path": pdf["path"],
+                    "sha256": pdf["sha256"],
+                    "pdf_of": html_path,
+                    "charts": pdf["charts"],
+                    "charts_drawn": pdf["charts_drawn"],
+                }
                 for html_path, pdf in sorted(pdfs.items())
                 if html_path
             ],
@@ -304,6 +312,15 @@ def night_evidence(
 VIGILANCE_PAGE = "vigilance.html"
 
 
+def data_collection_start(settings: dict[str, Any], family: str) -> Any:
+    """The first day of the family's first data collection period: `[reports]
+    data_collection_start`, or the family's own in `[reports.data_collection_start_by_family]`
+    (a family under another certificate); None for a period rolling with the night."""
+    return settings.get("data_collection_start_by_family", {}).get(
+        family, settings.get("data_collection_start")
+    )
+
+
 def running_header(row: dict[str, Any], as_of: Any, version: str) -> str:
     """The line at the top of every printed page: which report, its period, the data's night and
     the code that computed it."""
@@ -330,14 +347,19 @@ def print_pdfs(
     printed = {}
     for row in index_rows:
         pdf_name = Path(row["path"]).with_suffix(".pdf").name
-        data = print_to_pdf(
+        pdf = print_to_pdf(
             root / row["path"],
             root / pdf_name,
             as_of,
             chromium,
             header=running_header(row, as_of, version),
         )
-        printed[row["path"]] = {"path": pdf_name, "sha256": render.sha256_bytes(data)}
+        printed[row["path"]] = {
+            "path": pdf_name,
+            "sha256": render.sha256_bytes(pdf.data),
+            "charts": pdf.charts,
+            "charts_drawn": pdf.charts_drawn,
+        }
     return printed
 
 

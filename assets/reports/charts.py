@@ -35,14 +35,15 @@ def _layout(fig: go.Figure, title: str, height: int = 380) -> None:
 
 
 def units_by_region_chart(rows: Sequence[dict[str, Any]], div_id: str) -> str:
-    """Grouped bars: units shipped per year and region (EEA, TR, XI, rest of world)."""
+    """Grouped bars: units shipped per twelve months of the report and region (EEA, TR, XI, rest
+    of world)."""
     fig = go.Figure()
     years = [str(r["year"]) for r in rows]
     for region, colour in REGION_COLOURS.items():
         fig.add_trace(
             go.Bar(x=years, y=[r[region] for r in rows], name=region, marker_color=colour)
         )
-    _layout(fig, "Units shipped by region and year")
+    _layout(fig, "Units shipped by region, twelve months to the period end")
     fig.update_layout(barmode="group", yaxis_title="units", xaxis_type="category")
     return _div(fig, div_id)
 

@@ -17,6 +17,7 @@ written and the caller says so.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -24,6 +25,7 @@ import shutil
 import tempfile
 from html import escape
 from pathlib import Path
+from typing import NamedTuple
 
 from assets.reports.files import write_atomically
 
@@ -76,6 +78,9 @@ PRINT_VIEWPORT = {"width": round(180 / 25.4 * 96), "height": round(267 / 25.4 * 
 # Every chart drawn (plotly replaces its placeholder div's content with an svg) before printing.
 CHARTS_DRAWN_JS = """() => [...document.querySelectorAll('div.plotly-graph-div')]
     .every(d => d.querySelector('.main-svg'))"""
+CHART_COUNTS_JS = """() => {
+    const charts = [...document.querySelectorAll('div.plotly-graph-div')];
+    return [charts.length, charts.filter(d => d.querySelector('.main-svg')).length]; }"""
 # The running header and the page numbers, in the margin Chromium leaves for them (its templates
 # take inline styles only; pageNumber and totalPages are filled in by Chromium).
 _MARGIN_STYLE = "font: 7pt sans-serif; color: #5b6675; width: 100%; margin: 0 15mm;"
@@ -91,6 +96,12 @@ FOOTER_TEMPLATE = (
 )
 
 
+class PrintedPdf(NamedTuple):
+    data: bytes
+    charts: int  # plotly charts on the page
+    charts_drawn: int  # of them, drawn when the page was printed
+
+
 def print_to_pdf(
     html_path: Path,
     pdf_path: Path,
@@ -98,11 +109,13 @@ def print_to_pdf(
     chromium: str,
     timeout_s: int = 300,
     header: str | None = None,
-) -> bytes:
-    """Print `html_path` to `pdf_path` (written atomically) once its charts are drawn, with
-    `header` running at the top of every page, "page n of N" at the foot and the headings as
-    PDF bookmarks; returns the PDF bytes."""
+    charts_timeout_s: int = 60,
+) -> PrintedPdf:
+    """Print `html_path` to `pdf_path` (written atomically) once its charts are drawn (at most
+    `charts_timeout_s`; a chart still blank then is counted, not hidden), with `header` running
+    at the top of every page, "page n of N" at the foot and the headings as PDF bookmarks."""
     from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="pms-chromium-") as profile:
@@ -123,7 +136,9 @@ def print_to_pdf(
                     page = browser.new_page(viewport=PRINT_VIEWPORT)
                     page.emulate_media(media="print")
                     page.goto(page_file.as_uri(), wait_until="load", timeout=timeout_s * 1000)
-                    page.wait_for_function(CHARTS_DRAWN_JS, timeout=timeout_s * 1000)
+                    with contextlib.suppress(PlaywrightTimeout):
+                        page.wait_for_function(CHARTS_DRAWN_JS, timeout=charts_timeout_s * 1000)
+                    charts, drawn = page.evaluate(CHART_COUNTS_JS)
                     data = page.pdf(
                         prefer_css_page_size=True,
                         print_background=True,
@@ -143,4 +158,4 @@ def print_to_pdf(
         raise RuntimeError(f"{chromium} printed no PDF for {html_path.name}")
     data = normalise_pdf(data, as_of)
     write_atomically(pdf_path, data)
-    return data
+    return PrintedPdf(data, int(charts), int(drawn))

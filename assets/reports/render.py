@@ -18,6 +18,8 @@ from typing import Any
 import jinja2
 from plotly.offline import get_plotlyjs
 
+from models.exposure import month_end
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 EU_CLASS_ORDER = {"I": 1, "IIa": 2, "IIb": 3, "III": 4}
 PALETTE = ("#0b5cad", "#c2410c", "#15803d", "#7c3aed", "#b91c1c", "#0f766e")
@@ -68,13 +70,31 @@ DEFAULT_PERIOD_MONTHS = {"I": 12, "IIa": 24, "IIb": 12, "III": 12}
 
 
 def reporting_period(
-    eu_class: str, as_of: dt.date, period_months: Mapping[str, int] | None = None
+    eu_class: str,
+    as_of: dt.date,
+    period_months: Mapping[str, int] | None = None,
+    data_collection_start: dt.date | None = None,
 ) -> tuple[dt.date, dt.date]:
-    """The period ending with the last complete month before `as_of`. Its length per EU class
-    comes from `[reports.period_months]`: by default 12 months for class IIb and III (PSUR at
-    least annually) and for the class I PMS report, 24 for class IIa (MDR Art. 86(1))."""
-    end = as_of.replace(day=1) - dt.timedelta(days=1)
+    """The report's data collection period. Its length per EU class comes from
+    `[reports.period_months]`: by default 12 months for class IIb and III (PSUR at least
+    annually) and for the class I PMS report, 24 for class IIa (MDR Art. 86(1)).
+
+    With `data_collection_start` (the first day of the certificate's first data collection
+    period, `[reports] data_collection_start`), the periods follow each other from it and the
+    report covers the latest one complete by `as_of`: the period stays put from night to night
+    until the next one ends. Without it, the period ends with the last complete month before
+    `as_of` (a rolling window)."""
     months = int({**DEFAULT_PERIOD_MONTHS, **(period_months or {})}.get(eu_class, 12))
+    if data_collection_start is None:
+        end = as_of.replace(day=1) - dt.timedelta(days=1)
+    else:
+        first = data_collection_start.year * 12 + data_collection_start.month - 1
+        done = (as_of.year * 12 + as_of.month - 1) - first  # months before as_of's month
+        if as_of == month_end(as_of):
+            done += 1  # as_of is its month's last day: that month is complete
+        periods = max(done // months, 1)
+        last = first + periods * months  # the month after the period
+        end = dt.date(last // 12, last % 12 + 1, 1) - dt.timedelta(days=1)
     start_month = (end.year * 12 + end.month - 1) - (months - 1)
     return dt.date(start_month // 12, start_month % 12 + 1, 1), end
 

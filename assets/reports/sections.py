@@ -152,29 +152,51 @@ def device_description(con: duckdb.DuckDBPyConnection, family: str) -> list[dict
 # --- 3. Sales volume and population exposed -----------------------------------------------
 
 
+# Every table of a report counts in the report's own periods: twelve-month windows that end with
+# the data collection period's last month (the period itself, then the ones before it), never
+# calendar years (a period starting in October would put three months in a "year").
+def window_index_sql(column: str) -> str:
+    """SQL: how many whole twelve-month windows `column` (a date) lies before the window ending
+    with the month of $end (0 = that window). `column` comes from a fixed list in this module."""
+    return f"((year($end) * 12 + month($end)) - (year({column}) * 12 + month({column}))) // 12"
+
+
+def window_label(index: int, period_end: dt.date) -> str:
+    """'2025-10 to 2026-09' for the window `index` twelve-month steps before the one ending with
+    the month of `period_end`."""
+    last = period_end.year * 12 + period_end.month - 1 - 12 * index
+    first = last - 11
+    return f"{first // 12}-{first % 12 + 1:02d} to {last // 12}-{last % 12 + 1:02d}"
+
+
 def sales_by_region_year(
     con: duckdb.DuckDBPyConnection,
     family: str,
     period_end: dt.date,
     eea: frozenset[str],
 ) -> list[dict[str, Any]]:
-    """Units shipped per calendar year up to the period end, split EEA / TR / XI / rest of world,
-    with the worldwide total. Source: marts.units_in_service."""
+    """Units shipped per twelve-month window ending with the period's last month (the period,
+    then the windows before it, oldest first), split EEA / TR / XI / rest of world, with the
+    worldwide total. Source: marts.units_in_service."""
     rows = con.execute(
-        """
-        SELECT year(month) AS year, country, sum(units_shipped)
+        f"""
+        SELECT {window_index_sql("month")} AS twelve_months, country, sum(units_shipped)
         FROM marts.units_in_service
         WHERE device_family = $family AND month <= $end
-        GROUP BY ALL ORDER BY year, country
+        GROUP BY ALL ORDER BY twelve_months DESC, country
         """,
         {"family": family, "end": _month_floor(period_end)},
     ).fetchall()
-    by_year: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(REGIONS, 0))
-    for year, country, units in rows:
-        by_year[int(year)][region_of(country, eea)] += int(units or 0)
+    by_window: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(REGIONS, 0))
+    for window, country, units in rows:
+        by_window[int(window)][region_of(country, eea)] += int(units or 0)
     return [
-        {"year": year, **by_year[year], "worldwide": sum(by_year[year].values())}
-        for year in sorted(by_year)
+        {
+            "year": window_label(window, period_end),
+            **by_window[window],
+            "worldwide": sum(by_window[window].values()),
+        }
+        for window in sorted(by_window, reverse=True)
     ]
 
 
@@ -248,15 +270,16 @@ def _reported_rows(
     start: dt.date,
     end: dt.date,
 ) -> list[tuple[str, int, str | None, str | None, list[str]]]:
-    """(complaint_id, year received, problem_code, country, authorities) of each complaint of
-    the family received in the period that the firm reported, once."""
+    """(complaint_id, twelve-month window received (0 = the last of the period), problem_code,
+    country, authorities) of each complaint of the family received in the period that the firm
+    reported, once."""
     if not table_exists(con, "staging.submissions"):
         return []
     return con.execute(
         f"""
         {_complaints_cte(con, as_of)}, {REPORTED_SQL}
-        SELECT c.complaint_id, year(c.received_date), c.problem_code, c.country,
-               list_sort(list(r.authority))
+        SELECT c.complaint_id, {window_index_sql("c.received_date")}, c.problem_code,
+               c.country, list_sort(list(r.authority))
         FROM reported r
         JOIN c USING (complaint_id)
         JOIN fam ON fam.device_model = c.device_model
@@ -281,7 +304,9 @@ def serious_incidents(
     code × year, region × year and authority. Sources: staging.submissions (initial reports, as
     of the night), staging.complaint_versions (as of), reference.imdrf_terms."""
     rows = _reported_rows(con, as_of, family, start, end)
-    years = sorted({int(r[1]) for r in rows}) or list(range(start.year, end.year + 1))
+    # the period's twelve-month windows, oldest first (one for a yearly PSUR, two for IIa's)
+    months = (end.year * 12 + end.month) - (start.year * 12 + start.month) + 1
+    years = list(range(max((months + 11) // 12, 1) - 1, -1, -1))
     terms = dict(
         con.execute("SELECT code, term FROM reference.imdrf_terms WHERE annex = 'A'").fetchall()
     )
@@ -315,7 +340,7 @@ def serious_incidents(
         for region in REGIONS
     ]
     return {
-        "years": years,
+        "years": [window_label(w, end) for w in years],
         "total": len(rows),
         "by_code": code_rows,
         "by_region": region_rows,
