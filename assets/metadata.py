@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from assets.column_docs import column_description
 from assets.warehouse import query_frame
 
 
@@ -32,7 +33,14 @@ def table_metadata(
         "dagster/row_count": int(count),
         "dagster/table_name": f"{schema}.{table}",
         "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name=name, type=typ) for name, typ in columns]
+            columns=[
+                dg.TableColumn(
+                    name=name,
+                    type=typ,
+                    description=column_description(f"{schema}.{table}", name),
+                )
+                for name, typ in columns
+            ]
         ),
         "preview": dg.MetadataValue.md(markdown_table(preview.select(shown).rows(), shown)),
     }

@@ -272,3 +272,68 @@ def test_cli_runs_carry_the_label_the_ui_lists_a_jobs_runs_by() -> None:
     locations = [entry["python_module"]["location_name"] for entry in workspace["load_from"]]
     assert locations == [CODE_LOCATION]
     assert _ui_repository_tag() == {".dagster/repository": f"__repository__@{CODE_LOCATION}"}
+
+
+# The columns the data contract (spec/data-contract.md, section 3 "What it publishes") names for
+# the published marts: each is described in the Dagster UI (issue 17 #9).
+CONTRACT_PUBLISHED_COLUMNS = {
+    "marts.complaint_rates": ("complaints", "units_in_service", "rate_per_1000"),
+    "marts.signals": (
+        "signal_id",
+        "scope",
+        "scope_value",
+        "code",
+        "method",
+        "period_start",
+        "period_end",
+        "detected_on",
+        "observed",
+        "expected",
+        "statistic",
+        "threshold",
+        "status",
+    ),
+    "marts.vigilance_flags": (
+        "complaint_id",
+        "regime",
+        "rule",
+        "day_zero",
+        "due_date",
+        "status",
+        "days_remaining",
+        "as_of",
+    ),
+    "marts.triage_suggestions": (
+        "complaint_id",
+        "predicted_outcome",
+        "p_reportable",
+        "suggested_problem_code",
+        "model_version",
+    ),
+}
+
+
+def test_every_published_column_is_described_in_the_ui() -> None:
+    import duckdb
+
+    from assets.column_docs import column_description
+    from assets.metadata import table_metadata
+
+    undescribed = [
+        f"{table}.{column}"
+        for table, columns in CONTRACT_PUBLISHED_COLUMNS.items()
+        for column in columns
+        if not column_description(table, column)
+    ]
+    assert undescribed == []
+    con = duckdb.connect(":memory:")
+    con.execute("CREATE SCHEMA marts")
+    con.execute(
+        "CREATE TABLE marts.complaint_rates (device_model VARCHAR, complaints BIGINT, x INT)"
+    )
+    schema = table_metadata(con, "marts", "complaint_rates", "device_model")[
+        "dagster/column_schema"
+    ]
+    described = {c.name: c.description for c in schema.columns}
+    assert described["complaints"] == "Complaints received in the month."
+    assert described["x"] is None
