@@ -7,6 +7,7 @@ Deterministic: the caller gives a fixed div id, inputs arrive sorted, plotly.js 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -20,8 +21,15 @@ REGION_COLOURS = {"EEA": "#0b5cad", "TR": "#c2410c", "XI": "#15803d", "rest of w
 CONFIG = {"displaylogo": False, "responsive": True}
 
 
-def _div(fig: go.Figure, div_id: str) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CONFIG)
+def _div(fig: go.Figure, div_id: str, alt: str) -> str:
+    """The chart's div inside a figure with its text alternative (for a screen reader, and
+    printed under the chart: where its figures are in words)."""
+    chart = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CONFIG)
+    text = html.escape(alt)
+    return (
+        f'<figure class="chart-figure" role="img" aria-label="{text}">{chart}'
+        f'<figcaption class="chart-alt">{text}</figcaption></figure>'
+    )
 
 
 def _layout(fig: go.Figure, title: str, height: int = 380) -> None:
@@ -45,7 +53,12 @@ def units_by_region_chart(rows: Sequence[dict[str, Any]], div_id: str) -> str:
         )
     _layout(fig, "Units shipped by region, twelve months to the period end")
     fig.update_layout(barmode="group", yaxis_title="units", xaxis_type="category")
-    return _div(fig, div_id)
+    return _div(
+        fig,
+        div_id,
+        "Bar chart: units shipped per region and twelve months to the period end; the same "
+        "figures are in the table above.",
+    )
 
 
 def pareto_chart(rows: Sequence[dict[str, Any]], div_id: str, top: int = 20) -> str:
@@ -87,7 +100,12 @@ def pareto_chart(rows: Sequence[dict[str, Any]], div_id: str, top: int = 20) -> 
             "showgrid": False,
         },
     )
-    return _div(fig, div_id)
+    return _div(
+        fig,
+        div_id,
+        "Pareto chart: complaints per IMDRF problem code, most frequent first, with the "
+        "cumulative share; the same figures are in the table above.",
+    )
 
 
 def lot_heatmap(matrix: dict[str, Any], div_id: str) -> str:
@@ -107,7 +125,12 @@ def lot_heatmap(matrix: dict[str, Any], div_id: str) -> str:
         height=max(300, 60 + 24 * len(matrix["lots"])),
     )
     fig.update_layout(xaxis_type="category", yaxis={"type": "category", "autorange": "reversed"})
-    return _div(fig, div_id)
+    return _div(
+        fig,
+        div_id,
+        "Heat map: complaints per lot (rows) and problem code (columns) for the lots with most "
+        "complaints; the same figures are in the table above.",
+    )
 
 
 def u_chart_limits(
@@ -212,4 +235,10 @@ def control_chart(
     fig.update_yaxes(range=[0, max(highest * 1.6, 0.001)])
     _layout(fig, "Complaints per 1,000 units in service, by month, with control limits", 440)
     fig.update_layout(yaxis_title="per 1,000 units")
-    return _div(fig, div_id)
+    return _div(
+        fig,
+        div_id,
+        "Line chart: each model's complaints per 1,000 units in service by month, with its exact "
+        "95% band and u-chart upper control limit; triangles mark months with a family signal. "
+        "The period's rates and intervals are in the table above.",
+    )
