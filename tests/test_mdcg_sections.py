@@ -111,3 +111,56 @@ def test_text_inputs_for_this_period_or_who_supplies_them(con) -> None:
     assert texts["pmcf"]["missing"].startswith("Not supplied: the main PMCF findings")
     assert "2026-12-31" in texts["pmcf"]["missing"]
     assert set(texts) == {"previous_psur_actions", "literature", "registries", "pmcf"}
+
+
+def test_risk_feedback_over_the_period_in_the_reports_unit() -> None:
+    """Issue 17 #5: section 9 counts over the report's data collection period (not the trailing
+    months of the night) and states rates per 1,000 units per month like section 7. Worked by
+    hand: 1,000 units in service in each month of 2024 and 2025; the risk file expects 12 per
+    1,000 units per year (1 per 1,000 per month); 6 complaints with the hazard's code received
+    in 2025, 1 in 2024, 1 in January 2026 (after the period, known on the night)."""
+    from assets.reports import sections
+
+    con = duckdb.connect(":memory:")
+    for schema in ("marts", "staging"):
+        con.execute(f"CREATE SCHEMA {schema}")
+    con.execute(
+        """
+        CREATE TABLE staging.risk_register (hazard_id VARCHAR, device_family VARCHAR,
+            hazard VARCHAR, harm VARCHAR, severity INT, expected_rate DOUBLE,
+            problem_codes VARCHAR, acceptability VARCHAR);
+        INSERT INTO staging.risk_register VALUES
+            ('H1', 'Fam', 'Occlusion', 'Delay of therapy', 3, 12.0, 'A01', 'alarp'),
+            ('H9', 'Other', 'x', 'y', 2, 1.0, 'A01', 'acceptable');
+        CREATE TABLE staging.products (device_model VARCHAR, device_family VARCHAR);
+        INSERT INTO staging.products VALUES ('M1', 'Fam');
+        CREATE TABLE marts.units_in_service (device_family VARCHAR, device_model VARCHAR,
+            country VARCHAR, month DATE, units_in_service DOUBLE);
+        INSERT INTO marts.units_in_service
+            SELECT 'Fam', 'M1', 'DE', d::DATE, 1000.0
+            FROM range(DATE '2024-01-01', DATE '2026-04-01', INTERVAL 1 MONTH) t(d);
+        CREATE TABLE staging.complaint_versions (complaint_id VARCHAR, received_date DATE,
+            updated_at TIMESTAMP, device_model VARCHAR, problem_code VARCHAR,
+            patient_outcome VARCHAR, source_file VARCHAR, source_row BIGINT);
+        INSERT INTO staging.complaint_versions
+            SELECT 'C' || i, DATE '2025-01-15' + INTERVAL (i * 40) DAY,
+                   DATE '2025-01-15' + INTERVAL (i * 40) DAY, 'M1', 'A01', 'injury', 'f', i
+            FROM range(6) t(i);
+        INSERT INTO staging.complaint_versions VALUES
+            ('C-2024', '2024-06-01', '2024-06-01', 'M1', 'A01', 'none', 'f', 10),
+            ('C-2026', '2026-01-10', '2026-01-10', 'M1', 'A01', 'none', 'f', 11);
+        """
+    )
+    rows = sections.risk_feedback(con, D(2026, 3, 31), "Fam", D(2025, 1, 1), D(2025, 12, 31), {})
+    got = {r["window_name"]: r for r in rows}
+    assert set(got) == {"data collection period", "since_first_shipment"}
+    period = got["data collection period"]
+    assert period["occurrences"] == 6
+    assert period["unit_months"] == pytest.approx(12_000.0)
+    assert period["observed_per_1000_month"] == pytest.approx(0.5)
+    assert period["expected_per_1000_month"] == pytest.approx(1.0)
+    assert not period["update_required"]
+    assert "per 1,000 units per month" in period["finding"]
+    cumulative = got["since_first_shipment"]
+    assert cumulative["occurrences"] == 7  # January 2026 is after the period's end
+    assert cumulative["unit_months"] == pytest.approx(24_000.0)

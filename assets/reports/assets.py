@@ -389,7 +389,7 @@ def family_sections(
     disprop = sections.disproportionality(
         con, sorted({d["product_code"] for d in devices if d["product_code"]}), thresholds
     )
-    risks = sections.risk_feedback(con, family)
+    risks = sections.risk_feedback(con, as_of, family, start, end, config.section("risk_feedback"))
     facts = mdcg.product_facts(con, family)
     comparison = sections.period_comparison(con, family, start, end)
     marks = sections.signal_months(con, family, end)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from assets.warehouse import table_columns, table_exists
@@ -739,34 +740,91 @@ def disproportionality(
 # --- 9. Risk-file feedback --------------------------------------------------------------------
 
 
-def risk_feedback(con: duckdb.DuckDBPyConnection, family: str) -> list[dict[str, Any]]:
-    """Observed hazard rates against the risk file for both windows. Source: marts.risk_feedback."""
-    cols = (
-        "hazard_id",
-        "hazard",
-        "harm",
-        "severity",
-        "expected_rate",
-        "window_name",
-        "occurrences",
-        "units_in_service_years",
-        "observed_rate_per_1000_per_year",
-        "ci_lower",
-        "ci_upper",
-        "update_required",
-        "observed_max_severity",
-        "severity_exceeded",
-        "finding",
+RISK_COLUMNS = (
+    "hazard_id",
+    "hazard",
+    "harm",
+    "severity",
+    "expected_rate",
+    "window_name",
+    "occurrences",
+    "units_in_service_years",
+    "observed_rate_per_1000_per_year",
+    "ci_lower",
+    "ci_upper",
+    "update_required",
+    "observed_max_severity",
+    "severity_exceeded",
+    "finding",
+)
+PERIOD_WINDOW = "data collection period"
+
+
+def risk_feedback(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    family: str,
+    start: dt.date,
+    end: dt.date,
+    settings: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Observed hazard rates against the risk file over the report's own data collection period
+    and since first shipment up to its end (models.risk_feedback on the complaints as known on
+    the night), not the trailing months of the night's mart. Rates per 1,000 units per month,
+    the report's one unit: the risk file's yearly rate / 12."""
+    from assets.signals.queries import FAMILY_EXPOSURE_SQL
+    from assets.vigilance.risk import HAZARDS_SQL, RISK_COMPLAINTS_SQL
+    from assets.warehouse import query_frame
+    from models.risk_feedback import DEFAULT_OUTCOME_SEVERITY
+    from models.risk_feedback import risk_feedback as feedback_model
+
+    months = (end.year * 12 + end.month) - (start.year * 12 + start.month) + 1
+    mapping = {
+        str(k): int(v)
+        for k, v in dict(settings.get("outcome_severity", DEFAULT_OUTCOME_SEVERITY)).items()
+    }
+    table = feedback_model(
+        query_frame(con, HAZARDS_SQL + " WHERE device_family = $family", {"family": family}),
+        query_frame(con, RISK_COMPLAINTS_SQL, {"as_of": as_of}).filter(
+            pl.col("device_family") == family
+        ),
+        query_frame(con, FAMILY_EXPOSURE_SQL, {"night": end}),
+        end,
+        window_months=months,
+        confidence=float(settings.get("confidence", 0.95)),
+        outcome_severity_map=mapping,
+        include_cumulative=True,
     )
-    rows = con.execute(
-        f"""
-        SELECT {", ".join(cols)} FROM marts.risk_feedback
-        WHERE device_family = $family
-        ORDER BY hazard_id, window_name DESC
-        """,
-        {"family": family},
-    ).fetchall()
-    return [dict(zip(cols, r, strict=True)) for r in rows]
+    rows = []
+    for r in table.sort("hazard_id", "window_name", descending=[False, True]).iter_rows(named=True):
+        row = {k: r[k] for k in RISK_COLUMNS}
+        if row["window_name"] != "since_first_shipment":
+            row["window_name"] = PERIOD_WINDOW
+        for k in ("expected_rate", "observed_rate_per_1000_per_year", "ci_lower", "ci_upper"):
+            row[k] = None if row[k] is None else row[k] / 12.0
+        row["observed_per_1000_month"] = row.pop("observed_rate_per_1000_per_year")
+        row["expected_per_1000_month"] = row.pop("expected_rate")
+        row["unit_months"] = (row.pop("units_in_service_years") or 0.0) * 12.0
+        row["finding"] = _monthly_finding(row, r["expected_rate"])
+        rows.append(row)
+    return rows
+
+
+def _monthly_finding(row: dict[str, Any], yearly_expected: float) -> str:
+    """The hazard's finding in the report's unit (per 1,000 units per month)."""
+    if row["unit_months"] <= 0:
+        return f"{row['occurrences']} occurrence(s) with no units in service in the window."
+    text = (
+        f"{row['occurrences']} occurrence(s) over {row['unit_months']:,.0f} unit-months: "
+        f"{row['observed_per_1000_month']:.3f} per 1,000 units per month (95% CI "
+        f"{row['ci_lower']:.3f}-{row['ci_upper']:.3f}) against the risk file's "
+        f"{row['expected_per_1000_month']:.3f} ({yearly_expected:g} per 1,000 per year / 12)"
+    )
+    if row["update_required"]:
+        return text + "; lower bound above the risk file estimate: risk file update required."
+    if row["ci_upper"] is not None and row["ci_upper"] < row["expected_per_1000_month"]:
+        return text + "; below the risk file estimate."
+    return text + "; consistent with the risk file estimate."
 
 
 # --- 10. Data-quality annex -------------------------------------------------------------------
@@ -901,7 +959,7 @@ def conclusion_points(
             + "."
         )
     for r in risks:
-        if r["update_required"] and r["window_name"] == "trailing_12_months":
+        if r["update_required"] and r["window_name"] == PERIOD_WINDOW:
             out.append(f"Risk file, {r['hazard_id']} {r['hazard']}: {r['finding']}")
     exceeded = sorted({f"{r['hazard_id']} {r['hazard']}" for r in risks if r["severity_exceeded"]})
     if exceeded:
