@@ -240,6 +240,8 @@ def _failed_steps(result: dg.ExecuteInProcessResult | None) -> list[str]:
 # name; with the label, `pms run`'s nights show on the pms_nightly job page as the scheduled ones
 # do (Dagster issue 17707: runs made outside the webserver lack it).
 CODE_LOCATION = "pms"
+
+
 def _ui_repository_tag() -> dict[str, str]:
     from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
     from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
