@@ -210,6 +210,61 @@ def annex_tables(
     return out
 
 
+FSCA_COLUMNS = (
+    "fsca_id",
+    "started_on",
+    "action_type",
+    "reason",
+    "device_models",
+    "lots",
+    "countries",
+    "fsn_reference",
+    "status",
+    "closed_on",
+    "signal_id",
+)
+CAPA_COLUMNS = (
+    "capa_id",
+    "opened_on",
+    "source",
+    "problem",
+    "root_cause",
+    "actions",
+    "status",
+    "closed_on",
+    "effectiveness",
+)
+
+
+def _open_in_period(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: tuple[str, ...],
+    family: str,
+    start: dt.date,
+    end: dt.date,
+    free_text: tuple[str, ...] = (),
+) -> list[dict[str, Any]]:
+    """The family's rows of a register (`table` and `columns` from this module's fixed lists;
+    the first column the id, the second the opening date) open at any time in the period, the
+    free-text columns redacted."""
+    opened = columns[1]
+    rows = con.execute(
+        f"""
+        SELECT {", ".join(columns)} FROM {table}
+        WHERE device_family = $family AND {opened} <= $end
+          AND (closed_on IS NULL OR closed_on >= $start)
+        ORDER BY {opened}, {columns[0]}
+        """,
+        {"family": family, "start": start, "end": end},
+    ).fetchall()
+    out = [dict(zip(columns, r, strict=True)) for r in rows]
+    for row in out:
+        for k in free_text:
+            row[k] = redact(row[k]) if row[k] else row[k]
+    return out
+
+
 def fsca_register(
     con: duckdb.DuckDBPyConnection, family: str, start: dt.date, end: dt.date
 ) -> dict[str, Any]:
@@ -223,31 +278,10 @@ def fsca_register(
                 "fsca/*.csv",
             ),
         }
-    rows = con.execute(
-        """
-        SELECT fsca_id, started_on, action_type, reason, device_models, lots, countries,
-               fsn_reference, status, closed_on, signal_id
-        FROM staging.fsca
-        WHERE device_family = $family AND started_on <= $end
-          AND (closed_on IS NULL OR closed_on >= $start)
-        ORDER BY started_on, fsca_id
-        """,
-        {"family": family, "start": start, "end": end},
-    ).fetchall()
-    keys = (
-        "fsca_id",
-        "started_on",
-        "action_type",
-        "reason",
-        "device_models",
-        "lots",
-        "countries",
-        "fsn_reference",
-        "status",
-        "closed_on",
-        "signal_id",
-    )
-    return {"rows": [dict(zip(keys, r, strict=True)) for r in rows], "missing": ""}
+    return {
+        "rows": _open_in_period(con, "staging.fsca", FSCA_COLUMNS, family, start, end),
+        "missing": "",
+    }
 
 
 def capa_register(
@@ -260,33 +294,16 @@ def capa_register(
             "rows": [],
             "missing": missing("the CAPA register (quality assurance)", "capa/*.csv"),
         }
-    rows = con.execute(
-        """
-        SELECT capa_id, opened_on, source, problem, root_cause, actions, status, closed_on,
-               effectiveness
-        FROM staging.capa
-        WHERE device_family = $family AND opened_on <= $end
-          AND (closed_on IS NULL OR closed_on >= $start)
-        ORDER BY opened_on, capa_id
-        """,
-        {"family": family, "start": start, "end": end},
-    ).fetchall()
-    keys = (
-        "capa_id",
-        "opened_on",
-        "source",
-        "problem",
-        "root_cause",
-        "actions",
-        "status",
-        "closed_on",
-        "effectiveness",
+    rows = _open_in_period(
+        con,
+        "staging.capa",
+        CAPA_COLUMNS,
+        family,
+        start,
+        end,
+        free_text=("problem", "root_cause", "actions", "effectiveness"),
     )
-    out = [dict(zip(keys, r, strict=True)) for r in rows]
-    for row in out:
-        for k in ("problem", "root_cause", "actions", "effectiveness"):
-            row[k] = redact(row[k]) if row[k] else row[k]
-    return {"rows": out, "missing": ""}
+    return {"rows": rows, "missing": ""}
 
 
 def text_inputs(
