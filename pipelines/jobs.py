@@ -27,6 +27,8 @@ SAFETY_NET_JOB_NAME = "pms_safety_net"
 # The assets of the safety-critical path once tonight's complaint files are in (README, "The
 # safety-critical path"): the vigilance flags, the morning page and the audit record.
 SAFETY_PATH_KEYS = SAFETY_CRITICAL_ASSETS
+# The optional PSUR sources (staging/fsca, staging/capa, staging/psur_inputs) feed the family
+# reports only: the nightly job (every asset) reads them, the safety net does not.
 COMPLAINT_INGESTION_KEYS = (
     dg.AssetKey(["staging", "complaint_versions"]),
     dg.AssetKey(["staging", "complaints"]),

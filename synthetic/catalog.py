@@ -1733,6 +1733,53 @@ EU_MEMBER_STATE = {"RE": "FR"}  # the competent authority of an outermost region
 # `ca_class` (an optional column the vigilance rules read for Health Canada's foreign reporting).
 CA_CLASS = {"Infusa": "III", "Cardiolink": "IV", "Aurelia": "III", "OxiSense": "II", "Stride": "I"}
 
+# The facts MDCG 2022-21 puts on a PSUR's cover and in its device description (optional
+# products.csv columns, README "Inputs for the PSUR"), invented for the demo manufacturer. A
+# class I device has no notified body; OxiSense's EMDN code is left out on purpose, so the demo
+# report shows how a missing input reads.
+PSUR_MANUFACTURER = "Meridian Medical Devices GmbH (demo)"
+PSUR_SRN = "DE-MF-000099001"
+PSUR_FACTS: dict[str, dict[str, str]] = {
+    "Infusa": {
+        "notified_body": "Demo Notified Body GmbH, NB 0000",
+        "certificate": "DEMO-MDR-IIb-0417",
+        "emdn_code": "Z12030501",
+        "intended_purpose": "Controlled intravenous infusion of fluids and medicinal products "
+        "to adult and paediatric patients in hospitals, operated by trained healthcare "
+        "professionals.",
+        "uses_per_unit_year": "300",
+    },
+    "Cardiolink": {
+        "notified_body": "Demo Notified Body GmbH, NB 0000",
+        "certificate": "DEMO-MDR-III-0201",
+        "emdn_code": "J010101",
+        "intended_purpose": "Treatment of symptomatic bradyarrhythmias by permanent cardiac "
+        "pacing in adult patients, implanted by trained cardiologists.",
+    },
+    "Aurelia": {
+        "notified_body": "Demo Notified Body GmbH, NB 0000",
+        "certificate": "DEMO-MDR-III-0388",
+        "emdn_code": "P0908",
+        "intended_purpose": "Primary and revision total hip arthroplasty in skeletally mature "
+        "patients with degenerative joint disease or femoral neck fracture.",
+    },
+    "OxiSense": {
+        "notified_body": "Demo Notified Body GmbH, NB 0000",
+        "certificate": "DEMO-MDR-IIa-0552",
+        "intended_purpose": "Non-invasive spot-check and continuous monitoring of functional "
+        "oxygen saturation (SpO2) and pulse rate in hospitals and at home.",
+        "uses_per_unit_year": "730",
+    },
+    "Stride": {
+        "notified_body": "none: class I, self-declared (MDR Art. 52(7))",
+        "certificate": "none: EU declaration of conformity DoC-STR-2023",
+        "emdn_code": "Y122103",
+        "intended_purpose": "Manual wheelchair for indoor and outdoor mobility of persons "
+        "with walking impairments, propelled by the user or an attendant.",
+        "uses_per_unit_year": "365",
+    },
+}
+
 # Optional complaint facts: IMDRF-free causality judgement of the firm (contract values).
 CAUSALITY = ("", "related", "possibly_related", "unrelated", "unknown")
 

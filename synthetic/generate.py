@@ -35,6 +35,7 @@ from synthetic.complaints import (
     version_frame,
 )
 from synthetic.distribution import Calendar, Portfolio, Supply, build_supply, demand_curve
+from synthetic.psur_inputs import write_psur_inputs
 from synthetic.reference import annex_terms, product_codes
 from synthetic.scales import AS_OF, DAILY_FILE_DAYS, EXTRACT_DATE, SCALES, Scale
 from synthetic.util import date_of, days_to_iso, fixed, stream, take, write_csv
@@ -64,6 +65,9 @@ _OWNED = (
     "openfda",
     "submissions",
     "determinations",
+    "fsca",
+    "capa",
+    "psur_inputs",
     "_truth",
 )
 
@@ -116,6 +120,9 @@ def generate_landing(
     del cs  # the complaint arrays are not needed for the MAUDE files (bounded memory)
     m = maude.write_maude(out, cal, pf, sup, ours, sc, seed, wd)
     summary.update(m)
+    # the PSUR registers and texts, from their own random streams; their counts stay out of
+    # generation.json, so every file written before them keeps its bytes
+    psur = write_psur_inputs(out, pf, sup, sig.rows, seed)
 
     truth = out / "_truth"
     write_csv(
@@ -159,7 +166,7 @@ def generate_landing(
         _write_world(truth, wd, sc, pf, sup, sig.rows)
     (truth / "generation.json").write_text(json.dumps(gen, indent=2) + "\n", encoding="utf-8")
     (truth / "README.md").write_text(_truth_readme(sc, wd), encoding="utf-8")
-    return dict(sorted(summary.items()))
+    return dict(sorted({**summary, **psur}.items()))
 
 
 def _write_world(
@@ -241,6 +248,20 @@ def _write_products(out: Path, pf: Portfolio, cal: Calendar) -> int:
                 "launch_date": int(pf.launch_day[mi]),
                 "description": m.description,
                 "ca_class": catalog.CA_CLASS[f.name],
+                # optional PSUR facts (README "Inputs for the PSUR"); a Basic UDI-DI per model
+                "manufacturer": catalog.PSUR_MANUFACTURER,
+                "srn": catalog.PSUR_SRN,
+                "basic_udi_di": f"4260048{mi:03d}{f.name[:3].upper()}",
+                **{
+                    k: catalog.PSUR_FACTS[f.name].get(k, "")
+                    for k in (
+                        "notified_body",
+                        "certificate",
+                        "intended_purpose",
+                        "emdn_code",
+                        "uses_per_unit_year",
+                    )
+                },
             }
         )
     df = pl.DataFrame(rows).with_columns(launch_date=days_to_iso(pl.col("launch_date")))
@@ -625,4 +646,19 @@ pipeline; it is what the pipeline's output is checked against.
   TR), in Puerto Rico (a US territory) and La Reunion (an EU outermost region), events abroad
   with devices marketed in the US, and a CE-marked-only model whose FDA product code another,
   US-marketed model shares (`Stride Active`).
+
+## The landing folder's PSUR inputs (MDCG 2022-21)
+
+- `fsca/fsca_register_<extract>.csv`: the register of field safety corrective actions, 0-2
+  per family: the two `fsca_decision` determinations above as open FSCAs started on their
+  decision day (a retrofit of the Stride Active, a return of Aurelia C Stem sizes), FSCAs
+  answering the planted bad supplier lot, bad lot and narrative-only failure mode (their
+  `signal_id` the signal's `scope:scope_value:code`, as in `determinations/`), and others
+  with lots carrying one supplier lot; some closed.
+- `capa/capa_register_<extract>.csv`: 1-4 CAPAs per family, one behind each FSCA (source
+  `fsca`), the others raised by complaints, trends, audits and nonconformities.
+- `psur_inputs/psur_inputs_<period end>.csv`: per family the literature review, registries,
+  PMCF findings and previous-PSUR actions for the PSUR period the reports cover on the night
+  {as_of} (12 months, class IIa 24, from the data collection start 2024-10-01). OxiSense's
+  `pmcf` text is missing on purpose: the report shows what is missing and who supplies it.
 """

@@ -119,12 +119,20 @@ EXPECTED_GRAPH = {
             "marts/units_in_service",
             "marts/vigilance_flags",
             "reference/code_tables",
+            "staging/capa",
             "staging/complaint_versions",
+            "staging/fsca",
             "staging/products",
+            "staging/psur_inputs",
+            "staging/risk_register",
+            "staging/submissions",
         ],
     ),
     "staging/submissions": ("ingestion", ["reference/code_tables"]),
     "staging/determinations": ("ingestion", ["reference/code_tables"]),
+    "staging/fsca": ("ingestion", ["reference/code_tables", "staging/products"]),
+    "staging/capa": ("ingestion", ["reference/code_tables", "staging/products"]),
+    "staging/psur_inputs": ("ingestion", ["reference/code_tables", "staging/products"]),
     "reports/vigilance_page": (
         "vigilance",
         ["marts/vigilance_flags", "staging/complaint_versions", "staging/products"],
@@ -208,6 +216,11 @@ def test_every_staged_landing_table_has_blocking_suite_and_accounting_checks(
     }
     for table in ("products", "risk_register", "lots", "distribution", "service"):
         asset = f"staging/{table}"
+        assert checks[(asset, f"staging_{table}_critical_rules")].blocking
+        assert not checks[(asset, f"staging_{table}_warning_rules")].blocking
+        assert checks[(asset, f"{table}_row_accounting")].blocking
+    for table in ("submissions", "determinations", "fsca", "capa", "psur_inputs"):
+        asset = f"staging/{table}"  # the optional sources
         assert checks[(asset, f"staging_{table}_critical_rules")].blocking
         assert not checks[(asset, f"staging_{table}_warning_rules")].blocking
         assert checks[(asset, f"{table}_row_accounting")].blocking

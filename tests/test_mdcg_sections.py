@@ -164,3 +164,24 @@ def test_risk_feedback_over_the_period_in_the_reports_unit() -> None:
     cumulative = got["since_first_shipment"]
     assert cumulative["occurrences"] == 7  # January 2026 is after the period's end
     assert cumulative["unit_months"] == pytest.approx(24_000.0)
+
+
+def test_an_empty_register_is_none_only_when_a_file_said_so(con) -> None:
+    """The optional sources' staging tables exist, empty, on every night; a register is "none in
+    the period" only when a file of that source was ingested, else "not supplied"."""
+    con.execute("CREATE SCHEMA audit")
+    con.execute("CREATE TABLE audit.ingested_files (file_path VARCHAR, source VARCHAR)")
+    con.execute(
+        "CREATE TABLE staging.capa (capa_id VARCHAR, device_family VARCHAR, opened_on DATE, "
+        "source VARCHAR, problem VARCHAR, root_cause VARCHAR, actions VARCHAR, status VARCHAR, "
+        "closed_on DATE, effectiveness VARCHAR)"
+    )
+    # fsca/ delivered once; capa/ never (its table exists, empty)
+    con.execute("INSERT INTO audit.ingested_files VALUES ('fsca/fsca_2026.csv', 'fsca')")
+    assert mdcg.fsca_register(con, "Hips", D(2026, 1, 1), D(2026, 12, 31)) == {
+        "rows": [],
+        "missing": "",
+    }
+    assert mdcg.capa_register(con, "Hips", D(2026, 1, 1), D(2026, 12, 31))["missing"].startswith(
+        "Not supplied: the CAPA register"
+    )

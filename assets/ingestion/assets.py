@@ -31,11 +31,14 @@ from assets.ingestion.landing_csv import (
 )
 from assets.ingestion.reference import REFERENCE_DIR, REFERENCE_LOADERS
 from assets.ingestion.sources import (
+    CAPA,
     COMPLAINTS,
     DETERMINATIONS,
     DISTRIBUTION,
+    FSCA,
     LOTS,
     PRODUCTS,
+    PSUR_INPUTS,
     RISK_REGISTER,
     SERVICE,
     SUBMISSIONS,
@@ -321,6 +324,46 @@ staging_determinations = landing_source_asset(
         "causality, remedial action required, serious public-health threat, FDA request, signal "
         "evaluation, FSCA decision; subject, value, date, who and why. A later determination on "
         "the same subject and kind supersedes an earlier one; both stay on record."
+    ),
+)
+staging_fsca = landing_source_asset(
+    FSCA,
+    key="fsca",
+    preview_order="started_on, fsca_id",
+    deps=[PRODUCTS_KEY],
+    description=(
+        "The register of field safety corrective actions, from the optional `fsca/*.csv` "
+        "(MDCG 2022-21 PSUR section on FSCAs): family, start date, kind (return, modification, "
+        "exchange, destruction, retrofit, advice on use, software update, other), reason, "
+        "models, lots and countries concerned, field safety notice, status and closure date, "
+        "the signal behind it. A later file updates an FSCA (same `fsca_id`)."
+    ),
+)
+staging_capa = landing_source_asset(
+    CAPA,
+    key="capa",
+    preview_order="opened_on, capa_id",
+    deps=[PRODUCTS_KEY],
+    description=(
+        "The CAPA register, from the optional `capa/*.csv` (ISO 13485 8.5.2-8.5.3; MDCG 2022-21 "
+        "PSUR section on preventive and corrective actions): family, date opened, what raised "
+        "it (complaint, trend, FSCA, audit, nonconformity, other), problem, root cause, "
+        "actions, status (open, implemented, effectiveness verified, closed), closure date and "
+        "effectiveness. A later file updates a CAPA (same `capa_id`)."
+    ),
+)
+staging_psur_inputs = landing_source_asset(
+    PSUR_INPUTS,
+    key="psur_inputs",
+    preview_order="device_family, period_end, section",
+    deps=[PRODUCTS_KEY],
+    description=(
+        "Texts people write for the PSUR, from the optional `psur_inputs/*.csv` (MDCG "
+        "2022-21): per device family and PSUR period (`period_end`, the period's last day), the "
+        "literature review, registries and databases, main PMCF findings and the status of the "
+        "previous PSUR's actions, with the reference it rests on, its author and date. A later "
+        "file replaces the text of the same family, section and period. A section with no row "
+        "shows in the report as missing, with who supplies it."
     ),
 )
 

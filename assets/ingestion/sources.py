@@ -241,6 +241,87 @@ DETERMINATIONS = SourceSpec(
     mode="upsert",
 )
 
+# data contract §1 "fsca/*.csv": the register of field safety corrective actions (MDR Art. 2(68),
+# Art. 89; MDCG 2022-21 PSUR section "FSCA"), one row per FSCA, a later file updates it (status,
+# closure). `action_type` follows the FSCA kinds of MDCG 2022-21: return of the device,
+# modification, exchange, destruction, retrofit, advice on use; a software update (a kind of
+# modification) and `other` are kept apart for the register's reader.
+FSCA_ACTION_TYPES = (
+    "return",
+    "modification",
+    "exchange",
+    "destruction",
+    "retrofit",
+    "advice_on_use",
+    "software_update",
+    "other",
+)
+FSCA_STATUSES = ("open", "closed")
+FSCA = SourceSpec(
+    name="fsca",
+    glob="fsca/*.csv",
+    columns=(
+        _req("fsca_id"),
+        _req("device_family"),
+        _req("started_on", "date"),
+        _req("action_type", "enum", allowed=FSCA_ACTION_TYPES),
+        _req("reason"),
+        Column("device_models"),  # ';'-separated
+        Column("lots"),  # ';'-separated
+        Column("countries"),  # ';'-separated ISO 3166-1 alpha-2 codes
+        Column("fsn_reference"),  # the field safety notice
+        _req("status", "enum", allowed=FSCA_STATUSES),
+        Column("closed_on", "date"),
+        Column("signal_id"),  # the signal that led to it, if any
+    ),
+    key=("fsca_id",),
+    mode="upsert",
+)
+
+# data contract §1 "capa/*.csv": the CAPA register (ISO 13485:2016 8.5.2-8.5.3; MDCG 2022-21 PSUR
+# section "preventive and corrective actions"), one row per CAPA, a later file updates it.
+CAPA_SOURCES = ("complaint", "trend", "fsca", "audit", "nonconformity", "other")
+CAPA_STATUSES = ("open", "implemented", "effectiveness_verified", "closed")
+CAPA = SourceSpec(
+    name="capa",
+    glob="capa/*.csv",
+    columns=(
+        _req("capa_id"),
+        _req("device_family"),
+        _req("opened_on", "date"),
+        _req("source", "enum", allowed=CAPA_SOURCES),
+        _req("problem"),
+        Column("root_cause"),
+        Column("actions"),
+        _req("status", "enum", allowed=CAPA_STATUSES),
+        Column("closed_on", "date"),
+        Column("effectiveness"),
+    ),
+    key=("capa_id",),
+    mode="upsert",
+)
+
+# data contract §1 "psur_inputs/*.csv": the texts people write for a PSUR (MDCG 2022-21: the
+# scientific literature, registries and databases, the main PMCF findings, the status of the
+# actions the previous PSUR decided), per device family and PSUR period (`period_end`, the last
+# day of the period). A later file with the same family, section and period replaces the text.
+PSUR_INPUT_SECTIONS = ("literature", "registries", "pmcf", "previous_psur_actions")
+PSUR_INPUTS = SourceSpec(
+    name="psur_inputs",
+    glob="psur_inputs/*.csv",
+    columns=(
+        _req("device_family"),
+        _req("section", "enum", allowed=PSUR_INPUT_SECTIONS),
+        _req("period_end", "date"),
+        _req("text"),
+        _req("source"),  # the reference: a search protocol, a registry report, a PMCF report id
+        _req("author"),
+        _req("updated_on", "date"),
+    ),
+    key=("device_family", "section", "period_end"),
+    mode="upsert",
+)
+
 LANDING_CSV_SOURCES: tuple[SourceSpec, ...] = (
     PRODUCTS,
     RISK_REGISTER,
@@ -250,6 +331,9 @@ LANDING_CSV_SOURCES: tuple[SourceSpec, ...] = (
     SERVICE,
     SUBMISSIONS,
     DETERMINATIONS,
+    FSCA,
+    CAPA,
+    PSUR_INPUTS,
 )
 
 LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (

@@ -23,6 +23,9 @@ SUITED_TABLES = (
     (("staging", "maude_master"), "staging.maude_master"),
     (("staging", "submissions"), "staging.submissions"),
     (("staging", "determinations"), "staging.determinations"),
+    (("staging", "fsca"), "staging.fsca"),
+    (("staging", "capa"), "staging.capa"),
+    (("staging", "psur_inputs"), "staging.psur_inputs"),
 )
 # (asset key, audit source) whose files must balance
 ACCOUNTED_SOURCES = (

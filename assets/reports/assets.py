@@ -55,8 +55,13 @@ def _fmt(value: float | None, digits: int = 3) -> str:
         dg.AssetKey(["marts", "units_in_service"]),
         dg.AssetKey(["marts", "vigilance_flags"]),
         dg.AssetKey(["reference", "code_tables"]),
+        dg.AssetKey(["staging", "capa"]),
         dg.AssetKey(["staging", "complaint_versions"]),
+        dg.AssetKey(["staging", "fsca"]),
         dg.AssetKey(["staging", "products"]),
+        dg.AssetKey(["staging", "psur_inputs"]),
+        dg.AssetKey(["staging", "risk_register"]),
+        dg.AssetKey(["staging", "submissions"]),
     ],
     description=(
         "The published PMS reports: one self-contained HTML report per device family and "

@@ -236,6 +236,18 @@ CAPA_COLUMNS = (
 )
 
 
+def delivered(con: duckdb.DuckDBPyConnection, source: str) -> bool:
+    """Whether any file of an optional landing source was ever ingested (its staging table
+    exists, empty, on every night: an empty register is "none" only when a file said so)."""
+    if not table_exists(con, "audit.ingested_files"):
+        return table_exists(con, f"staging.{source}")
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM audit.ingested_files WHERE source = ?", [source]
+        ).fetchall()[0][0]
+    )
+
+
 def _open_in_period(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -270,7 +282,7 @@ def fsca_register(
 ) -> dict[str, Any]:
     """The field safety corrective actions the firm took (staging.fsca, from fsca/*.csv) that
     were open at any time in the period; or what is missing."""
-    if not table_exists(con, "staging.fsca"):
+    if not delivered(con, "fsca"):
         return {
             "rows": [],
             "missing": missing(
@@ -289,7 +301,7 @@ def capa_register(
 ) -> dict[str, Any]:
     """Corrective and preventive actions of the family open at any time in the period
     (staging.capa, from capa/*.csv); or what is missing."""
-    if not table_exists(con, "staging.capa"):
+    if not delivered(con, "capa"):
         return {
             "rows": [],
             "missing": missing("the CAPA register (quality assurance)", "capa/*.csv"),
