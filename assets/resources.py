@@ -40,7 +40,6 @@ class NightSettings(dg.ConfigurableResource):
     then; empty means the run's own UTC date. Reports show this date, never the wall clock."""
 
     as_of: str = ""
-    config_path: str = ""
 
     def as_of_date(self) -> dt.date:
         if self.as_of:

@@ -38,15 +38,6 @@ import polars as pl
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 SERIOUS_SEVERITY = 4
-FLAG_STATUSES = (
-    "open",
-    "submitted_on_time",
-    "submitted_late",
-    "overdue",
-    "undetermined",
-    "decided_not_reportable",
-    "not_reportable",
-)
 NONE_ENCODED = "NONE_ENCODED"
 CLINICAL_STUDY = "CLINICAL_STUDY"
 NOT_REPORTABLE = "NOT_REPORTABLE"
@@ -1697,16 +1688,6 @@ def quarantined_complaint_flags(
         .sort("complaint_id", "regime", "due_date", nulls_last=False)
         .unique(["complaint_id", "regime"], keep="first", maintain_order=True)
     )
-
-
-COMPLIANCE_FLAGS = (
-    "no_reportability_evaluation",
-    "investigation_open_too_long",
-    "closed_without_conclusion",
-    "not_required_without_reason",
-    "submitted_late",
-    "decision_conflicts_with_rules",
-)
 
 
 def compliance_flags(

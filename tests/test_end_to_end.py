@@ -637,8 +637,9 @@ def test_dagster_webserver_shows_every_asset_documented_owned_and_materialised(
 
 
 def test_the_safety_mart_checks_ran_and_passed(night: dict) -> None:
-    """The asset checks on marts.vigilance_flags and marts.signals run with the night's job and
-    pass on the generated folder (assets/quality/mart_checks.py)."""
+    """The asset checks on marts.vigilance_flags, marts.signals and the reports (every PDF has
+    its charts) run with the night's job and pass on the generated folder
+    (assets/quality/mart_checks.py)."""
     with connect(night) as con:
         results = con.execute(
             "SELECT check_name, bool_and(success), count(*) FROM audit.check_results "
@@ -647,6 +648,7 @@ def test_the_safety_mart_checks_ran_and_passed(night: dict) -> None:
     assert [(name, ok) for name, ok, _ in results] == [
         ("every_current_complaint_has_a_vigilance_row", True),
         ("every_open_initial_report_has_a_due_date", True),
+        ("every_pdf_carries_its_charts", True),
         ("signals_have_one_row_a_status_and_a_date", True),
     ]
 

@@ -24,7 +24,6 @@ from models.report_forms import form_readiness, load_form_fields
 from models.signal_statistics import statistic_legend, statistic_reading
 from models.vigilance import load_rules
 
-OPEN_STATUSES = ("overdue", "open")
 TREND_METHODS = ("changepoint", "cusum", "ewma", "maxsprt", "poisson_exact_fdr")
 MAX_ROWS = 50  # rows of a list on the page; every list is whole in its CSV
 EXCERPT_CHARS = 200
