@@ -219,7 +219,7 @@ def test_another_familys_lot_reaches_a_family_only_through_a_shared_component() 
         "Lot signal S2 (L1, another family's lot): 2 lot(s) of this family share its component "
         "lot C1;C2, 3 units net in the field: candidates for the same action."
     ]
-    serious = {"total": 0, "by_region": []}
+    serious = {"total": 0, "by_region": [], "by_authority": []}
     statements = summary_statements(serious, [], [], [syringes], [], [])
     assert any(
         "reach this one through a shared component lot: L1 (component lot C1;C2" in s
