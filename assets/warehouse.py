@@ -201,6 +201,19 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     )
 
 
+def source_delivered(con: duckdb.DuckDBPyConnection, source: str) -> bool:
+    """Whether any file of an optional landing source (`submissions`, `fsca`, ...) was ever
+    ingested. Its staging table exists, empty, on every night, so an empty table means "none"
+    only when a file said so; without an audit trail, whether the table exists."""
+    if not table_exists(con, "audit.ingested_files"):
+        return table_exists(con, f"staging.{source}")
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM audit.ingested_files WHERE source = ?", [source]
+        ).fetchall()[0][0]
+    )
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
     """The columns of `schema.table` in their order (empty when it does not exist)."""
     schema, table = qualified.split(".")

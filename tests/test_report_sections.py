@@ -183,6 +183,21 @@ def test_serious_incidents_count_what_was_reported(con: duckdb.DuckDBPyConnectio
 
 
 def test_serious_incidents_without_a_submissions_record(con: duckdb.DuckDBPyConnection) -> None:
+    # The loader creates staging.submissions empty on every night: with an audit trail that
+    # never saw a submissions/ file, the count is unknown, not zero.
+    con.execute("CREATE SCHEMA audit")
+    con.execute("CREATE TABLE audit.ingested_files (file_path VARCHAR, source VARCHAR)")
+    con.execute("INSERT INTO audit.ingested_files VALUES ('complaints/c.csv', 'complaints')")
+    unknown = sections.serious_incidents(
+        con, D(2025, 12, 31), "Fam", D(2024, 1, 1), D(2025, 12, 31), EEA
+    )
+    assert unknown["total"] == 0 and not unknown["submissions_known"]
+    con.execute("INSERT INTO audit.ingested_files VALUES ('submissions/s.csv', 'submissions')")
+    known = sections.serious_incidents(
+        con, D(2025, 12, 31), "Fam", D(2024, 1, 1), D(2025, 12, 31), EEA
+    )
+    assert known["total"] == 2 and known["submissions_known"]
+    con.execute("DROP TABLE audit.ingested_files")
     con.execute("DROP TABLE staging.submissions")
     out = sections.serious_incidents(
         con, D(2025, 12, 31), "Fam", D(2024, 1, 1), D(2025, 12, 31), EEA

@@ -18,7 +18,7 @@ import duckdb
 
 from assets.marts.queries import complaints_as_of_sql
 from assets.reports.sections import REPORTED_SQL
-from assets.warehouse import table_columns, table_exists
+from assets.warehouse import source_delivered, table_columns, table_exists
 from models.exposure import population_exposed
 from models.redaction import redact
 
@@ -180,7 +180,7 @@ def annex_tables(
     """The serious incidents reported in the period (sections.REPORTED_SQL) by IMDRF Annex E, D
     and G code, each with its term and how many have no code. Sources: staging.submissions,
     staging.complaint_versions (as of), reference.imdrf_terms."""
-    if not table_exists(con, "staging.submissions"):
+    if not source_delivered(con, "submissions"):
         return []
     present = set(table_columns(con, "staging.complaint_versions"))
     out = []
@@ -236,18 +236,6 @@ CAPA_COLUMNS = (
 )
 
 
-def delivered(con: duckdb.DuckDBPyConnection, source: str) -> bool:
-    """Whether any file of an optional landing source was ever ingested (its staging table
-    exists, empty, on every night: an empty register is "none" only when a file said so)."""
-    if not table_exists(con, "audit.ingested_files"):
-        return table_exists(con, f"staging.{source}")
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM audit.ingested_files WHERE source = ?", [source]
-        ).fetchall()[0][0]
-    )
-
-
 def _open_in_period(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -282,7 +270,7 @@ def fsca_register(
 ) -> dict[str, Any]:
     """The field safety corrective actions the firm took (staging.fsca, from fsca/*.csv) that
     were open at any time in the period; or what is missing."""
-    if not delivered(con, "fsca"):
+    if not source_delivered(con, "fsca"):
         return {
             "rows": [],
             "missing": missing(
@@ -301,7 +289,7 @@ def capa_register(
 ) -> dict[str, Any]:
     """Corrective and preventive actions of the family open at any time in the period
     (staging.capa, from capa/*.csv); or what is missing."""
-    if not delivered(con, "capa"):
+    if not source_delivered(con, "capa"):
         return {
             "rows": [],
             "missing": missing("the CAPA register (quality assurance)", "capa/*.csv"),

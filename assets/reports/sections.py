@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
-from assets.warehouse import table_columns, table_exists
+from assets.warehouse import source_delivered, table_columns
 from models.redaction import redact
 from models.signal_statistics import statistic_reading
 
@@ -274,7 +274,7 @@ def _reported_rows(
     """(complaint_id, twelve-month window received (0 = the last of the period), problem_code,
     country, authorities) of each complaint of the family received in the period that the firm
     reported, once."""
-    if not table_exists(con, "staging.submissions"):
+    if not source_delivered(con, "submissions"):
         return []
     return con.execute(
         f"""
@@ -347,7 +347,7 @@ def serious_incidents(
         "by_region": region_rows,
         "by_authority": [{"group": g, "total": by_group[g]} for g in AUTHORITY_GROUPS],
         "other_authorities": sorted(others),
-        "submissions_known": table_exists(con, "staging.submissions"),
+        "submissions_known": source_delivered(con, "submissions"),
     }
 
 
