@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import duckdb
-import polars as pl
 
 from assets.marts.queries import COMPLAINTS_AS_OF_SQL
 from assets.warehouse import source_delivered, table_columns
@@ -70,6 +69,7 @@ SNAPSHOT_COLUMNS = (
     "lot_number",
     "problem_code",
     "country",
+    "patient_outcome",
 )
 
 
@@ -773,7 +773,7 @@ def risk_feedback(
     the night), not the trailing months of the night's mart. Rates per 1,000 units per month,
     the report's one unit: the risk file's yearly rate / 12."""
     from assets.signals.queries import FAMILY_EXPOSURE_SQL
-    from assets.vigilance.risk import HAZARDS_SQL, RISK_COMPLAINTS_SQL
+    from assets.vigilance.risk import HAZARDS_SQL
     from assets.warehouse import query_frame
     from models.risk_feedback import DEFAULT_OUTCOME_SEVERITY
     from models.risk_feedback import risk_feedback as feedback_model
@@ -785,8 +785,17 @@ def risk_feedback(
     }
     table = feedback_model(
         query_frame(con, HAZARDS_SQL + " WHERE device_family = $family", {"family": family}),
-        query_frame(con, RISK_COMPLAINTS_SQL, {"as_of": as_of}).filter(
-            pl.col("device_family") == family
+        # the complaints as known on the night, from the report's one ranking of them
+        query_frame(
+            con,
+            f"""
+            SELECT c.complaint_id, c.received_date, p.device_family, c.problem_code,
+                   c.patient_outcome
+            FROM ({complaints_as_of(con, as_of)}) c
+            JOIN staging.products p USING (device_model)
+            WHERE p.device_family = $family
+            """,
+            {"as_of": as_of, "family": family},
         ),
         query_frame(con, FAMILY_EXPOSURE_SQL, {"night": end}),
         end,

@@ -291,8 +291,6 @@ def _open_flags(con: duckdb.DuckDBPyConnection, as_of: dt.date, rules: dict) -> 
         "quarantined": quarantined.head(MAX_ROWS),
         "causality": causality.head(MAX_ROWS),
     }
-    ids = sorted({i for f in shown.values() for i in f["complaint_id"].to_list()})
-    complaints = _complaints(con, as_of, ids)
     week = as_of + dt.timedelta(days=7)
     due_soon = (pl.col("due_date") <= week) & (pl.col("status") == "open")
     due_today = (pl.col("due_date") == as_of) & (pl.col("status") == "open")
@@ -306,14 +304,16 @@ def _open_flags(con: duckdb.DuckDBPyConnection, as_of: dt.date, rules: dict) -> 
         "quarantined": quarantined,
         "causality": causality,
     }
+    listed = {**totals, "clocks": clocks}
+    # one read of the complaints behind every list: the page's rows, the CSVs, the full list
+    complaints = _complaints(
+        con, as_of, sorted({i for f in listed.values() for i in f["complaint_id"].to_list()})
+    )
     forms = _readiness(con, as_of, pl.concat([shown["initial"], shown["clocks"]]))
     out: dict[str, Any] = {
         f"{name}_rows": _flag_rows(frame, complaints, rules, forms) for name, frame in shown.items()
     }
-    listed = {**totals, "clocks": clocks}
-    details = _complaints(
-        con, as_of, sorted({i for f in listed.values() for i in f["complaint_id"].to_list()})
-    ).select("complaint_id", "device_family", "device_model", "country")
+    details = complaints.select("complaint_id", "device_family", "device_model", "country")
     out["exports"] = {
         name: frame.with_row_index("_order")
         .join(details, on="complaint_id", how="left")
@@ -330,7 +330,7 @@ def _open_flags(con: duckdb.DuckDBPyConnection, as_of: dt.date, rules: dict) -> 
         out["initial_rows"]
         + _flag_rows(
             rest,
-            _complaints(con, as_of, rest["complaint_id"].to_list()),
+            complaints,
             rules,
             _readiness(con, as_of, rest),
         )
